@@ -1,0 +1,21 @@
+//! Channel structure events (invalidate).
+
+use serde::{Deserialize, Serialize};
+
+use crate::Id;
+
+/// `CHANNEL_CREATED` / `CHANNEL_UPDATED` / `CHANNEL_DELETED`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelRef {
+    /// Community id.
+    pub community_id: Id,
+    /// Channel id.
+    pub channel_id: Id,
+}
+
+/// `CHANNELS_REORDERED`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelsReordered {
+    /// Community id.
+    pub community_id: Id,
+}
