@@ -1,0 +1,297 @@
+//! Connections: ids, the hub-side [`ConnHandle`], and the bounded outbox with
+//! its overflow policy.
+//!
+//! # The overflow policy
+//! Every connection has one bounded outbox (default 1024 frames). The hub
+//! never waits on it: fan-out uses `try_send`, so a slow reader costs the
+//! others nothing.
+//! 1. While fewer than `ephemeral_headroom` slots are free, ephemeral events
+//!    (typing) are dropped and counted; the transport then sends a `lagged`
+//!    frame with the count.
+//! 2. When a durable event finds the outbox full, it is dropped, its room is
+//!    recorded, and the connection is marked for closing: the transport
+//!    sends `lagged` naming the rooms to resume, then closes with 4010
+//!    (slow consumer). The client reconnects and resumes from its offsets,
+//!    so nothing is lost.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use chinwag_protocol::model::UserRole;
+use chinwag_protocol::{CloseCode, EventClass, Id, ServerFrame, StreamPos};
+use tokio::sync::{Notify, mpsc};
+
+use crate::{RoomId, SharedFrame};
+
+/// This node's identity: a human-readable name for logs and health, and a
+/// 24-bit tag embedded in every connection id it issues, so `to_conn` can be
+/// routed to the right node.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct NodeId {
+    tag: u32,
+    name: Arc<str>,
+}
+
+impl NodeId {
+    /// A node with a random tag; `name` defaults to `node-{tag}`.
+    pub fn generate(name: Option<&str>) -> NodeId {
+        let tag = rand::random::<u32>() & 0x00ff_ffff;
+        let name = name.map_or_else(|| format!("node-{tag:06x}"), str::to_string);
+        NodeId {
+            tag,
+            name: name.into(),
+        }
+    }
+
+    /// The routing tag.
+    pub fn tag(&self) -> u32 {
+        self.tag
+    }
+
+    /// The name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// A connection id, unique across the cluster: the node tag in the top 24
+/// bits, a per-node sequence in the low 40. Written as 16 hex digits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnId(pub u64);
+
+impl ConnId {
+    /// Builds an id from a node tag and a sequence number.
+    pub fn new(node_tag: u32, seq: u64) -> ConnId {
+        ConnId((u64::from(node_tag) << 40) | (seq & 0xff_ffff_ffff))
+    }
+
+    /// The tag of the node holding the connection.
+    pub fn node_tag(self) -> u32 {
+        (self.0 >> 40) as u32
+    }
+
+    /// Parses the hex form.
+    pub fn parse(s: &str) -> Option<ConnId> {
+        u64::from_str_radix(s, 16).ok().map(ConnId)
+    }
+}
+
+impl fmt::Display for ConnId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:016x}", self.0)
+    }
+}
+
+/// Outbox sizing.
+#[derive(Debug, Clone, Copy)]
+pub struct OutboxConfig {
+    /// Frames the outbox holds.
+    pub capacity: usize,
+    /// Ephemeral events are dropped while fewer slots than this are free.
+    pub ephemeral_headroom: usize,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        OutboxConfig {
+            capacity: 1024,
+            ephemeral_headroom: 256,
+        }
+    }
+}
+
+/// What the hub queues for a connection.
+#[derive(Debug)]
+pub enum Outgoing {
+    /// An event, shared with the rest of the fan-out.
+    Event(Arc<SharedFrame>),
+    /// A control message (rare, so boxed to keep the queue slots small).
+    Control(Box<Control>),
+}
+
+/// Control messages from the hub to a connection's transport.
+#[derive(Debug)]
+pub enum Control {
+    /// The connection was joined to a room; live delivery starts after `pos`.
+    Joined(RoomId, StreamPos),
+    /// The connection was removed from a room.
+    Left(RoomId, String),
+    /// A frame to send as is (e.g. `reauth_required`, `reconnect`).
+    Frame(ServerFrame),
+    /// Close the connection with this code.
+    Close(CloseCode),
+}
+
+/// The receiving end of a connection's outbox, drained by the transport.
+pub type Outbox = mpsc::Receiver<Outgoing>;
+
+/// The hub's handle on one local connection.
+#[derive(Debug)]
+pub struct ConnHandle {
+    id: ConnId,
+    user_id: Id,
+    role: UserRole,
+    tx: mpsc::Sender<Outgoing>,
+    config: OutboxConfig,
+    rooms: Mutex<HashSet<RoomId>>,
+    dropped_ephemeral: AtomicU64,
+    lag_pending: AtomicBool,
+    overflowed: Mutex<Vec<RoomId>>,
+    closing: AtomicBool,
+    close: Notify,
+}
+
+impl ConnHandle {
+    pub(crate) fn new(
+        id: ConnId,
+        user_id: Id,
+        role: UserRole,
+        config: OutboxConfig,
+    ) -> (Arc<ConnHandle>, Outbox) {
+        let (tx, rx) = mpsc::channel(config.capacity.max(1));
+        let handle = ConnHandle {
+            id,
+            user_id,
+            role,
+            tx,
+            config,
+            rooms: Mutex::new(HashSet::new()),
+            dropped_ephemeral: AtomicU64::new(0),
+            lag_pending: AtomicBool::new(false),
+            overflowed: Mutex::new(Vec::new()),
+            closing: AtomicBool::new(false),
+            close: Notify::new(),
+        };
+        (Arc::new(handle), rx)
+    }
+
+    /// Connection id.
+    pub fn id(&self) -> ConnId {
+        self.id
+    }
+
+    /// The user.
+    pub fn user_id(&self) -> Id {
+        self.user_id
+    }
+
+    /// The role.
+    pub fn role(&self) -> UserRole {
+        self.role
+    }
+
+    /// The rooms the connection is in now.
+    pub fn rooms(&self) -> Vec<RoomId> {
+        lock(&self.rooms).iter().cloned().collect()
+    }
+
+    /// Whether the connection is in `room`.
+    pub fn in_room(&self, room: &RoomId) -> bool {
+        lock(&self.rooms).contains(room)
+    }
+
+    pub(crate) fn add_room(&self, room: &RoomId) -> bool {
+        lock(&self.rooms).insert(room.clone())
+    }
+
+    pub(crate) fn remove_room(&self, room: &RoomId) -> bool {
+        lock(&self.rooms).remove(room)
+    }
+
+    pub(crate) fn take_rooms(&self) -> Vec<RoomId> {
+        lock(&self.rooms).drain().collect()
+    }
+
+    /// Queues an event under the overflow policy (see the module docs).
+    /// Returns whether it was queued.
+    pub fn push_event(&self, frame: &Arc<SharedFrame>) -> bool {
+        if self.closing.load(Ordering::Relaxed) || !frame.is_for(self.role) {
+            return false;
+        }
+        if frame.class() == EventClass::Ephemeral
+            && self.tx.capacity() < self.config.ephemeral_headroom
+        {
+            self.drop_ephemeral();
+            return false;
+        }
+        match self.tx.try_send(Outgoing::Event(frame.clone())) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                if frame.class() == EventClass::Ephemeral {
+                    self.drop_ephemeral();
+                } else {
+                    self.overflow(frame.room().clone());
+                }
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+
+    /// Queues a control message. A full outbox means the connection is
+    /// already too slow: it is marked for closing.
+    pub fn push_control(&self, control: Control) -> bool {
+        match self.tx.try_send(Outgoing::Control(Box::new(control))) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.mark_closing();
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+
+    fn drop_ephemeral(&self) {
+        self.dropped_ephemeral.fetch_add(1, Ordering::Relaxed);
+        self.lag_pending.store(true, Ordering::Release);
+    }
+
+    fn overflow(&self, room: RoomId) {
+        {
+            let mut rooms = lock(&self.overflowed);
+            if !rooms.contains(&room) {
+                rooms.push(room);
+            }
+        }
+        self.mark_closing();
+    }
+
+    fn mark_closing(&self) {
+        if !self.closing.swap(true, Ordering::AcqRel) {
+            tracing::warn!(conn = %self.id, user = %self.user_id, "outbox full: closing slow consumer");
+            self.close.notify_one();
+        }
+    }
+
+    /// Whether the connection overflowed and must be closed (4010).
+    pub fn is_closing(&self) -> bool {
+        self.closing.load(Ordering::Acquire)
+    }
+
+    /// Resolves once the connection has overflowed.
+    pub async fn overflowed(&self) {
+        if !self.is_closing() {
+            self.close.notified().await;
+        }
+    }
+
+    /// Takes the pending lag report, if any: the number of ephemeral events
+    /// dropped since the last report, and the rooms whose durable events
+    /// were dropped.
+    pub fn take_lag(&self) -> Option<(u64, Vec<RoomId>)> {
+        let rooms = std::mem::take(&mut *lock(&self.overflowed));
+        if !self.lag_pending.swap(false, Ordering::AcqRel) && rooms.is_empty() {
+            return None;
+        }
+        Some((self.dropped_ephemeral.swap(0, Ordering::Relaxed), rooms))
+    }
+}
+
+/// Locks a std mutex, recovering from poisoning (the data is plain sets and
+/// maps that stay consistent even if a holder panicked).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}

@@ -1,0 +1,159 @@
+//! [`PresenceTracker`]: one presence per user, aggregated across every
+//! connection on every node.
+//!
+//! - `USER_ONLINE` goes out when the user's first connection opens, and when
+//!   the status (online, idle, dnd) changes while connected.
+//! - `USER_OFFLINE` goes out when the last connection has been gone for the
+//!   grace period, so a quick reconnect shows no flicker.
+//! - Each user's changes run under a per-user serializer, and each carries
+//!   the registry version taken atomically with the change: the highest
+//!   version always tells the truth, and a client applies only newer ones.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chinwag_protocol::event::presence::PresenceChanged;
+use chinwag_protocol::model::{Presence, PresenceStatus};
+use chinwag_protocol::{Event, Id};
+
+use crate::engine::{Engine, PresenceOp, PresenceSnapshot};
+use crate::{ConnId, Hub, HubError, KeyedSerializer, RoomId};
+
+/// Finds the rooms a user's presence is published to, besides the user's
+/// own `user:` room (e.g. the user's communities and DMs).
+pub type PresenceRooms =
+    Arc<dyn Fn(Id) -> Pin<Box<dyn Future<Output = Vec<RoomId>> + Send>> + Send + Sync>;
+
+/// Tracks presence and publishes its changes.
+pub struct PresenceTracker {
+    hub: Hub,
+    grace: Duration,
+    rooms: PresenceRooms,
+    serializer: KeyedSerializer<Id>,
+}
+
+impl std::fmt::Debug for PresenceTracker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PresenceTracker")
+            .field("grace", &self.grace)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PresenceTracker {
+    /// A tracker publishing through `hub`, waiting `grace` before offline.
+    pub fn new(hub: Hub, grace: Duration, rooms: PresenceRooms) -> Arc<PresenceTracker> {
+        Arc::new(PresenceTracker {
+            hub,
+            grace,
+            rooms,
+            serializer: KeyedSerializer::new(),
+        })
+    }
+
+    /// A connection of `user` opened, optionally setting the user's status
+    /// (the last device to set one wins).
+    pub async fn connected(
+        &self,
+        user: Id,
+        conn: ConnId,
+        status: Option<PresenceStatus>,
+    ) -> Result<(), HubError> {
+        let _turn = self.serializer.lock(user).await;
+        let engine = self.hub.engine();
+        let mut snap = engine.presence(user, PresenceOp::Add(conn)).await?;
+        let first = snap.connections == 1;
+        let changed = status.filter(|s| *s != snap.status);
+        if let Some(status) = changed {
+            snap = engine.presence(user, PresenceOp::SetStatus(status)).await?;
+        }
+        if first || changed.is_some() {
+            self.publish(user, snap, false).await;
+        }
+        Ok(())
+    }
+
+    /// A connection of `user` closed. After the grace period, if the user
+    /// has no connection left anywhere, `USER_OFFLINE` goes out.
+    pub async fn disconnected(self: &Arc<Self>, user: Id, conn: ConnId) -> Result<(), HubError> {
+        let snap = {
+            let _turn = self.serializer.lock(user).await;
+            self.hub
+                .engine()
+                .presence(user, PresenceOp::Remove(conn))
+                .await?
+        };
+        if snap.connections == 0 {
+            let this = self.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(this.grace).await;
+                if let Err(err) = this.offline_if_gone(user).await {
+                    tracing::error!(%user, %err, "presence check failed");
+                }
+            });
+        }
+        Ok(())
+    }
+
+    /// Sets the user's status (online, idle, dnd) while connected.
+    pub async fn set_status(&self, user: Id, status: PresenceStatus) -> Result<(), HubError> {
+        let _turn = self.serializer.lock(user).await;
+        let snap = self
+            .hub
+            .engine()
+            .presence(user, PresenceOp::SetStatus(status))
+            .await?;
+        if snap.connections > 0 {
+            self.publish(user, snap, false).await;
+        }
+        Ok(())
+    }
+
+    /// The user's presence now.
+    pub async fn current(&self, user: Id) -> Result<Presence, HubError> {
+        let snap = self.hub.engine().presence(user, PresenceOp::Read).await?;
+        Ok(presence_of(user, snap, snap.connections == 0))
+    }
+
+    async fn offline_if_gone(&self, user: Id) -> Result<(), HubError> {
+        let _turn = self.serializer.lock(user).await;
+        let snap = self.hub.engine().presence(user, PresenceOp::Read).await?;
+        if snap.connections == 0 {
+            self.publish(user, snap, true).await;
+        }
+        Ok(())
+    }
+
+    async fn publish(&self, user: Id, snap: PresenceSnapshot, offline: bool) {
+        let presence = presence_of(user, snap, offline);
+        let mut rooms = (self.rooms)(user).await;
+        rooms.push(RoomId::user(user));
+        for room in rooms {
+            let payload = PresenceChanged {
+                presence: presence.clone(),
+            };
+            let event = if offline {
+                Event::UserOffline(payload)
+            } else {
+                Event::UserOnline(payload)
+            };
+            if let Err(err) = self.hub.broadcast(&room, event).await {
+                tracing::error!(%user, %room, %err, "presence publish failed");
+            }
+        }
+    }
+}
+
+fn presence_of(user: Id, snap: PresenceSnapshot, offline: bool) -> Presence {
+    Presence {
+        user_id: user,
+        status: if offline {
+            PresenceStatus::Offline
+        } else {
+            snap.status
+        },
+        version: snap.version,
+    }
+}
