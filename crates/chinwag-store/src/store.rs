@@ -1,0 +1,215 @@
+//! [`Store`]: one handle over either backend, and how to open it.
+//!
+//! The SQL is written once, with `$n` placeholders that both SQLite and
+//! PostgreSQL accept. [`with_pool!`](crate::store::with_pool) expands a body
+//! once per backend, so each body is compiled against the concrete pool type
+//! (no `dyn`, no `Any` driver) while being written only once.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chinwag_protocol::Id;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Pool, Postgres, Sqlite, Transaction};
+
+use crate::error::Result;
+use crate::id::IdGenerator;
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Which database a [`Store`] runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendKind {
+    /// Embedded SQLite (a file, or in memory).
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+/// How to open a [`Store`].
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// This node's id for the snowflake generator (0..=1023). Nodes sharing
+    /// one PostgreSQL database need distinct ids. Default 0.
+    pub node_id: u16,
+    /// Pool size. Default 8 (always 1 for in-memory SQLite, whose database
+    /// lives in its single connection).
+    pub max_connections: u32,
+    /// How long a write waits for a locked SQLite database. Default 5 s.
+    pub busy_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            node_id: 0,
+            max_connections: 8,
+            busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// The persistence handle: cheap to clone, shared by every service.
+///
+/// All methods live in the area modules ([`accounts`](crate::accounts),
+/// [`messages`](crate::messages), ...), each an `impl Store` block.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub(crate) db: Db,
+    pub(crate) ids: Arc<IdGenerator>,
+}
+
+impl Store {
+    /// Opens a store and runs its migrations.
+    ///
+    /// - `postgres://…` or `postgresql://…`: PostgreSQL;
+    /// - `sqlite::memory:`: a private in-memory SQLite database;
+    /// - `sqlite://path`, `sqlite:path` or a plain path: an SQLite file,
+    ///   created if missing, in WAL mode with foreign keys on.
+    pub async fn open(url_or_path: &str) -> Result<Self> {
+        Self::open_with(url_or_path, StoreOptions::default()).await
+    }
+
+    /// [`Store::open`] with explicit options.
+    pub async fn open_with(url_or_path: &str, options: StoreOptions) -> Result<Self> {
+        if url_or_path.starts_with("postgres://") || url_or_path.starts_with("postgresql://") {
+            let pool = PgPoolOptions::new()
+                .max_connections(options.max_connections.max(1))
+                .connect(url_or_path)
+                .await?;
+            return Self::from_postgres_pool(pool, options.node_id).await;
+        }
+        let memory = url_or_path == "sqlite::memory:" || url_or_path.contains("mode=memory");
+        let connect = if url_or_path.starts_with("sqlite:") {
+            SqliteConnectOptions::from_str(url_or_path)?
+        } else {
+            SqliteConnectOptions::new().filename(url_or_path)
+        };
+        let connect = connect
+            .create_if_missing(true)
+            .foreign_keys(true)
+            .busy_timeout(options.busy_timeout)
+            .synchronous(SqliteSynchronous::Normal);
+        let connect = if memory {
+            connect
+        } else {
+            connect.journal_mode(SqliteJournalMode::Wal)
+        };
+        let mut pool = SqlitePoolOptions::new();
+        pool = if memory {
+            pool.max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+        } else {
+            pool.max_connections(options.max_connections.max(1))
+        };
+        let pool = pool.connect_with(connect).await?;
+        Self::from_sqlite_pool(pool, options.node_id).await
+    }
+
+    /// Wraps an SQLite pool the caller built (it must enable foreign keys)
+    /// and runs the migrations.
+    pub async fn from_sqlite_pool(pool: SqlitePool, node_id: u16) -> Result<Self> {
+        SQLITE_MIGRATIONS.run(&pool).await?;
+        Ok(Self {
+            db: Db::Sqlite(pool),
+            ids: Arc::new(IdGenerator::new(node_id)),
+        })
+    }
+
+    /// Wraps a PostgreSQL pool the caller built (for example one whose
+    /// connections set a `search_path`) and runs the migrations.
+    pub async fn from_postgres_pool(pool: PgPool, node_id: u16) -> Result<Self> {
+        POSTGRES_MIGRATIONS.run(&pool).await?;
+        Ok(Self {
+            db: Db::Postgres(pool),
+            ids: Arc::new(IdGenerator::new(node_id)),
+        })
+    }
+
+    /// Which backend this store runs on.
+    pub fn backend(&self) -> BackendKind {
+        match self.db {
+            Db::Sqlite(_) => BackendKind::Sqlite,
+            Db::Postgres(_) => BackendKind::Postgres,
+        }
+    }
+
+    /// A fresh id from this store's generator.
+    pub fn next_id(&self) -> Id {
+        self.ids.next_id()
+    }
+
+    /// Closes every pooled connection; later calls fail.
+    pub async fn close(&self) {
+        match &self.db {
+            Db::Sqlite(p) => p.close().await,
+            Db::Postgres(p) => p.close().await,
+        }
+    }
+}
+
+/// Runs `$body` with `$pool` bound to the concrete pool of `$store`'s
+/// backend. The body is expanded once per backend.
+macro_rules! with_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.db {
+            $crate::store::Db::Sqlite($pool) => $body,
+            $crate::store::Db::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use with_pool;
+
+/// Starting a write transaction the way each backend wants it.
+pub(crate) trait BeginWrite {
+    /// The pool's database.
+    type Database: sqlx::Database;
+    /// Begins a transaction that will write. On SQLite it takes the write
+    /// lock up front (`BEGIN IMMEDIATE`), so it waits on `busy_timeout`
+    /// instead of failing when it later upgrades a read lock.
+    async fn begin_write(&self) -> sqlx::Result<Transaction<'static, Self::Database>>;
+}
+
+impl BeginWrite for Pool<Sqlite> {
+    type Database = Sqlite;
+    async fn begin_write(&self) -> sqlx::Result<Transaction<'static, Sqlite>> {
+        self.begin_with("BEGIN IMMEDIATE").await
+    }
+}
+
+impl BeginWrite for Pool<Postgres> {
+    type Database = Postgres;
+    async fn begin_write(&self) -> sqlx::Result<Transaction<'static, Postgres>> {
+        self.begin().await
+    }
+}
+
+/// `$1, $2, …` placeholders for `count` values starting at `$first`.
+pub(crate) fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Checks a page size.
+pub(crate) fn check_limit(limit: u32) -> Result<i64> {
+    if (1..=100).contains(&limit) {
+        Ok(i64::from(limit))
+    } else {
+        Err(crate::StoreError::invalid("limit must be within 1..=100"))
+    }
+}

@@ -1,0 +1,170 @@
+//! Test support (feature `test-support`): run one test body against every
+//! backend.
+//!
+//! [`each_backend`] runs the body on a fresh in-memory SQLite store, then,
+//! when [`chinwag_testkit::Backend::Postgres`] names a server (always with
+//! `CI=true`), on PostgreSQL in a schema of its own that is dropped
+//! afterwards. A PostgreSQL that cannot be reached fails the test.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use chinwag_testkit::Backend;
+use sqlx::Executor as _;
+use sqlx::postgres::PgPoolOptions;
+
+use crate::store::Store;
+
+/// A fresh in-memory SQLite store.
+pub async fn sqlite_store() -> Store {
+    Store::open("sqlite::memory:")
+        .await
+        .expect("open in-memory SQLite store")
+}
+
+/// A PostgreSQL store in a new schema, with a guard that drops the schema.
+/// `None` when this run skips PostgreSQL; panics if it must run and the
+/// server cannot be reached.
+pub async fn postgres_store() -> Option<PgSchema> {
+    let url = Backend::Postgres.url()?;
+    static SEQ: AtomicU32 = AtomicU32::new(0);
+    let schema = format!(
+        "t_{}_{}_{}",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed),
+        crate::id::now_ms()
+    );
+    let admin = PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&url)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL at {url} is required but unreachable: {e}"));
+    admin
+        .execute(format!("CREATE SCHEMA {schema}").as_str())
+        .await
+        .expect("create test schema");
+    let set_path = format!("SET search_path TO {schema}");
+    let pool = PgPoolOptions::new()
+        .max_connections(4)
+        .after_connect(move |conn, _meta| {
+            let set_path = set_path.clone();
+            Box::pin(async move {
+                conn.execute(set_path.as_str()).await?;
+                Ok(())
+            })
+        })
+        .connect(&url)
+        .await
+        .expect("connect test pool");
+    let store = Store::from_postgres_pool(pool, 1)
+        .await
+        .expect("migrate test schema");
+    Some(PgSchema {
+        store,
+        admin,
+        schema,
+    })
+}
+
+/// A PostgreSQL store living in its own schema.
+#[derive(Debug)]
+pub struct PgSchema {
+    /// The store, whose connections use the schema.
+    pub store: Store,
+    admin: sqlx::PgPool,
+    schema: String,
+}
+
+impl PgSchema {
+    /// Closes the store and drops the schema.
+    pub async fn drop_schema(self) {
+        self.store.close().await;
+        self.admin
+            .execute(format!("DROP SCHEMA {} CASCADE", self.schema).as_str())
+            .await
+            .expect("drop test schema");
+        self.admin.close().await;
+    }
+}
+
+/// Runs `test` on SQLite, then on PostgreSQL when this run uses it. The
+/// PostgreSQL schema is dropped after the body returns (a failing body
+/// panics first and leaves it for inspection).
+pub async fn each_backend<F, Fut>(test: F)
+where
+    F: Fn(Store) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    test(sqlite_store().await).await;
+    if let Some(pg) = postgres_store().await {
+        test(pg.store.clone()).await;
+        pg.drop_schema().await;
+    }
+}
+
+/// Creates a user named `username` (display name the same, no password).
+pub async fn user(store: &Store, username: &str) -> chinwag_protocol::model::User {
+    store
+        .create_user(crate::NewUser {
+            username: username.to_owned(),
+            display_name: username.to_owned(),
+            password_hash: None,
+            bot: false,
+        })
+        .await
+        .expect("create test user")
+}
+
+/// Creates a community owned by `owner` (@everyone bits `0b1`, Admin all bits).
+pub async fn community(store: &Store, owner: chinwag_protocol::Id) -> crate::CreatedCommunity {
+    store
+        .create_community(crate::NewCommunity {
+            owner_id: owner,
+            name: "test community".to_owned(),
+            description: None,
+            icon_url: None,
+            everyone_permissions: 0b1,
+            admin_permissions: u64::MAX,
+        })
+        .await
+        .expect("create test community")
+}
+
+/// Creates a public text channel named `name`.
+pub async fn text_channel(
+    store: &Store,
+    community_id: chinwag_protocol::Id,
+    name: &str,
+) -> chinwag_protocol::model::Channel {
+    store
+        .create_channel(crate::NewChannel {
+            community_id,
+            kind: chinwag_protocol::model::ChannelKind::Text,
+            name: name.to_owned(),
+            topic: None,
+            private: false,
+        })
+        .await
+        .expect("create test channel")
+}
+
+/// Posts a top-level message with no mentions.
+pub async fn post(
+    store: &Store,
+    channel_id: chinwag_protocol::Id,
+    author_id: chinwag_protocol::Id,
+    content: &str,
+) -> chinwag_protocol::model::Message {
+    store
+        .create_message(crate::NewMessage {
+            channel_id,
+            author_id,
+            content: content.to_owned(),
+            mention_ids: Vec::new(),
+            thread_parent_id: None,
+            nonce: None,
+        })
+        .await
+        .expect("post test message")
+        .message
+}

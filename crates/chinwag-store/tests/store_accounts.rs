@@ -1,0 +1,189 @@
+//! Accounts: users, profiles, passwords and refresh tokens on every backend.
+
+use chinwag_protocol::Id;
+use chinwag_store::testing::{each_backend, user};
+use chinwag_store::{NewUser, ProfileUpdate, Store, StoreError, hash_password, verify_password};
+
+#[tokio::test]
+async fn usernames_are_unique_regardless_of_case() {
+    each_backend(|store: Store| async move {
+        let alice = user(&store, "Alice").await;
+        assert_eq!(alice.version, 1);
+        assert!(!alice.bot);
+        let err = store
+            .create_user(NewUser {
+                username: "alice".into(),
+                display_name: "Other".into(),
+                password_hash: None,
+                bot: false,
+            })
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+        let bot = store
+            .create_user(NewUser {
+                username: "helper-bot".into(),
+                display_name: "Helper".into(),
+                password_hash: None,
+                bot: true,
+            })
+            .await
+            .unwrap();
+        assert!(bot.bot);
+        assert_eq!(store.user(alice.id).await.unwrap(), alice);
+        assert_eq!(
+            store.users(&[alice.id, bot.id, Id(1)]).await.unwrap().len(),
+            2
+        );
+        assert!(matches!(
+            store
+                .create_user(NewUser {
+                    username: "has space".into(),
+                    display_name: "x".into(),
+                    password_hash: None,
+                    bot: false,
+                })
+                .await,
+            Err(StoreError::Invalid(_))
+        ));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn login_reads_the_password_hash_by_username() {
+    each_backend(|store: Store| async move {
+        let hash = hash_password("correct horse").unwrap();
+        let created = store
+            .create_user(NewUser {
+                username: "Bob".into(),
+                display_name: "Bob".into(),
+                password_hash: Some(hash),
+                bot: false,
+            })
+            .await
+            .unwrap();
+        let creds = store.credentials_by_username("BOB").await.unwrap();
+        assert_eq!(creds.user, created);
+        assert!(verify_password(
+            "correct horse",
+            creds.password_hash.as_deref().unwrap()
+        ));
+        assert!(matches!(
+            store.credentials_by_username("nobody").await,
+            Err(StoreError::NotFound)
+        ));
+        store
+            .set_password_hash(created.id, &hash_password("new").unwrap())
+            .await
+            .unwrap();
+        let creds = store.credentials_by_username("bob").await.unwrap();
+        assert!(verify_password(
+            "new",
+            creds.password_hash.as_deref().unwrap()
+        ));
+        assert_eq!(creds.user.version, 2);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn profile_updates_bump_the_version() {
+    each_backend(|store: Store| async move {
+        let u = user(&store, "carol").await;
+        let updated = store
+            .update_profile(
+                u.id,
+                ProfileUpdate {
+                    display_name: Some("Carol C".into()),
+                    avatar_url: Some(Some("https://img/c.png".into())),
+                    bio: Some(Some("hi".into())),
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(updated.display_name, "Carol C");
+        assert_eq!(updated.avatar_url.as_deref(), Some("https://img/c.png"));
+        assert_eq!(updated.version, u.version + 1);
+        let cleared = store
+            .update_profile(
+                u.id,
+                ProfileUpdate {
+                    bio: Some(None),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(cleared.bio, None);
+        assert_eq!(cleared.display_name, "Carol C");
+        assert_eq!(cleared.avatar_url.as_deref(), Some("https://img/c.png"));
+        assert_eq!(cleared.version, u.version + 2);
+        assert!(matches!(
+            store.update_profile(Id(42), ProfileUpdate::default()).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(
+            store.user(Id(42)).await,
+            Err(StoreError::NotFound)
+        ));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn refresh_tokens_rotate_once_and_revoke() {
+    each_backend(|store: Store| async move {
+        let u = user(&store, "dave").await;
+        let now = chinwag_store::id::now_ms();
+        let t1 = chinwag_store::generate_token();
+        store
+            .create_refresh_token(u.id, &t1, now + 60_000)
+            .await
+            .unwrap();
+        let found = store.valid_refresh_token(&t1, now).await.unwrap().unwrap();
+        assert_eq!(found.user_id, u.id);
+        // Expired at a later time.
+        assert!(
+            store
+                .valid_refresh_token(&t1, now + 60_000)
+                .await
+                .unwrap()
+                .is_none()
+        );
+
+        let t2 = chinwag_store::generate_token();
+        let rotated = store
+            .rotate_refresh_token(&t1, &t2, now + 120_000, now)
+            .await
+            .unwrap();
+        assert_eq!(rotated.user_id, u.id);
+        assert!(store.valid_refresh_token(&t1, now).await.unwrap().is_none());
+        assert!(store.valid_refresh_token(&t2, now).await.unwrap().is_some());
+        // Replaying the old token fails and stores nothing.
+        let t3 = chinwag_store::generate_token();
+        assert!(matches!(
+            store
+                .rotate_refresh_token(&t1, &t3, now + 120_000, now)
+                .await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(store.valid_refresh_token(&t3, now).await.unwrap().is_none());
+
+        assert!(store.revoke_refresh_token(&t2).await.unwrap());
+        assert!(!store.revoke_refresh_token(&t2).await.unwrap());
+        for _ in 0..3 {
+            let t = chinwag_store::generate_token();
+            store
+                .create_refresh_token(u.id, &t, now + 1_000)
+                .await
+                .unwrap();
+        }
+        assert_eq!(store.revoke_all_refresh_tokens(u.id).await.unwrap(), 3);
+        assert!(matches!(
+            store.create_refresh_token(Id(7), "x", now).await,
+            Err(StoreError::NotFound)
+        ));
+    })
+    .await;
+}
