@@ -1,0 +1,198 @@
+//! JWT access tokens: HS256 only (so `alg: none` and every other algorithm
+//! are refused), with an expiry, checked at connect and on `reauth`.
+
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use chinwag_protocol::Id;
+use chinwag_protocol::model::UserRole;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+/// The claims of an access token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// The user id, as a decimal string.
+    pub sub: String,
+    /// The user's role.
+    pub role: UserRole,
+    /// Issued at (seconds since the epoch).
+    pub iat: u64,
+    /// Expires at (seconds since the epoch).
+    pub exp: u64,
+}
+
+/// Who a valid token says the caller is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// The user.
+    pub user_id: Id,
+    /// The role.
+    pub role: UserRole,
+    /// Expiry, in milliseconds since the epoch.
+    pub expires_at_ms: i64,
+}
+
+/// Why a token was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// The token's `exp` has passed.
+    #[error("token expired")]
+    Expired,
+    /// Malformed, wrongly signed, wrong algorithm, or bad claims.
+    #[error("invalid token: {0}")]
+    Invalid(String),
+}
+
+/// Signs and verifies access tokens.
+#[derive(Clone)]
+pub struct TokenKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    ttl_secs: u64,
+}
+
+impl std::fmt::Debug for TokenKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenKeys")
+            .field("ttl_secs", &self.ttl_secs)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenKeys {
+    /// Keys from a secret; tokens live `ttl_secs`.
+    pub fn new(secret: &[u8], ttl_secs: u64) -> TokenKeys {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 0;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        TokenKeys {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+            ttl_secs,
+        }
+    }
+
+    /// Issues a token for a user.
+    pub fn issue(&self, user: Id, role: UserRole) -> (String, i64) {
+        self.issue_with_ttl(user, role, self.ttl_secs)
+    }
+
+    /// Issues a token with an explicit lifetime; returns it and its expiry
+    /// in milliseconds.
+    pub fn issue_with_ttl(&self, user: Id, role: UserRole, ttl_secs: u64) -> (String, i64) {
+        let iat = now_secs();
+        let claims = Claims {
+            sub: user.to_string(),
+            role,
+            iat,
+            exp: iat + ttl_secs,
+        };
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .expect("HS256 encoding of plain claims cannot fail");
+        (token, (claims.exp * 1000) as i64)
+    }
+
+    /// Verifies a token.
+    pub fn verify(&self, token: &str) -> Result<Identity, TokenError> {
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map_err(|e| match e.kind() {
+                ErrorKind::ExpiredSignature => TokenError::Expired,
+                other => TokenError::Invalid(format!("{other:?}")),
+            })?;
+        let user_id = data
+            .claims
+            .sub
+            .parse()
+            .map_err(|_| TokenError::Invalid("sub is not an id".into()))?;
+        Ok(Identity {
+            user_id,
+            role: data.claims.role,
+            expires_at_ms: (data.claims.exp * 1000) as i64,
+        })
+    }
+}
+
+/// Reads the secret from `<dir>/jwt_secret`, creating it (32 random bytes,
+/// hex, mode 0600) on first start.
+pub fn load_or_create_secret(dir: &Path) -> std::io::Result<String> {
+    let path = dir.join("jwt_secret");
+    match std::fs::read_to_string(&path) {
+        Ok(secret) if secret.trim().len() >= 32 => return Ok(secret.trim().to_string()),
+        Ok(_) => {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{} is shorter than 32 characters", path.display()),
+            ));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    std::fs::create_dir_all(dir)?;
+    let secret: String = (0..32)
+        .map(|_| format!("{:02x}", rand::random::<u8>()))
+        .collect();
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    std::io::Write::write_all(&mut options.open(&path)?, secret.as_bytes())?;
+    tracing::info!(path = %path.display(), "generated a new JWT signing secret");
+    Ok(secret)
+}
+
+/// Seconds since the Unix epoch.
+pub fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issue_verify_and_refusals() {
+        let keys = TokenKeys::new(b"0123456789abcdef0123456789abcdef", 60);
+        let (token, _) = keys.issue(Id(5), UserRole::User);
+        assert_eq!(keys.verify(&token).unwrap().user_id, Id(5));
+
+        let other = TokenKeys::new(b"another-secret-another-secret-xx", 60);
+        assert!(matches!(other.verify(&token), Err(TokenError::Invalid(_))));
+
+        let claims = Claims {
+            sub: "5".into(),
+            role: UserRole::User,
+            iat: 1,
+            exp: 2,
+        };
+        let expired = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(b"0123456789abcdef0123456789abcdef"),
+        )
+        .unwrap();
+        assert_eq!(keys.verify(&expired), Err(TokenError::Expired));
+    }
+
+    #[test]
+    fn secret_is_created_once() {
+        let dir = std::env::temp_dir().join(format!("chinwag-secret-{}", rand::random::<u64>()));
+        let a = load_or_create_secret(&dir).unwrap();
+        let b = load_or_create_secret(&dir).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.len(), 64);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,193 @@
+//! Typed configuration. Every field has a documented default, so an empty
+//! config runs a single node on SQLite with the in-memory engine.
+//!
+//! Sources, later ones winning: defaults, a TOML file (`--config`), then
+//! environment variables `CHINWAG_*` with `__` between levels, e.g.
+//! `CHINWAG_GATEWAY__HEARTBEAT_INTERVAL_MS=15000`, then command-line flags.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// The whole configuration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Address to listen on. Default `127.0.0.1:7400`.
+    pub listen: SocketAddr,
+    /// Directory for the database and the generated JWT secret. Created if
+    /// missing. Default `./data`.
+    pub data_dir: PathBuf,
+    /// This node's name in logs and health. Default: `node-` + random tag.
+    pub node_name: Option<String>,
+    /// Database URL: `sqlite://path` or `postgres://...`. Default: SQLite
+    /// in the data directory.
+    pub database_url: Option<String>,
+    /// Engine URL: `memory` (default), `redis://...` or `nats://...`.
+    pub engine: String,
+    /// Authentication.
+    pub auth: AuthConfig,
+    /// WebSocket gateway limits and timings.
+    pub gateway: GatewayConfig,
+    /// Room stream history.
+    pub history: HistorySettings,
+    /// Presence.
+    pub presence: PresenceConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:7400".parse().expect("valid default address"),
+            data_dir: PathBuf::from("data"),
+            node_name: None,
+            database_url: None,
+            engine: "memory".into(),
+            auth: AuthConfig::default(),
+            gateway: GatewayConfig::default(),
+            history: HistorySettings::default(),
+            presence: PresenceConfig::default(),
+        }
+    }
+}
+
+/// Authentication settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AuthConfig {
+    /// HS256 signing secret. Default: generated once and kept in
+    /// `<data_dir>/jwt_secret`.
+    pub jwt_secret: Option<String>,
+    /// Access token lifetime in seconds. Default 900.
+    pub access_ttl_secs: u64,
+    /// Refresh token lifetime in seconds. Default 30 days.
+    pub refresh_ttl_secs: u64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            jwt_secret: None,
+            access_ttl_secs: 900,
+            refresh_ttl_secs: 30 * 24 * 3600,
+        }
+    }
+}
+
+/// Gateway limits and timings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GatewayConfig {
+    /// Clients send `ping` at least this often. Default 20000 ms.
+    pub heartbeat_interval_ms: u64,
+    /// A connection silent for this long is closed with 4009. Default
+    /// 45000 ms.
+    pub heartbeat_timeout_ms: u64,
+    /// `identify` must arrive within this. Default 10000 ms.
+    pub identify_timeout_ms: u64,
+    /// Largest accepted frame in bytes (larger closes with 1009). Default
+    /// 65536.
+    pub max_frame_bytes: usize,
+    /// Sustained client frames per second. Default 20.
+    pub rate_per_sec: u32,
+    /// Burst of client frames allowed above the rate. Default 60.
+    pub rate_burst: u32,
+    /// Consecutive invalid frames before closing with 4002. Default 10.
+    pub max_invalid_frames: u32,
+    /// Outbox capacity in frames. Default 1024.
+    pub outbox_capacity: usize,
+    /// Ephemeral events are dropped while fewer outbox slots are free.
+    /// Default 256.
+    pub outbox_ephemeral_headroom: usize,
+    /// Frames written per flush at most. Default 128.
+    pub write_batch: usize,
+    /// How long a closing connection may take to flush its last frames.
+    /// Default 2000 ms.
+    pub close_timeout_ms: u64,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        GatewayConfig {
+            heartbeat_interval_ms: 20_000,
+            heartbeat_timeout_ms: 45_000,
+            identify_timeout_ms: 10_000,
+            max_frame_bytes: 64 * 1024,
+            rate_per_sec: 20,
+            rate_burst: 60,
+            max_invalid_frames: 10,
+            outbox_capacity: 1024,
+            outbox_ephemeral_headroom: 256,
+            write_batch: 128,
+            close_timeout_ms: 2000,
+        }
+    }
+}
+
+/// Room stream history.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HistorySettings {
+    /// Events kept per room. Default 2000.
+    pub max_len: usize,
+    /// Events older than this are dropped. Default 600 s.
+    pub max_age_secs: u64,
+}
+
+impl Default for HistorySettings {
+    fn default() -> Self {
+        HistorySettings {
+            max_len: 2000,
+            max_age_secs: 600,
+        }
+    }
+}
+
+/// Presence settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PresenceConfig {
+    /// How long after the last connection closes `USER_OFFLINE` is sent.
+    /// Default 5000 ms.
+    pub offline_grace_ms: u64,
+}
+
+impl Default for PresenceConfig {
+    fn default() -> Self {
+        PresenceConfig {
+            offline_grace_ms: 5000,
+        }
+    }
+}
+
+impl Config {
+    /// Loads defaults, then the TOML file if given, then `CHINWAG_*`.
+    pub fn load(file: Option<&std::path::Path>) -> Result<Config, figment::Error> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment.merge(Env::prefixed("CHINWAG_").split("__")).extract()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_load_and_env_overrides() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("CHINWAG_GATEWAY__RATE_BURST", "7");
+            jail.set_env("CHINWAG_LISTEN", "127.0.0.1:9999");
+            let config = Config::load(None)?;
+            assert_eq!(config.gateway.rate_burst, 7);
+            assert_eq!(config.listen.port(), 9999);
+            assert_eq!(config.engine, "memory");
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,97 @@
+//! [`ApiError`]: one error type for REST responses and `error` frames.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chinwag_protocol::ErrorCode;
+use chinwag_protocol::server::ErrorFrame;
+use serde::Serialize;
+
+/// An error with a stable code and a human message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code:?}: {message}")]
+pub struct ApiError {
+    /// The code.
+    pub code: ErrorCode,
+    /// The detail.
+    pub message: String,
+}
+
+impl ApiError {
+    /// An error with a code and message.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// `BAD_REQUEST`.
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        Self::new(ErrorCode::BadRequest, message)
+    }
+
+    /// `FORBIDDEN`.
+    pub fn forbidden(message: impl Into<String>) -> ApiError {
+        Self::new(ErrorCode::Forbidden, message)
+    }
+
+    /// `NOT_FOUND`.
+    pub fn not_found(message: impl Into<String>) -> ApiError {
+        Self::new(ErrorCode::NotFound, message)
+    }
+
+    /// `UNAUTHORIZED`.
+    pub fn unauthorized(message: impl Into<String>) -> ApiError {
+        Self::new(ErrorCode::Unauthorized, message)
+    }
+
+    /// `INTERNAL`, logging the cause (which is not shown to the client).
+    pub fn internal(cause: impl std::fmt::Display) -> ApiError {
+        tracing::error!(%cause, "internal error");
+        Self::new(ErrorCode::Internal, "internal error")
+    }
+
+    /// The `error` frame for this error.
+    pub fn frame(&self, nonce: Option<String>) -> ErrorFrame {
+        ErrorFrame {
+            code: self.code,
+            message: self.message.clone(),
+            nonce,
+        }
+    }
+}
+
+impl From<chinwag_realtime::HubError> for ApiError {
+    fn from(err: chinwag_realtime::HubError) -> Self {
+        match err {
+            chinwag_realtime::HubError::InvalidRoom(_) => ApiError::bad_request(err.to_string()),
+            chinwag_realtime::HubError::UnknownConn => ApiError::not_found(err.to_string()),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: Inner<'a>,
+}
+
+#[derive(Serialize)]
+struct Inner<'a> {
+    code: ErrorCode,
+    message: &'a str,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.code.http_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = Body {
+            error: Inner {
+                code: self.code,
+                message: &self.message,
+            },
+        };
+        (status, axum::Json(body)).into_response()
+    }
+}

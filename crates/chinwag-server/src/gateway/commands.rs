@@ -1,0 +1,196 @@
+//! What each client command does once the connection is identified.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use axum::extract::ws::Message;
+use chinwag_protocol::client::{Publish, Reauth, SetStatus, TopicCommand, Typing};
+use chinwag_protocol::event::typing::UserTyping;
+use chinwag_protocol::model::PresenceStatus;
+use chinwag_protocol::server::{Ack, Pong, Reauthed};
+use chinwag_protocol::{ClientFrame, Event, RoomPosition, ServerFrame};
+use chinwag_realtime::{RoomId, RoomKind};
+use futures_util::Sink;
+use serde_json::json;
+use tokio::time::Instant;
+
+use super::session::{Flow, Session};
+use crate::ApiError;
+use crate::auth::{TokenError, now_ms};
+
+/// Typing indicators last this long on clients.
+pub const TYPING_TTL_MS: i64 = 8_000;
+/// One `USER_TYPING` per user and channel per this interval at most.
+pub const TYPING_THROTTLE: Duration = Duration::from_secs(3);
+
+impl<S> Session<S>
+where
+    S: Sink<Message, Error = axum::Error> + Unpin + Send,
+{
+    /// Runs one command. Failures are answered with an `error` frame and
+    /// the connection goes on; only a dead socket stops it.
+    pub(super) async fn handle(&mut self, command: ClientFrame) -> Flow {
+        let nonce = command.nonce().map(str::to_string);
+        let result = match command {
+            ClientFrame::Ping(ping) => Ok(Some(ServerFrame::Pong(Pong { nonce: ping.nonce }))),
+            ClientFrame::Identify(_) => Err(ApiError::new(
+                chinwag_protocol::ErrorCode::AlreadyIdentified,
+                "already identified",
+            )),
+            ClientFrame::Resume(resume) => {
+                return match self.resume(resume.rooms).await {
+                    Ok(()) => Flow::Continue,
+                    Err(_) => Flow::Stop,
+                };
+            }
+            ClientFrame::Subscribe(cmd) => self.subscribe(cmd).await,
+            ClientFrame::Unsubscribe(cmd) => self.unsubscribe(cmd).await,
+            ClientFrame::Publish(cmd) => self.publish(cmd).await,
+            ClientFrame::Typing(cmd) => self.typing(cmd).await,
+            ClientFrame::Reauth(cmd) => self.reauth(cmd).await,
+            ClientFrame::SetStatus(cmd) => self.set_status(cmd).await,
+            ClientFrame::SendMessage(_) => Err(ApiError::bad_request(
+                "messaging is not enabled on this server",
+            )),
+        };
+        let reply = match result {
+            Ok(Some(frame)) => frame,
+            Ok(None) => return Flow::Continue,
+            Err(err) => ServerFrame::Error(err.frame(nonce)),
+        };
+        match self.writer.send_frame(&reply).await {
+            Ok(()) => Flow::Continue,
+            Err(_) => Flow::Stop,
+        }
+    }
+
+    fn ack(nonce: Option<String>, data: serde_json::Value) -> Option<ServerFrame> {
+        nonce.map(|nonce| {
+            ServerFrame::Ack(Ack {
+                nonce,
+                data: Some(data),
+            })
+        })
+    }
+
+    async fn subscribe(&mut self, cmd: TopicCommand) -> Result<Option<ServerFrame>, ApiError> {
+        let room = RoomId::topic(&cmd.topic)?;
+        if !self.state.policy.can_subscribe(&self.who, &cmd.topic).await {
+            return Err(ApiError::forbidden(format!(
+                "not allowed to subscribe to `{}`",
+                cmd.topic
+            )));
+        }
+        let pos = self.state.hub.join(&self.conn, &room).await?;
+        self.writer.set_floor(&room, &pos);
+        Ok(Self::ack(
+            cmd.nonce,
+            json!({"room": room.as_str(), "epoch": pos.epoch, "offset": pos.offset}),
+        ))
+    }
+
+    async fn unsubscribe(&mut self, cmd: TopicCommand) -> Result<Option<ServerFrame>, ApiError> {
+        let room = RoomId::topic(&cmd.topic)?;
+        self.state.hub.leave(&self.conn, &room, "unsubscribed").await;
+        Ok(Self::ack(cmd.nonce, json!({"room": room.as_str()})))
+    }
+
+    async fn publish(&mut self, cmd: Publish) -> Result<Option<ServerFrame>, ApiError> {
+        RoomId::topic(&cmd.topic)?;
+        if !self.state.policy.can_publish(&self.who, &cmd.topic).await {
+            return Err(ApiError::forbidden(format!(
+                "not allowed to publish on `{}`",
+                cmd.topic
+            )));
+        }
+        let pos = self
+            .state
+            .hub
+            .bus_publish(&cmd.topic, Some(self.who.user_id), cmd.data)
+            .await?;
+        Ok(Self::ack(
+            cmd.nonce,
+            json!({"offset": pos.map(|p| p.offset)}),
+        ))
+    }
+
+    async fn typing(&mut self, cmd: Typing) -> Result<Option<ServerFrame>, ApiError> {
+        let room = [RoomId::channel(cmd.channel_id), RoomId::dm(cmd.channel_id)]
+            .into_iter()
+            .find(|room| self.conn.in_room(room))
+            .ok_or_else(|| ApiError::forbidden("not a member of that channel"))?;
+        let now = Instant::now();
+        if self
+            .typing
+            .get(&cmd.channel_id)
+            .is_some_and(|last| now.duration_since(*last) < TYPING_THROTTLE)
+        {
+            return Ok(None);
+        }
+        self.typing.retain(|_, last| now.duration_since(*last) < TYPING_THROTTLE);
+        self.typing.insert(cmd.channel_id, now);
+        let event = Event::UserTyping(UserTyping {
+            channel_id: cmd.channel_id,
+            user_id: self.who.user_id,
+            expires_at: now_ms() + TYPING_TTL_MS,
+        });
+        self.state.hub.broadcast(&room, event).await?;
+        Ok(None)
+    }
+
+    /// Swaps the token in place: rooms the new authorization adds start
+    /// streaming at once, rooms it drops stop, and rooms kept are never
+    /// left, so nothing in them is lost or repeated.
+    async fn reauth(&mut self, cmd: Reauth) -> Result<Option<ServerFrame>, ApiError> {
+        let who = self.state.keys.verify(&cmd.token).map_err(|err| match err {
+            TokenError::Expired => {
+                ApiError::new(chinwag_protocol::ErrorCode::TokenExpired, err.to_string())
+            }
+            TokenError::Invalid(_) => ApiError::unauthorized(err.to_string()),
+        })?;
+        if who.user_id != self.who.user_id {
+            return Err(ApiError::forbidden("the new token is for another user"));
+        }
+        let mut wanted: HashSet<RoomId> = self.state.policy.rooms_for(&who).await?.into_iter().collect();
+        wanted.insert(RoomId::user(who.user_id));
+        let current: HashSet<RoomId> = self
+            .conn
+            .rooms()
+            .into_iter()
+            .filter(|room| room.kind() != RoomKind::Topic)
+            .collect();
+        let mut rooms_added = Vec::new();
+        for room in wanted.difference(&current) {
+            let pos = self.state.hub.join(&self.conn, room).await?;
+            self.writer.set_floor(room, &pos);
+            rooms_added.push(RoomPosition {
+                room: room.to_string(),
+                pos,
+            });
+        }
+        let mut rooms_removed = Vec::new();
+        for room in current.difference(&wanted) {
+            self.state.hub.leave(&self.conn, room, "access_revoked").await;
+            rooms_removed.push(room.to_string());
+        }
+        rooms_added.sort_by(|a, b| a.room.cmp(&b.room));
+        rooms_removed.sort();
+        self.who = who;
+        Ok(Some(ServerFrame::Reauthed(Reauthed {
+            rooms_added,
+            rooms_removed,
+            token_expires_at: self.who.expires_at_ms,
+        })))
+    }
+
+    async fn set_status(&mut self, cmd: SetStatus) -> Result<Option<ServerFrame>, ApiError> {
+        if cmd.status == PresenceStatus::Offline {
+            return Err(ApiError::bad_request("offline is not a status; disconnect instead"));
+        }
+        self.state
+            .presence
+            .set_status(self.who.user_id, cmd.status)
+            .await?;
+        Ok(None)
+    }
+}

@@ -1,0 +1,504 @@
+//! One WebSocket connection, as an actor: `hello`, identify (URL token or
+//! `identify` frame within the deadline), `ready`, an optional resume, then
+//! one loop that drains the outbox, reads commands, and watches the
+//! heartbeat, the token's expiry, overflow and shutdown.
+//!
+//! The session takes any `Sink + Stream` of WebSocket messages, so tests can
+//! drive it over channels as well as real sockets.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{Message, WebSocket};
+use chinwag_protocol::client::Identify;
+use chinwag_protocol::model::PresenceStatus;
+use chinwag_protocol::server::{ErrorFrame, Hello, Ready, Reconnect};
+use chinwag_protocol::stream::{ResumeRequest, ResumeSummary, Resync, ResyncReason};
+use chinwag_protocol::{
+    ClientFrame, CloseCode, CodecError, Encoding, ErrorCode, Id, RoomPosition, ServerFrame,
+};
+use chinwag_realtime::{ConnHandle, Outbox, Replay, RoomId};
+use futures_util::{Sink, Stream, StreamExt};
+use tokio::time::Instant;
+
+use super::limits::RateLimiter;
+use super::writer::{After, Writer};
+use crate::AppState;
+use crate::auth::{Identity, TokenError, now_ms};
+
+/// Runs a session on an upgraded WebSocket.
+pub async fn run(socket: WebSocket, state: AppState, token: Option<String>, encoding: Encoding) {
+    let (sink, stream) = socket.split();
+    drive(sink, stream, state, token, encoding).await;
+}
+
+/// Runs a session on any sink and stream of WebSocket messages.
+pub async fn drive<S, R>(
+    sink: S,
+    mut stream: R,
+    state: AppState,
+    token: Option<String>,
+    encoding: Encoding,
+) where
+    S: Sink<Message, Error = axum::Error> + Unpin + Send,
+    R: Stream<Item = Result<Message, axum::Error>> + Unpin + Send,
+{
+    let mut writer = Writer::new(sink, encoding);
+    let gateway = &state.config.gateway;
+    let hello = ServerFrame::Hello(Hello {
+        heartbeat_interval_ms: gateway.heartbeat_interval_ms,
+        identify_timeout_ms: gateway.identify_timeout_ms,
+        max_frame_bytes: gateway.max_frame_bytes,
+        node_id: state.hub.node().name().to_string(),
+    });
+    if writer.send_frame(&hello).await.is_err() {
+        return;
+    }
+    let mut limiter = RateLimiter::new(gateway.rate_per_sec, gateway.rate_burst);
+    let Some((who, identify)) =
+        identify(&mut writer, &mut stream, &state, token, &mut limiter).await
+    else {
+        return;
+    };
+    let (conn, outbox) = state.hub.register(who.user_id, who.role);
+    tracing::debug!(conn = %conn.id(), user = %who.user_id, "connection identified");
+    let mut session = Session {
+        state: state.clone(),
+        who,
+        conn: conn.clone(),
+        writer,
+        limiter,
+        invalid: 0,
+        typing: HashMap::new(),
+    };
+    session.serve(&mut stream, outbox, identify).await;
+    state.hub.unregister(&conn).await;
+    if let Err(err) = state
+        .presence
+        .disconnected(session.who.user_id, conn.id())
+        .await
+    {
+        tracing::error!(%err, "presence update on disconnect failed");
+    }
+    tracing::debug!(conn = %conn.id(), "connection closed");
+}
+
+/// The `identify` content, whether it came in the URL or a frame.
+struct Identified {
+    resume: Option<ResumeRequest>,
+    status: Option<PresenceStatus>,
+}
+
+/// How a frame read went.
+enum Read {
+    /// A command.
+    Command(ClientFrame),
+    /// Nothing to act on (a ping frame, an answered bad frame).
+    Nothing,
+    /// The connection is over (closed, or closed by us with a code).
+    End,
+}
+
+async fn identify<S, R>(
+    writer: &mut Writer<S>,
+    stream: &mut R,
+    state: &AppState,
+    token: Option<String>,
+    limiter: &mut RateLimiter,
+) -> Option<(Identity, Identified)>
+where
+    S: Sink<Message, Error = axum::Error> + Unpin + Send,
+    R: Stream<Item = Result<Message, axum::Error>> + Unpin + Send,
+{
+    let gateway = &state.config.gateway;
+    if let Some(token) = token {
+        let who = verify_or_close(writer, state, &token).await?;
+        return Some((
+            who,
+            Identified {
+                resume: None,
+                status: None,
+            },
+        ));
+    }
+    let deadline = Instant::now() + Duration::from_millis(gateway.identify_timeout_ms);
+    let mut invalid = 0;
+    loop {
+        let next = tokio::time::timeout_at(deadline, stream.next()).await;
+        let Ok(next) = next else {
+            writer.close(CloseCode::IdentifyTimeout).await;
+            return None;
+        };
+        match read_frame(writer, next, limiter, &mut invalid, gateway.max_invalid_frames).await {
+            Read::Command(ClientFrame::Identify(Identify {
+                token,
+                resume,
+                status,
+            })) => {
+                let who = verify_or_close(writer, state, &token).await?;
+                return Some((who, Identified { resume, status }));
+            }
+            Read::Command(ClientFrame::Ping(ping)) => {
+                let pong = ServerFrame::Pong(chinwag_protocol::server::Pong { nonce: ping.nonce });
+                if writer.send_frame(&pong).await.is_err() {
+                    return None;
+                }
+            }
+            Read::Command(other) => {
+                let frame = ServerFrame::Error(ErrorFrame {
+                    code: ErrorCode::NotIdentified,
+                    message: "send identify first".into(),
+                    nonce: other.nonce().map(str::to_string),
+                });
+                if writer.send_frame(&frame).await.is_err() {
+                    return None;
+                }
+            }
+            Read::Nothing => {}
+            Read::End => return None,
+        }
+    }
+}
+
+/// Verifies a token; on failure answers with an `error` frame and closes
+/// with 4004 (expired) or 4003 (anything else).
+async fn verify_or_close<S>(writer: &mut Writer<S>, state: &AppState, token: &str) -> Option<Identity>
+where
+    S: Sink<Message, Error = axum::Error> + Unpin + Send,
+{
+    match state.keys.verify(token) {
+        Ok(who) => Some(who),
+        Err(err) => {
+            let (code, close) = match err {
+                TokenError::Expired => (ErrorCode::TokenExpired, CloseCode::TokenExpired),
+                TokenError::Invalid(_) => (ErrorCode::Unauthorized, CloseCode::AuthFailed),
+            };
+            tracing::info!(%err, "token refused");
+            let frame = ServerFrame::Error(ErrorFrame {
+                code,
+                message: err.to_string(),
+                nonce: None,
+            });
+            let _ = writer.send_frame(&frame).await;
+            writer.close(close).await;
+            None
+        }
+    }
+}
+
+/// Turns one read from the socket into a command, answering bad frames
+/// and enforcing the rate and size limits.
+async fn read_frame<S>(
+    writer: &mut Writer<S>,
+    next: Option<Result<Message, axum::Error>>,
+    limiter: &mut RateLimiter,
+    invalid: &mut u32,
+    max_invalid: u32,
+) -> Read
+where
+    S: Sink<Message, Error = axum::Error> + Unpin + Send,
+{
+    let (bytes, encoding) = match next {
+        None | Some(Ok(Message::Close(_))) => return Read::End,
+        Some(Ok(Message::Ping(_) | Message::Pong(_))) => return Read::Nothing,
+        Some(Ok(Message::Text(text))) => (bytes::Bytes::from(text), Encoding::Json),
+        Some(Ok(Message::Binary(bytes))) => (bytes, Encoding::MsgPack),
+        Some(Err(err)) => {
+            if let Some(code) = close_code_for(err) {
+                writer.close(code).await;
+            }
+            return Read::End;
+        }
+    };
+    if !limiter.allow() {
+        tracing::info!("client over the rate limit: closing");
+        let frame = ServerFrame::Error(ErrorFrame {
+            code: ErrorCode::RateLimited,
+            message: "too many frames".into(),
+            nonce: None,
+        });
+        let _ = writer.send_frame(&frame).await;
+        writer.close(CloseCode::RateLimited).await;
+        return Read::End;
+    }
+    match encoding.decode_command(&bytes) {
+        Ok(command) => {
+            *invalid = 0;
+            Read::Command(command)
+        }
+        Err(err) => {
+            *invalid += 1;
+            let code = match err {
+                CodecError::UnknownOp(_) => ErrorCode::UnknownOp,
+                CodecError::Invalid(_) => ErrorCode::InvalidFrame,
+            };
+            let frame = ServerFrame::Error(ErrorFrame {
+                code,
+                message: err.to_string(),
+                nonce: None,
+            });
+            if writer.send_frame(&frame).await.is_err() {
+                return Read::End;
+            }
+            if *invalid >= max_invalid {
+                writer.close(CloseCode::InvalidFrames).await;
+                return Read::End;
+            }
+            Read::Nothing
+        }
+    }
+}
+
+/// The close code for a transport error, if the peer can still hear one.
+fn close_code_for(err: axum::Error) -> Option<CloseCode> {
+    let inner = err.into_inner();
+    match inner.downcast_ref::<tungstenite::Error>() {
+        Some(tungstenite::Error::Capacity(_)) => Some(CloseCode::FrameTooLarge),
+        Some(tungstenite::Error::Utf8(_)) => Some(CloseCode::InvalidUtf8),
+        Some(tungstenite::Error::Protocol(_)) => Some(CloseCode::InvalidFrames),
+        _ => {
+            tracing::debug!(err = %inner, "connection error");
+            None
+        }
+    }
+}
+
+/// An identified connection.
+pub(super) struct Session<S> {
+    pub(super) state: AppState,
+    pub(super) who: Identity,
+    pub(super) conn: Arc<ConnHandle>,
+    pub(super) writer: Writer<S>,
+    pub(super) limiter: RateLimiter,
+    pub(super) invalid: u32,
+    pub(super) typing: HashMap<Id, Instant>,
+}
+
+/// Whether the session goes on after a command.
+pub(super) enum Flow {
+    Continue,
+    Stop,
+}
+
+impl<S> Session<S>
+where
+    S: Sink<Message, Error = axum::Error> + Unpin + Send,
+{
+    async fn serve<R>(&mut self, stream: &mut R, mut outbox: Outbox, identified: Identified)
+    where
+        R: Stream<Item = Result<Message, axum::Error>> + Unpin + Send,
+    {
+        if self.start(identified).await.is_err() {
+            return;
+        }
+        let gateway = self.state.config.gateway.clone();
+        let heartbeat_timeout = Duration::from_millis(gateway.heartbeat_timeout_ms);
+        let heartbeat = tokio::time::sleep(heartbeat_timeout);
+        let expiry = tokio::time::sleep(self.token_ttl());
+        tokio::pin!(heartbeat, expiry);
+        let mut batch = Vec::with_capacity(gateway.write_batch);
+        let conn = self.conn.clone();
+        let shutdown = self.state.shutdown.clone();
+        loop {
+            tokio::select! {
+                biased;
+                () = shutdown.cancelled() => {
+                    let frame = ServerFrame::Reconnect(Reconnect { reason: "shutdown".into() });
+                    self.finish(Some(frame), CloseCode::ServerShutdown).await;
+                    return;
+                }
+                () = conn.overflowed() => {
+                    self.close_slow().await;
+                    return;
+                }
+                received = outbox.recv_many(&mut batch, gateway.write_batch) => {
+                    if received == 0 {
+                        return;
+                    }
+                    let written = tokio::select! {
+                        biased;
+                        result = self.writer.write_batch(&mut batch) => result,
+                        () = conn.overflowed() => {
+                            self.close_slow().await;
+                            return;
+                        }
+                    };
+                    match written {
+                        Ok(After::Continue) => {}
+                        Ok(After::Closed) | Err(_) => return,
+                    }
+                    if let Some((dropped, _)) = conn.take_lag().filter(|_| !conn.is_closing()) {
+                        if self.writer.send_lagged(dropped, &[]).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                next = stream.next() => {
+                    heartbeat.as_mut().reset(Instant::now() + heartbeat_timeout);
+                    let max_invalid = gateway.max_invalid_frames;
+                    match read_frame(&mut self.writer, next, &mut self.limiter, &mut self.invalid, max_invalid).await {
+                        Read::Command(command) => {
+                            let expires = self.who.expires_at_ms;
+                            if let Flow::Stop = self.handle(command).await {
+                                return;
+                            }
+                            if self.who.expires_at_ms != expires {
+                                expiry.as_mut().reset(Instant::now() + self.token_ttl());
+                            }
+                        }
+                        Read::Nothing => {}
+                        Read::End => return,
+                    }
+                }
+                () = &mut heartbeat => {
+                    tracing::info!(conn = %self.conn.id(), "heartbeat timeout");
+                    self.finish(None, CloseCode::HeartbeatTimeout).await;
+                    return;
+                }
+                () = &mut expiry => {
+                    let frame = ServerFrame::Error(ErrorFrame {
+                        code: ErrorCode::TokenExpired,
+                        message: "token expired; reconnect with a new token".into(),
+                        nonce: None,
+                    });
+                    self.finish(Some(frame), CloseCode::TokenExpired).await;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Joins the connection's rooms, reports presence, sends `ready`, and
+    /// resumes if asked.
+    async fn start(&mut self, identified: Identified) -> Result<(), axum::Error> {
+        let mut rooms = vec![RoomId::user(self.who.user_id)];
+        match self.state.policy.rooms_for(&self.who).await {
+            Ok(more) => rooms.extend(more),
+            Err(err) => {
+                let _ = self
+                    .writer
+                    .send_frame(&ServerFrame::Error(err.frame(None)))
+                    .await;
+                self.writer.close(CloseCode::InternalError).await;
+                return Err(axum::Error::new(err));
+            }
+        }
+        let mut positions = Vec::with_capacity(rooms.len());
+        for room in rooms {
+            let pos = self
+                .state
+                .hub
+                .join(&self.conn, &room)
+                .await
+                .map_err(axum::Error::new)?;
+            self.writer.set_floor(&room, &pos);
+            positions.push(RoomPosition {
+                room: room.to_string(),
+                pos,
+            });
+        }
+        if let Err(err) = self
+            .state
+            .presence
+            .connected(self.who.user_id, self.conn.id(), identified.status)
+            .await
+        {
+            tracing::error!(%err, "presence update on connect failed");
+        }
+        let ready = ServerFrame::Ready(Ready {
+            conn_id: self.conn.id().to_string(),
+            user_id: self.who.user_id,
+            role: self.who.role,
+            status: identified.status.unwrap_or(PresenceStatus::Online),
+            rooms: positions,
+            token_expires_at: self.who.expires_at_ms,
+        });
+        self.writer.send_frame(&ready).await?;
+        if let Some(request) = identified.resume {
+            self.resume(request).await?;
+        }
+        Ok(())
+    }
+
+    /// Replays what the client missed in each room it names, re-checking
+    /// access for the room and for each event, then sends `resumed`.
+    pub(super) async fn resume(&mut self, request: ResumeRequest) -> Result<(), axum::Error> {
+        let mut summary = ResumeSummary::default();
+        for (name, since) in request {
+            let room = match RoomId::parse(&name) {
+                Ok(room) if self.conn.in_room(&room) => room,
+                _ => {
+                    summary.denied.push(name);
+                    continue;
+                }
+            };
+            let replay = match self.state.hub.replay(&room, &since).await {
+                Ok(replay) => replay,
+                Err(err) => {
+                    tracing::error!(%room, %err, "replay failed");
+                    let head = self.state.hub.head(&room).await.unwrap_or(since.clone());
+                    Replay::Resync {
+                        reason: ResyncReason::HistoryTruncated,
+                        head,
+                    }
+                }
+            };
+            match replay {
+                Replay::Events(frames) => {
+                    let mut count = 0;
+                    for frame in frames {
+                        if !frame.is_for(self.who.role)
+                            || !self.state.policy.can_replay(&self.who, &frame)
+                        {
+                            continue;
+                        }
+                        if self.writer.feed_event(&frame, true).await? {
+                            count += 1;
+                        }
+                    }
+                    self.writer.flush().await?;
+                    summary.replayed.insert(name, count);
+                }
+                Replay::Resync { reason, head } => {
+                    self.writer.set_floor(&room, &head);
+                    summary.resync.push(Resync {
+                        room: name,
+                        reason,
+                        position: head,
+                    });
+                }
+            }
+        }
+        self.writer
+            .send_frame(&ServerFrame::Resumed(summary))
+            .await
+    }
+
+    fn token_ttl(&self) -> Duration {
+        Duration::from_millis(u64::try_from(self.who.expires_at_ms - now_ms()).unwrap_or(0))
+    }
+
+    async fn close_slow(&mut self) {
+        let timeout = Duration::from_millis(self.state.config.gateway.close_timeout_ms);
+        let rooms = self.conn.take_lag().map(|(_, rooms)| rooms).unwrap_or_default();
+        tracing::info!(conn = %self.conn.id(), rooms = rooms.len(), "closing slow consumer");
+        let _ = tokio::time::timeout(timeout, async {
+            if self.writer.send_lagged(0, &rooms).await.is_ok() {
+                self.writer.close(CloseCode::SlowConsumer).await;
+            }
+        })
+        .await;
+    }
+
+    async fn finish(&mut self, frame: Option<ServerFrame>, code: CloseCode) {
+        let timeout = Duration::from_millis(self.state.config.gateway.close_timeout_ms);
+        let _ = tokio::time::timeout(timeout, async {
+            if let Some(frame) = frame {
+                let _ = self.writer.send_frame(&frame).await;
+            }
+            self.writer.close(code).await;
+        })
+        .await;
+    }
+}

@@ -1,0 +1,96 @@
+//! The `chinwag` binary: parses config, starts tracing, runs the server.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use chinwag_server::{AppState, Config, Server};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "chinwag", version, about = "The Chinwag chat server")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve {
+        /// A TOML config file.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Address to listen on (default 127.0.0.1:7400).
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+        /// Data directory (default ./data).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Database URL (sqlite://... or postgres://...).
+        #[arg(long)]
+        database_url: Option<String>,
+        /// Engine: memory, redis://... or nats://...
+        #[arg(long)]
+        engine: Option<String>,
+        /// This node's name.
+        #[arg(long)]
+        node_name: Option<String>,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,chinwag=info".into()),
+        )
+        .init();
+    let Command::Serve {
+        config,
+        listen,
+        data_dir,
+        database_url,
+        engine,
+        node_name,
+    } = Cli::parse().command;
+    let mut config = Config::load(config.as_deref()).context("loading configuration")?;
+    if let Some(listen) = listen {
+        config.listen = listen;
+    }
+    if let Some(dir) = data_dir {
+        config.data_dir = dir;
+    }
+    if database_url.is_some() {
+        config.database_url = database_url;
+    }
+    if let Some(engine) = engine {
+        config.engine = engine;
+    }
+    if node_name.is_some() {
+        config.node_name = node_name;
+    }
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating {}", config.data_dir.display()))?;
+    let listen = config.listen;
+    let state = AppState::open(config).await?;
+    let server = Server::bind(listen, state).await.context("binding")?;
+    server.run(shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing the SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -1,0 +1,70 @@
+//! [`run`]: serve until shutdown, then drain.
+//!
+//! Shutdown fans out from one signal: the listener stops accepting, every
+//! session sends `reconnect` and closes with 4011, and `run` returns once
+//! all sessions have ended (or the drain timeout passed).
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+use crate::{AppState, router};
+
+/// How long shutdown waits for sessions to close.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A server bound to a listener (tests bind port 0 and read the address).
+#[derive(Debug)]
+pub struct Server {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Server {
+    /// Binds `addr`.
+    pub async fn bind(addr: SocketAddr, state: AppState) -> std::io::Result<Server> {
+        Ok(Server {
+            listener: TcpListener::bind(addr).await?,
+            state,
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` resolves.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        run(self.listener, self.state, shutdown).await
+    }
+}
+
+/// Serves `state` on `listener` until `shutdown` resolves, then drains.
+pub async fn run(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let token = state.shutdown.clone();
+    let sessions = state.sessions.clone();
+    let app = router(state);
+    tracing::info!(addr = %listener.local_addr()?, "listening");
+    let signal = token.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        tracing::info!("shutting down: telling clients to reconnect");
+        signal.cancel();
+    });
+    axum::serve(listener, app.into_make_service())
+        .with_graceful_shutdown(async move { token.cancelled().await })
+        .await?;
+    sessions.close();
+    if tokio::time::timeout(DRAIN_TIMEOUT, sessions.wait()).await.is_err() {
+        tracing::warn!(left = sessions.len(), "drain timeout: sessions still open");
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
