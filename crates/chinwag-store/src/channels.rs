@@ -262,7 +262,7 @@ impl Store {
         let changed = with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let member: Option<(i64,)> =
-                sqlx::query_as("SELECT 1 FROM members WHERE community_id = $1 AND user_id = $2")
+                sqlx::query_as("SELECT CAST(1 AS BIGINT) FROM members WHERE community_id = $1 AND user_id = $2")
                     .bind(community_id.0)
                     .bind(user_id.0)
                     .fetch_optional(&mut *tx)
@@ -324,7 +324,7 @@ impl Store {
     /// Whether a user is on a private channel's member list.
     pub async fn is_private_channel_member(&self, channel_id: Id, user_id: Id) -> Result<bool> {
         let row: Option<(i64,)> = with_pool!(self, pool => sqlx::query_as(
-            "SELECT 1 FROM private_channel_members WHERE channel_id = $1 AND user_id = $2",
+            "SELECT CAST(1 AS BIGINT) FROM private_channel_members WHERE channel_id = $1 AND user_id = $2",
         )
         .bind(channel_id.0)
         .bind(user_id.0)

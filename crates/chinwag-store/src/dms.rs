@@ -131,7 +131,7 @@ impl Store {
     /// Whether a user is in a DM or group DM.
     pub async fn is_dm_recipient(&self, channel_id: Id, user_id: Id) -> Result<bool> {
         let row: Option<(i64,)> = with_pool!(self, pool => sqlx::query_as(
-            "SELECT 1 FROM channel_recipients WHERE channel_id = $1 AND user_id = $2",
+            "SELECT CAST(1 AS BIGINT) FROM channel_recipients WHERE channel_id = $1 AND user_id = $2",
         )
         .bind(channel_id.0)
         .bind(user_id.0)

@@ -149,7 +149,7 @@ impl Store {
             };
             let community_id = invite.community_id;
             let banned: Option<(i64,)> =
-                sqlx::query_as("SELECT 1 FROM bans WHERE community_id = $1 AND user_id = $2")
+                sqlx::query_as("SELECT CAST(1 AS BIGINT) FROM bans WHERE community_id = $1 AND user_id = $2")
                     .bind(community_id)
                     .bind(user_id.0)
                     .fetch_optional(&mut *tx)
@@ -158,7 +158,7 @@ impl Store {
                 return Err(StoreError::Banned);
             }
             let member: Option<(i64,)> =
-                sqlx::query_as("SELECT 1 FROM members WHERE community_id = $1 AND user_id = $2")
+                sqlx::query_as("SELECT CAST(1 AS BIGINT) FROM members WHERE community_id = $1 AND user_id = $2")
                     .bind(community_id)
                     .bind(user_id.0)
                     .fetch_optional(&mut *tx)

@@ -61,7 +61,7 @@ impl Store {
         with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let banned: Option<(i64,)> =
-                sqlx::query_as("SELECT 1 FROM bans WHERE community_id = $1 AND user_id = $2")
+                sqlx::query_as("SELECT CAST(1 AS BIGINT) FROM bans WHERE community_id = $1 AND user_id = $2")
                     .bind(community_id.0)
                     .bind(user_id.0)
                     .fetch_optional(&mut *tx)
@@ -160,7 +160,7 @@ impl Store {
     /// Whether a user is a member of a community.
     pub async fn is_member(&self, community_id: Id, user_id: Id) -> Result<bool> {
         let row: Option<(i64,)> = with_pool!(self, pool => sqlx::query_as(
-            "SELECT 1 FROM members WHERE community_id = $1 AND user_id = $2",
+            "SELECT CAST(1 AS BIGINT) FROM members WHERE community_id = $1 AND user_id = $2",
         )
         .bind(community_id.0)
         .bind(user_id.0)
@@ -290,7 +290,7 @@ impl Store {
     /// Whether a user is banned from a community.
     pub async fn is_banned(&self, community_id: Id, user_id: Id) -> Result<bool> {
         let row: Option<(i64,)> = with_pool!(self, pool => sqlx::query_as(
-            "SELECT 1 FROM bans WHERE community_id = $1 AND user_id = $2",
+            "SELECT CAST(1 AS BIGINT) FROM bans WHERE community_id = $1 AND user_id = $2",
         )
         .bind(community_id.0)
         .bind(user_id.0)

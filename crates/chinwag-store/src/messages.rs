@@ -168,7 +168,7 @@ impl Store {
                 .await?;
                 let Some((reply_count, version)) = row else {
                     let nested: Option<(i64,)> = sqlx::query_as(
-                        "SELECT 1 FROM messages WHERE id = $1 AND thread_parent_id IS NOT NULL",
+                        "SELECT CAST(1 AS BIGINT) FROM messages WHERE id = $1 AND thread_parent_id IS NOT NULL",
                     )
                     .bind(parent_id.0)
                     .fetch_optional(&mut *tx)
@@ -328,7 +328,7 @@ impl Store {
     ) -> Result<Vec<Message>> {
         let limit = check_limit(limit)?;
         let exists: Option<(i64,)> = with_pool!(self, pool => sqlx::query_as(
-            "SELECT 1 FROM channels WHERE id = $1",
+            "SELECT CAST(1 AS BIGINT) FROM channels WHERE id = $1",
         )
         .bind(channel_id.0)
         .fetch_optional(pool)
@@ -349,7 +349,7 @@ impl Store {
     ) -> Result<Vec<Message>> {
         let limit = check_limit(limit)?;
         let exists: Option<(i64,)> = with_pool!(self, pool => sqlx::query_as(
-            "SELECT 1 FROM messages WHERE id = $1 AND thread_parent_id IS NULL",
+            "SELECT CAST(1 AS BIGINT) FROM messages WHERE id = $1 AND thread_parent_id IS NULL",
         )
         .bind(parent_id.0)
         .fetch_optional(pool)

@@ -39,7 +39,7 @@ impl Store {
     /// A channel's pinned messages, most recently pinned first.
     pub async fn pinned_messages(&self, channel_id: Id) -> Result<Vec<Message>> {
         let exists: Option<(i64,)> = with_pool!(self, pool => sqlx::query_as(
-            "SELECT 1 FROM channels WHERE id = $1",
+            "SELECT CAST(1 AS BIGINT) FROM channels WHERE id = $1",
         )
         .bind(channel_id.0)
         .fetch_optional(pool)

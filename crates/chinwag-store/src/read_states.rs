@@ -56,7 +56,7 @@ impl Store {
         with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let exists: Option<(i64,)> =
-                sqlx::query_as("SELECT 1 FROM messages WHERE id = $1 AND channel_id = $2")
+                sqlx::query_as("SELECT CAST(1 AS BIGINT) FROM messages WHERE id = $1 AND channel_id = $2")
                     .bind(message_id.0)
                     .bind(channel_id.0)
                     .fetch_optional(&mut *tx)
@@ -98,7 +98,7 @@ impl Store {
     /// message counts as unread and the version is 0.
     pub async fn read_state(&self, user_id: Id, channel_id: Id) -> Result<ReadState> {
         with_pool!(self, pool => {
-            let channel: Option<(i64,)> = sqlx::query_as("SELECT 1 FROM channels WHERE id = $1")
+            let channel: Option<(i64,)> = sqlx::query_as("SELECT CAST(1 AS BIGINT) FROM channels WHERE id = $1")
                 .bind(channel_id.0)
                 .fetch_optional(pool)
                 .await?;
