@@ -1,0 +1,21 @@
+//! The socketioxide peer server: `bench-socketioxide --listen 127.0.0.1:4002`
+//! (secret from `BENCH_JWT_SECRET`).
+
+use clap::Parser;
+
+#[derive(Parser)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:4002")]
+    listen: String,
+    /// HS256 secret for the JWTs checked at connect.
+    #[arg(long, env = "BENCH_JWT_SECRET", default_value = "bench-secret")]
+    secret: String,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let listener = tokio::net::TcpListener::bind(&args.listen).await?;
+    chinwag_bench::sioxide::run(listener, args.secret).await
+}

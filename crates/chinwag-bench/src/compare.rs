@@ -1,0 +1,319 @@
+//! `compare`: every scenario against every server, then the report.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Result;
+use serde::{Deserialize, Serialize};
+
+use crate::coord::servers::{self, Env, Kind, Options, Server};
+use crate::report::{self, Machine};
+use crate::scenario::fanout::Plan;
+use crate::scenario::{FanoutResult, IdleResult, Outcome, ResumeResult, fanout, idle, resume};
+
+/// The scenarios, by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Scenario {
+    /// 1: idle connections.
+    Idle,
+    /// 2: one-room fan-out.
+    Fanout,
+    /// 3: chat workload.
+    Chat,
+    /// 4: two-node cluster.
+    Cluster,
+    /// 5: drop and resume.
+    Resume,
+}
+
+/// How big a comparison is.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Sizes {
+    /// `quick` or `full`.
+    pub mode: String,
+    /// Idle connections per server.
+    pub idle_conns: u64,
+    /// How long they are held, s.
+    pub idle_hold_s: u64,
+    /// Fan-out subscriber counts.
+    pub fanout_subs: Vec<u64>,
+    /// Deliveries/s targets per step (rate = target / subscribers).
+    pub deliveries: Vec<f64>,
+    /// Step length, s.
+    pub step_s: f64,
+    /// Cluster subscribers.
+    pub cluster_subs: u64,
+    /// Resume clients.
+    pub resume_clients: u64,
+    /// Events each resuming client missed.
+    pub resume_missed: u64,
+}
+
+impl Sizes {
+    /// Seconds-long runs with small counts, for development.
+    pub fn quick() -> Sizes {
+        Sizes {
+            mode: "quick".into(),
+            idle_conns: 2_000,
+            idle_hold_s: 2,
+            fanout_subs: vec![200, 1_000],
+            deliveries: vec![50e3, 200e3, 800e3],
+            step_s: 1.5,
+            cluster_subs: 500,
+            resume_clients: 200,
+            resume_missed: 100,
+        }
+    }
+
+    /// The sizes the issue asks for.
+    pub fn full() -> Sizes {
+        Sizes {
+            mode: "full".into(),
+            idle_conns: 19_000,
+            idle_hold_s: 5,
+            fanout_subs: vec![1_000, 10_000],
+            deliveries: vec![25e3, 50e3, 100e3, 200e3, 400e3, 800e3, 1.6e6, 3.2e6],
+            step_s: 4.0,
+            cluster_subs: 1_000,
+            resume_clients: 1_000,
+            resume_missed: 100,
+        }
+    }
+
+    fn plan(&self, subs: u64) -> Plan {
+        Plan {
+            subscribers: subs,
+            rates: self
+                .deliveries
+                .iter()
+                .map(|d| (d / subs as f64).max(1.0).round())
+                .collect(),
+            step: Duration::from_secs_f64(self.step_s),
+            stop_p99_ms: 100.0,
+        }
+    }
+}
+
+/// Everything one comparison measured.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Results {
+    /// The command that produced it.
+    pub command: String,
+    /// Sizes used.
+    pub sizes: Sizes,
+    /// Machine and revision.
+    pub machine: Machine,
+    /// Scenario 1.
+    pub idle: Vec<IdleResult>,
+    /// Scenario 2.
+    pub fanout: Vec<FanoutResult>,
+    /// Scenario 3 (why it did not run, if it did not).
+    pub chat: Vec<(Kind, Outcome)>,
+    /// Scenario 4.
+    pub cluster: Vec<FanoutResult>,
+    /// Scenario 5.
+    pub resume: Vec<ResumeResult>,
+}
+
+fn unavailable_fanout(kind: Kind, setup: &str, subs: u64, why: &str) -> FanoutResult {
+    FanoutResult {
+        kind,
+        setup: setup.into(),
+        subscribers: subs,
+        outcome: Outcome::Unavailable(why.into()),
+        steps: vec![],
+    }
+}
+
+fn missing(env: &Env, kind: Kind) -> Option<String> {
+    (kind == Kind::Chinwag && env.chinwag_bin.is_none()).then(|| {
+        "the chinwag binary is not built (cargo build --release -p chinwag-server)".to_owned()
+    })
+}
+
+/// Runs the chosen scenarios against the chosen servers.
+pub async fn run(
+    env: &Env,
+    sizes: Sizes,
+    kinds: &[Kind],
+    scenarios: &[Scenario],
+    command: String,
+) -> Result<Results> {
+    if kinds.contains(&Kind::SocketIo) {
+        servers::ensure_node_peer(&env.node_dir)?;
+    }
+    let mut r = Results {
+        command,
+        machine: report::machine(env),
+        sizes: sizes.clone(),
+        idle: vec![],
+        fanout: vec![],
+        chat: vec![],
+        cluster: vec![],
+        resume: vec![],
+    };
+    let has = |s| scenarios.contains(&s);
+    if has(Scenario::Idle) {
+        for &k in kinds {
+            let res = match missing(env, k) {
+                Some(why) => skipped_idle(k, sizes.idle_conns, why),
+                None => {
+                    idle::run(
+                        env,
+                        k,
+                        sizes.idle_conns,
+                        Duration::from_secs(sizes.idle_hold_s),
+                    )
+                    .await
+                }
+            };
+            eprintln!("idle {}: {:?}", k.name(), res.outcome);
+            r.idle.push(res);
+            cool_down().await;
+        }
+    }
+    if has(Scenario::Fanout) {
+        for &subs in &sizes.fanout_subs {
+            for &k in kinds {
+                let res = match missing(env, k) {
+                    Some(why) => unavailable_fanout(k, "single", subs, &why),
+                    None => match servers::start(env, k, &Options::default()) {
+                        Ok(server) => {
+                            fanout::run(env, k, "single", &[server], &sizes.plan(subs)).await
+                        }
+                        Err(e) => FanoutResult {
+                            outcome: Outcome::Failed(format!("{e:#}")),
+                            ..unavailable_fanout(k, "single", subs, "")
+                        },
+                    },
+                };
+                eprintln!("fan-out {} x{subs}: {:?}", k.name(), res.outcome);
+                r.fanout.push(res);
+                cool_down().await;
+            }
+        }
+    }
+    if has(Scenario::Chat) {
+        for &k in kinds {
+            let why = match k {
+                Kind::Chinwag => {
+                    "not yet available: the chat REST API (accounts, communities, channels, messages) is not built yet"
+                }
+                _ => "not applicable: the peers here are pub/sub servers with no chat domain",
+            };
+            r.chat.push((k, Outcome::Unavailable(why.into())));
+        }
+    }
+    if has(Scenario::Cluster) {
+        for &k in kinds {
+            for bus in ["redis", "nats"] {
+                let res = cluster(env, k, bus, &sizes).await;
+                eprintln!("cluster {} over {bus}: {:?}", k.name(), res.outcome);
+                r.cluster.push(res);
+                cool_down().await;
+            }
+        }
+    }
+    if has(Scenario::Resume) {
+        for &k in kinds {
+            let res = match missing(env, k) {
+                Some(why) => ResumeResult::unavailable(k, why),
+                None => resume::run(env, k, sizes.resume_clients, sizes.resume_missed).await,
+            };
+            eprintln!("resume {}: {:?}", k.name(), res.outcome);
+            r.resume.push(res);
+            cool_down().await;
+        }
+    }
+    Ok(r)
+}
+
+async fn cluster(env: &Env, kind: Kind, bus: &str, sizes: &Sizes) -> FanoutResult {
+    let setup = format!("2 nodes over {bus}");
+    let subs = sizes.cluster_subs;
+    if let Some(why) = missing(env, kind) {
+        return unavailable_fanout(kind, &setup, subs, &why);
+    }
+    match (kind, bus) {
+        (Kind::SocketIo, "nats") => {
+            return unavailable_fanout(
+                kind,
+                &setup,
+                subs,
+                "Socket.IO has no official NATS adapter",
+            );
+        }
+        (Kind::Socketioxide, _) => {
+            return unavailable_fanout(
+                kind,
+                &setup,
+                subs,
+                "not wired here (socketioxide-redis exists; no NATS adapter)",
+            );
+        }
+        (Kind::Raw, _) => {
+            return unavailable_fanout(kind, &setup, subs, "the raw ceiling is single-process");
+        }
+        _ => {}
+    }
+    let service = match bus {
+        "redis" => servers::start_redis(&env.scratch),
+        _ => servers::start_nats(),
+    };
+    let service = match service {
+        Ok(s) => s,
+        Err(e) => {
+            return FanoutResult {
+                outcome: Outcome::Failed(format!("{e:#}")),
+                ..unavailable_fanout(kind, &setup, subs, "")
+            };
+        }
+    };
+    let mut nodes: Vec<Server> = Vec::new();
+    for i in 0..2 {
+        let opts = Options {
+            redis_url: (bus == "redis").then(|| service.url.clone()),
+            nats_url: (bus == "nats").then(|| service.url.clone()),
+            node_id: Some(format!("node-{i}")),
+            ..Options::default()
+        };
+        match servers::start(env, kind, &opts) {
+            Ok(s) => nodes.push(s),
+            Err(e) => {
+                return FanoutResult {
+                    outcome: Outcome::Failed(format!("{e:#}")),
+                    ..unavailable_fanout(kind, &setup, subs, "")
+                };
+            }
+        }
+    }
+    let res = fanout::run(env, kind, &setup, &nodes, &sizes.plan(subs)).await;
+    drop(nodes);
+    drop(service);
+    res
+}
+
+fn skipped_idle(kind: Kind, target: u64, why: String) -> IdleResult {
+    IdleResult {
+        kind,
+        outcome: Outcome::Unavailable(why),
+        target,
+        connected: 0,
+        connects_per_s: 0.0,
+        rss_before: 0,
+        rss_after: 0,
+        rss_per_conn: 0.0,
+        idle_cpu_pct: 0.0,
+    }
+}
+
+/// Lets closed sockets leave the kernel's tables between runs.
+async fn cool_down() {
+    tokio::time::sleep(Duration::from_secs(2)).await;
+}
+
+/// Where the report and plot go by default.
+pub fn default_out() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/benchmarks.md")
+}

@@ -1,0 +1,85 @@
+//! CPU time and memory of a process, from `/proc/<pid>/stat` and `status`.
+
+use std::time::Instant;
+
+/// A sample of a process's (and optionally its children's) resources.
+#[derive(Debug, Clone, Copy)]
+pub struct Sample {
+    /// When it was taken.
+    pub at: Instant,
+    /// User plus system CPU time, in clock ticks.
+    pub cpu_ticks: u64,
+    /// Resident set size, in bytes.
+    pub rss_bytes: u64,
+}
+
+/// Clock ticks per second (`getconf CLK_TCK`; 100 on Linux x86/arm).
+pub const TICKS_PER_SEC: f64 = 100.0;
+
+/// `utime + stime` from a `/proc/<pid>/stat` line.
+pub fn parse_stat_cpu(stat: &str) -> Option<u64> {
+    // The command name may contain spaces: fields start after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // After ')': state is field 3 overall; utime is 14, stime 15.
+    let utime: u64 = f.get(11)?.parse().ok()?;
+    let stime: u64 = f.get(12)?.parse().ok()?;
+    Some(utime + stime)
+}
+
+/// `VmRSS` in bytes from a `/proc/<pid>/status` text.
+pub fn parse_status_rss(status: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Samples the given processes and sums them.
+pub fn sample(pids: &[u32]) -> Sample {
+    let mut s = Sample {
+        at: Instant::now(),
+        cpu_ticks: 0,
+        rss_bytes: 0,
+    };
+    for pid in pids {
+        if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            s.cpu_ticks += parse_stat_cpu(&stat).unwrap_or(0);
+        }
+        if let Ok(st) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
+            s.rss_bytes += parse_status_rss(&st).unwrap_or(0);
+        }
+    }
+    s
+}
+
+/// CPU use between two samples, in percent of one core.
+pub fn cpu_percent(a: &Sample, b: &Sample) -> f64 {
+    let secs = b.at.duration_since(a.at).as_secs_f64();
+    if secs <= 0.0 {
+        return 0.0;
+    }
+    (b.cpu_ticks.saturating_sub(a.cpu_ticks)) as f64 / TICKS_PER_SEC / secs * 100.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_stat_with_spaces_in_name() {
+        let stat = "1234 (my (odd) name) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 75 0 0 20 0 4 0 100 1000 200";
+        assert_eq!(parse_stat_cpu(stat), Some(325));
+    }
+
+    #[test]
+    fn parses_rss() {
+        let status = "Name:\tx\nVmPeak:\t  1000 kB\nVmRSS:\t    2048 kB\nThreads:\t1\n";
+        assert_eq!(parse_status_rss(status), Some(2048 * 1024));
+    }
+
+    #[test]
+    fn reads_own_process() {
+        let s = sample(&[std::process::id()]);
+        assert!(s.rss_bytes > 0);
+    }
+}
