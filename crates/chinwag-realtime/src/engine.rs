@@ -13,7 +13,13 @@
 //! - `redis` (feature `redis`) and `nats` (feature `nats`): the distributed
 //!   engines.
 
+#[cfg(any(feature = "redis", feature = "nats"))]
+pub mod broker;
 pub mod memory;
+#[cfg(feature = "nats")]
+pub mod nats;
+#[cfg(feature = "redis")]
+pub mod redis;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -180,12 +186,22 @@ pub trait Engine: Send + Sync + 'static {
 pub enum AnyEngine {
     /// Single process.
     Memory(MemoryEngine),
+    /// Nodes sharing a Redis.
+    #[cfg(feature = "redis")]
+    Redis(redis::RedisEngine),
+    /// Nodes sharing a NATS (JetStream) server.
+    #[cfg(feature = "nats")]
+    Nats(nats::NatsEngine),
 }
 
 macro_rules! dispatch {
     ($self:ident, $e:ident => $body:expr) => {
         match $self {
             AnyEngine::Memory($e) => $body,
+            #[cfg(feature = "redis")]
+            AnyEngine::Redis($e) => $body,
+            #[cfg(feature = "nats")]
+            AnyEngine::Nats($e) => $body,
         }
     };
 }

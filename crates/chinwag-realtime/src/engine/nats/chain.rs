@@ -1,0 +1,312 @@
+//! Room chains: offsets assigned by compare-and-set on the room subject's
+//! last sequence, history in the stream, `head` and `replay`.
+
+use std::time::Duration;
+
+use async_nats::HeaderMap;
+use async_nats::jetstream::consumer::{DeliverPolicy, pull};
+use async_nats::jetstream::context::PublishErrorKind;
+use async_nats::jetstream::stream::{self, DirectGetErrorKind, Republish};
+use async_nats::jetstream::{self};
+use bytes::Bytes;
+use chinwag_protocol::model::UserRole;
+use chinwag_protocol::stream::ResyncReason;
+use chinwag_protocol::StreamPos;
+use futures_util::StreamExt;
+
+use super::{Inner, Names};
+use crate::conn::lock;
+use crate::engine::broker::{
+    BrokerOptions, EncodedEvent, decode_room_payload, engine_err, new_epoch, room_payload,
+};
+use crate::{HubError, Replay, RoomId};
+
+const EPOCH: &str = "Chinwag-Epoch";
+const OFFSET: &str = "Chinwag-Offset";
+const EXPECTED_LAST: &str = "Nats-Expected-Last-Subject-Sequence";
+/// Appends a publisher retries after losing a race before giving up.
+const MAX_ATTEMPTS: usize = 200;
+/// How long a replay waits for each history message.
+const FETCH_TIMEOUT: Duration = Duration::from_secs(3);
+/// Chains cached per node before the cache is reset.
+const MAX_CACHED: usize = 10_000;
+
+/// The end of a room's chain: its epoch, last offset, and that message's
+/// stream sequence (0 when the room has no message).
+#[derive(Debug, Clone)]
+pub(super) struct Chain {
+    epoch: String,
+    offset: u64,
+    seq: u64,
+}
+
+impl Chain {
+    pub fn pos(&self) -> StreamPos {
+        StreamPos {
+            epoch: self.epoch.clone(),
+            offset: self.offset,
+        }
+    }
+}
+
+/// Creates the rooms stream if it does not exist.
+pub(super) async fn ensure_stream(
+    js: &jetstream::Context,
+    names: &Names,
+    opts: &BrokerOptions,
+) -> Result<stream::Stream, HubError> {
+    let config = stream::Config {
+        name: names.stream(),
+        subjects: vec![names.stream_subjects()],
+        // One more than the history, for the chain marker `head` may store.
+        max_messages_per_subject: opts.history.max_len as i64 + 1,
+        max_age: opts.history.max_age,
+        allow_direct: true,
+        republish: Some(Republish {
+            source: names.stream_subjects(),
+            destination: names.republish_subjects(),
+            headers_only: false,
+        }),
+        ..Default::default()
+    };
+    js.get_or_create_stream(config)
+        .await
+        .map_err(|e| engine_err("nats stream", e))
+}
+
+fn header<'a>(headers: Option<&'a HeaderMap>, name: &str) -> Option<&'a str> {
+    headers?.get(name).map(|v| v.as_str())
+}
+
+/// The epoch and offset a stored message carries.
+pub(super) fn position(headers: Option<&HeaderMap>) -> Option<StreamPos> {
+    Some(StreamPos {
+        epoch: header(headers, EPOCH)?.to_string(),
+        offset: header(headers, OFFSET)?.parse().ok()?,
+    })
+}
+
+/// The room's chain end as stored now, or `None` if the room is empty.
+async fn load(inner: &Inner, room: &RoomId) -> Result<Option<Chain>, HubError> {
+    match inner
+        .rooms
+        .direct_get_last_for_subject(inner.names.room(room))
+        .await
+    {
+        Ok(msg) => {
+            let pos = position(Some(&msg.headers))
+                .ok_or_else(|| HubError::Engine("room message without a position".into()))?;
+            Ok(Some(Chain {
+                epoch: pos.epoch,
+                offset: pos.offset,
+                seq: msg.sequence,
+            }))
+        }
+        Err(e) if e.kind() == DirectGetErrorKind::NotFound => Ok(None),
+        Err(e) => Err(engine_err("nats last message", e)),
+    }
+}
+
+/// Appends at `pos` if the room's last sequence is still `expect`. Returns
+/// the new message's sequence, or `None` if another append won.
+async fn append(
+    inner: &Inner,
+    room: &RoomId,
+    expect: u64,
+    pos: &StreamPos,
+    payload: Bytes,
+) -> Result<Option<u64>, HubError> {
+    let mut headers = HeaderMap::new();
+    headers.insert(EXPECTED_LAST, expect.to_string().as_str());
+    headers.insert(EPOCH, pos.epoch.as_str());
+    headers.insert(OFFSET, pos.offset.to_string().as_str());
+    let ack = inner
+        .js
+        .publish_with_headers(inner.names.room(room), headers, payload)
+        .await
+        .map_err(|e| engine_err("nats publish", e))?
+        .await;
+    match ack {
+        Ok(ack) => Ok(Some(ack.sequence)),
+        Err(e) if e.kind() == PublishErrorKind::WrongLastSequence => Ok(None),
+        Err(e) => Err(engine_err("nats publish", e)),
+    }
+}
+
+fn remember(inner: &Inner, room: &RoomId, chain: Option<Chain>) {
+    let mut chains = lock(&inner.chains);
+    match chain {
+        Some(chain) => {
+            if chains.len() >= MAX_CACHED {
+                chains.clear();
+            }
+            chains.insert(room.clone(), chain);
+        }
+        None => {
+            chains.remove(room);
+        }
+    }
+}
+
+/// Appends a durable event at the room's next offset.
+pub(super) async fn publish(
+    inner: &Inner,
+    room: &RoomId,
+    encoded: &EncodedEvent,
+    role: Option<UserRole>,
+) -> Result<StreamPos, HubError> {
+    let _turn = inner.publishing.lock(room.clone()).await;
+    for attempt in 0..MAX_ATTEMPTS {
+        let cached = lock(&inner.chains).get(room).cloned();
+        let chain = match cached {
+            Some(chain) => chain,
+            None => load(inner, room).await?.unwrap_or_else(|| Chain {
+                epoch: new_epoch(),
+                offset: 0,
+                seq: 0,
+            }),
+        };
+        let pos = StreamPos {
+            epoch: chain.epoch.clone(),
+            offset: chain.offset + 1,
+        };
+        let payload = Bytes::from(room_payload(role, &encoded.at(&pos)));
+        match append(inner, room, chain.seq, &pos, payload).await {
+            Ok(Some(seq)) => {
+                remember(
+                    inner,
+                    room,
+                    Some(Chain {
+                        epoch: pos.epoch.clone(),
+                        offset: pos.offset,
+                        seq,
+                    }),
+                );
+                return Ok(pos);
+            }
+            Ok(None) => {
+                remember(inner, room, None);
+                if attempt > 2 {
+                    let jitter = rand::random::<u64>() % 2000;
+                    tokio::time::sleep(Duration::from_micros(jitter)).await;
+                }
+            }
+            Err(err) => {
+                remember(inner, room, None);
+                return Err(err);
+            }
+        }
+    }
+    Err(HubError::Engine(format!(
+        "nats publish to {room}: too much contention"
+    )))
+}
+
+/// The room's chain end now; an empty room gets its chain started by a
+/// marker at offset 0, so the epoch returned is the one later events use.
+pub(super) async fn head(inner: &Inner, room: &RoomId) -> Result<Chain, HubError> {
+    for _ in 0..MAX_ATTEMPTS {
+        if let Some(chain) = load(inner, room).await? {
+            return Ok(chain);
+        }
+        let pos = StreamPos {
+            epoch: new_epoch(),
+            offset: 0,
+        };
+        if let Some(seq) = append(inner, room, 0, &pos, Bytes::new()).await? {
+            return Ok(Chain {
+                epoch: pos.epoch,
+                offset: 0,
+                seq,
+            });
+        }
+    }
+    Err(HubError::Engine(format!("nats head of {room}: too much contention")))
+}
+
+/// Events after `since`, or a resync.
+pub(super) async fn replay(
+    inner: &Inner,
+    room: &RoomId,
+    since: &StreamPos,
+) -> Result<Replay, HubError> {
+    let chain = head(inner, room).await?;
+    let resync = |reason| {
+        Ok(Replay::Resync {
+            reason,
+            head: chain.pos(),
+        })
+    };
+    if since.epoch != chain.epoch || since.offset > chain.offset {
+        return resync(ResyncReason::EpochChanged);
+    }
+    if since.offset == chain.offset {
+        return Ok(Replay::Events(Vec::new()));
+    }
+    // The stream keeps one message more than the history (the marker).
+    let first_kept = chain
+        .offset
+        .saturating_sub(inner.opts.history.max_len as u64)
+        + 1;
+    if since.offset + 1 < first_kept {
+        return resync(ResyncReason::HistoryTruncated);
+    }
+    let mut first = None;
+    let mut events = Vec::new();
+    for (pos, payload) in fetch(inner, room, chain.seq).await? {
+        if pos.epoch != chain.epoch || pos.offset == 0 || pos.offset > chain.offset {
+            continue;
+        }
+        first.get_or_insert(pos.offset);
+        if pos.offset > since.offset {
+            events.push(std::sync::Arc::new(decode_room_payload(payload)?));
+        }
+    }
+    if since.offset + 1 < first.unwrap_or(chain.offset + 1).max(first_kept) {
+        return resync(ResyncReason::HistoryTruncated);
+    }
+    Ok(Replay::Events(events))
+}
+
+/// Every stored message of the room up to sequence `last`, in order.
+async fn fetch(
+    inner: &Inner,
+    room: &RoomId,
+    last: u64,
+) -> Result<Vec<(StreamPos, Bytes)>, HubError> {
+    let consumer = inner
+        .rooms
+        .create_consumer(pull::OrderedConfig {
+            filter_subject: inner.names.room(room),
+            deliver_policy: DeliverPolicy::All,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| engine_err("nats replay consumer", e))?;
+    let mut messages = consumer
+        .messages()
+        .await
+        .map_err(|e| engine_err("nats replay", e))?;
+    let mut out = Vec::new();
+    loop {
+        let msg = tokio::time::timeout(FETCH_TIMEOUT, messages.next())
+            .await
+            .map_err(|_| HubError::Engine(format!("nats replay of {room} timed out")))?
+            .ok_or_else(|| HubError::Engine("nats replay ended early".into()))?
+            .map_err(|e| engine_err("nats replay", e))?;
+        let seq = msg
+            .info()
+            .map_err(|e| engine_err("nats replay", e))?
+            .stream_sequence;
+        if seq > last {
+            break;
+        }
+        if let Some(pos) = position(msg.headers.as_ref()) {
+            out.push((pos, msg.payload.clone()));
+        }
+        if seq == last {
+            break;
+        }
+    }
+    Ok(out)
+}
