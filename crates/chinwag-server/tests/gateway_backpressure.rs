@@ -1,0 +1,106 @@
+//! A client that stops reading: its outbox fills, it gets `lagged` and is
+//! closed with 4010, then resumes with nothing lost; a reader in the same
+//! room receives every event meanwhile.
+
+#[path = "support/mod.rs"]
+mod support;
+
+use chinwag_protocol::CloseCode;
+use serde_json::json;
+use support::TestServer;
+use tokio_tungstenite::tungstenite::Message;
+
+const EVENTS: u64 = 1500;
+
+#[tokio::test]
+async fn slow_reader_is_lagged_closed_and_resumes_completely() {
+    let server = TestServer::start_with(|c| {
+        c.gateway.outbox_capacity = 32;
+        c.gateway.outbox_ephemeral_headroom = 8;
+        c.history.max_len = 5000;
+    })
+    .await;
+    let mut fast = server.client(1).await;
+    let mut slow = server.client(2).await;
+    fast.subscribe("public.firehose").await;
+    let ack = slow.subscribe("public.firehose").await;
+    let epoch = ack["data"]["epoch"].as_str().unwrap().to_string();
+
+    // The fast reader drains concurrently while the slow one reads nothing.
+    let reader = tokio::spawn(async move {
+        let mut offsets = Vec::new();
+        while offsets.len() < EVENTS as usize {
+            let event = fast.recv_in("topic:public.firehose").await;
+            offsets.push(event["offset"].as_u64().unwrap());
+        }
+        offsets
+    });
+    let payload = "p".repeat(16 * 1024);
+    for seq in 0..EVENTS {
+        server
+            .state
+            .hub
+            .bus_publish("public.firehose", None, json!({"seq": seq, "pad": payload}))
+            .await
+            .unwrap();
+        tokio::task::yield_now().await;
+    }
+    let offsets = reader.await.unwrap();
+    assert_eq!(offsets, (1..=EVENTS).collect::<Vec<_>>(), "fast reader lost or reordered events");
+
+    // Now the slow client reads: what was buffered, then `lagged`, then 4010.
+    let mut last = 0;
+    let mut lagged = None;
+    let code = loop {
+        let msg = tokio::time::timeout(support::WAIT, futures_util::StreamExt::next(&mut slow.ws))
+            .await
+            .expect("frame in time")
+            .expect("open")
+            .expect("ok");
+        match msg {
+            Message::Text(text) => {
+                let frame: serde_json::Value = serde_json::from_str(&text).unwrap();
+                match frame["op"].as_str().unwrap() {
+                    "event" if frame["room"] == "topic:public.firehose" => {
+                        let offset = frame["offset"].as_u64().unwrap();
+                        assert_eq!(offset, last + 1, "gap before the close");
+                        last = offset;
+                    }
+                    "lagged" => lagged = Some(frame),
+                    _ => {}
+                }
+            }
+            Message::Close(Some(close)) => break u16::from(close.code),
+            _ => {}
+        }
+    };
+    assert_eq!(code, CloseCode::SlowConsumer.code());
+    let lagged = lagged.expect("a lagged frame before the close");
+    assert_eq!(lagged["rooms"][0]["room"], "topic:public.firehose");
+    assert_eq!(lagged["rooms"][0]["offset"], last);
+    assert!(last < EVENTS, "the slow client should have fallen behind");
+
+    // Reconnect, re-subscribe, resume: everything after `last`, once, in order.
+    let mut again = server.client(2).await;
+    again.subscribe("public.firehose").await;
+    again
+        .send(json!({"op":"resume","rooms":{"topic:public.firehose":{"epoch":epoch,"offset":last}}}))
+        .await;
+    let mut next = last + 1;
+    loop {
+        let frame = again.recv().await;
+        match frame["op"].as_str().unwrap() {
+            "event" if frame["room"] == "topic:public.firehose" => {
+                assert_eq!(frame["offset"].as_u64().unwrap(), next);
+                next += 1;
+            }
+            "resumed" => {
+                assert_eq!(frame["replayed"]["topic:public.firehose"], EVENTS - last);
+                assert_eq!(frame["resync"], json!([]));
+                break;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(next, EVENTS + 1);
+}

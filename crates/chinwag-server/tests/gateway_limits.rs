@@ -1,0 +1,87 @@
+//! Frame size, UTF-8, unknown JSON and flooding: each answered with its
+//! documented error or close, while everyone else keeps being served.
+
+#[path = "support/mod.rs"]
+mod support;
+
+use chinwag_protocol::CloseCode;
+use futures_util::SinkExt;
+use serde_json::json;
+use support::TestServer;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+
+#[tokio::test]
+async fn a_frame_over_the_limit_closes_with_1009() {
+    let server = TestServer::start_with(|c| c.gateway.max_frame_bytes = 1024).await;
+    let mut bystander = server.client(2).await;
+    let mut client = server.client(1).await;
+    let big = "x".repeat(2000);
+    client
+        .send(json!({"op":"publish","topic":"public.x","data":big}))
+        .await;
+    assert_eq!(client.closed().await, CloseCode::FrameTooLarge.code());
+    bystander.roundtrip().await;
+}
+
+#[tokio::test]
+async fn invalid_utf8_closes_with_1007() {
+    let server = TestServer::start().await;
+    let mut bystander = server.client(2).await;
+    let mut client = server.client(1).await;
+    let frame = Frame::message(vec![0xff, 0xfe, 0xfd], OpCode::Data(Data::Text), true);
+    client.ws.send(Message::Frame(frame)).await.unwrap();
+    assert_eq!(client.closed().await, CloseCode::InvalidUtf8.code());
+    bystander.roundtrip().await;
+}
+
+#[tokio::test]
+async fn unknown_and_malformed_json_get_errors_and_the_connection_lives() {
+    let server = TestServer::start().await;
+    let mut client = server.client(1).await;
+    client.send(json!({"op":"dance"})).await;
+    assert_eq!(client.recv_op("error").await["code"], "UNKNOWN_OP");
+    client.send(json!({"hello":"world"})).await;
+    assert_eq!(client.recv_op("error").await["code"], "INVALID_FRAME");
+    client.send(json!({"op":"typing"})).await;
+    assert_eq!(client.recv_op("error").await["code"], "INVALID_FRAME");
+    client.ws.send(Message::text("{not json")).await.unwrap();
+    assert_eq!(client.recv_op("error").await["code"], "INVALID_FRAME");
+    client.roundtrip().await;
+}
+
+#[tokio::test]
+async fn too_many_invalid_frames_close_with_4002() {
+    let server = TestServer::start_with(|c| c.gateway.max_invalid_frames = 3).await;
+    let mut client = server.client(1).await;
+    for _ in 0..3 {
+        client.ws.send(Message::text("nope")).await.unwrap();
+    }
+    assert_eq!(client.closed().await, CloseCode::InvalidFrames.code());
+}
+
+#[tokio::test]
+async fn flooding_closes_with_4008_and_others_are_unaffected() {
+    let server = TestServer::start_with(|c| {
+        c.gateway.rate_per_sec = 1;
+        c.gateway.rate_burst = 10;
+    })
+    .await;
+    let mut bystander = server.client(2).await;
+    let mut flooder = server.client(1).await;
+    for _ in 0..50 {
+        if flooder
+            .ws
+            .send(Message::text(json!({"op":"ping"}).to_string()))
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+    let error = flooder.recv_op("error").await;
+    assert_eq!(error["code"], "RATE_LIMITED");
+    assert_eq!(flooder.closed().await, CloseCode::RateLimited.code());
+    bystander.roundtrip().await;
+}

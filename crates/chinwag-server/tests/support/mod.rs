@@ -1,0 +1,216 @@
+//! Shared test harness: a real server on port 0 and real WebSocket clients.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use chinwag_protocol::Id;
+use chinwag_protocol::model::UserRole;
+use chinwag_server::{AppState, Config, Server};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
+
+/// The signing secret every test server uses.
+pub const SECRET: &str = "test-secret-test-secret-test-secret-0123";
+
+/// How long a test waits for a frame before failing.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// A server running in this process.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+    _dir: TempDir,
+}
+
+/// A temporary directory removed on drop.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    pub fn new() -> TempDir {
+        let path = std::env::temp_dir().join(format!("chinwag-test-{:016x}", rand::random::<u64>()));
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The config tests start from.
+pub fn test_config(dir: &TempDir) -> Config {
+    let mut config = Config::default();
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.data_dir = dir.0.clone();
+    config.auth.jwt_secret = Some(SECRET.into());
+    config.presence.offline_grace_ms = 50;
+    config
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
+        let dir = TempDir::new();
+        let mut config = test_config(&dir);
+        tweak(&mut config);
+        let state = AppState::open(config.clone()).await.unwrap();
+        Self::serve(state, config, dir).await
+    }
+
+    pub async fn serve(state: AppState, config: Config, dir: TempDir) -> TestServer {
+        let server = Server::bind(config.listen, state.clone()).await.unwrap();
+        let addr = server.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel();
+        let task = tokio::spawn(server.run(async move {
+            let _ = stopped.await;
+        }));
+        TestServer {
+            addr,
+            state,
+            stop: Some(stop),
+            task: Some(task),
+            _dir: dir,
+        }
+    }
+
+    pub fn token(&self, user: i64) -> String {
+        self.state.keys.issue(Id(user), UserRole::User).0
+    }
+
+    pub fn url(&self, query: &str) -> String {
+        format!("ws://{}/ws{query}", self.addr)
+    }
+
+    /// Connects with the token in the URL and reads `hello` and `ready`.
+    pub async fn client(&self, user: i64) -> Client {
+        let mut client = Client::connect(&self.url(&format!("?token={}", self.token(user)))).await;
+        assert_eq!(client.recv().await["op"], "hello");
+        let ready = client.recv().await;
+        assert_eq!(ready["op"], "ready", "{ready}");
+        client.ready = ready;
+        client
+    }
+
+    /// Stops the server and waits for it to drain.
+    pub async fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            tokio::time::timeout(WAIT, task)
+                .await
+                .expect("server drained in time")
+                .unwrap()
+                .unwrap();
+        }
+    }
+}
+
+/// A WebSocket client speaking JSON.
+pub struct Client {
+    pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    pub ready: Value,
+}
+
+impl Client {
+    pub async fn connect(url: &str) -> Client {
+        let (ws, _) = connect_async(url).await.expect("websocket connect");
+        Client {
+            ws,
+            ready: Value::Null,
+        }
+    }
+
+    pub async fn send(&mut self, frame: Value) {
+        self.ws.send(Message::text(frame.to_string())).await.unwrap();
+    }
+
+    /// The next text frame as JSON; fails on close or timeout.
+    pub async fn recv(&mut self) -> Value {
+        loop {
+            let msg = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("frame in time")
+                .expect("stream open")
+                .expect("frame ok");
+            match msg {
+                Message::Text(text) => return serde_json::from_str(&text).unwrap(),
+                Message::Close(frame) => panic!("closed: {frame:?}"),
+                _ => continue,
+            }
+        }
+    }
+
+    /// The next frame with this `op`, skipping others.
+    pub async fn recv_op(&mut self, op: &str) -> Value {
+        loop {
+            let frame = self.recv().await;
+            if frame["op"] == op {
+                return frame;
+            }
+        }
+    }
+
+    /// The next `event` frame.
+    pub async fn recv_event(&mut self) -> Value {
+        self.recv_op("event").await
+    }
+
+    /// The next `event` frame in `room`, skipping others.
+    pub async fn recv_in(&mut self, room: &str) -> Value {
+        loop {
+            let event = self.recv_event().await;
+            if event["room"] == room {
+                return event;
+            }
+        }
+    }
+
+    /// Reads until the server closes; returns the close code.
+    pub async fn closed(&mut self) -> u16 {
+        loop {
+            let msg = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("close in time");
+            match msg {
+                Some(Ok(Message::Close(Some(frame)))) => return frame.code.into(),
+                Some(Ok(Message::Close(None))) | None => return 1005,
+                Some(Ok(_)) => continue,
+                Some(Err(err)) => panic!("error instead of close: {err}"),
+            }
+        }
+    }
+
+    /// Subscribes to a topic and waits for the ack.
+    pub async fn subscribe(&mut self, topic: &str) -> Value {
+        self.send(json!({"op":"subscribe","topic":topic,"nonce":"sub"})).await;
+        loop {
+            let reply = self.recv().await;
+            if reply["op"] == "event" {
+                continue;
+            }
+            assert_eq!(reply["op"], "ack", "{reply}");
+            return reply;
+        }
+    }
+
+    /// Sends a ping and waits for its pong, proving the connection is alive
+    /// and everything sent before the pong has been read.
+    pub async fn roundtrip(&mut self) {
+        self.send(json!({"op":"ping","nonce":"rt"})).await;
+        self.recv_op("pong").await;
+    }
+}
