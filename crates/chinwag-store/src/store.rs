@@ -1,7 +1,7 @@
 //! [`Store`]: one handle over either backend, and how to open it.
 //!
 //! The SQL is written once, with `$n` placeholders that both SQLite and
-//! PostgreSQL accept. [`with_pool!`](crate::store::with_pool) expands a body
+//! PostgreSQL accept. A private `with_pool!` macro expands a body
 //! once per backend, so each body is compiled against the concrete pool type
 //! (no `dyn`, no `Any` driver) while being written only once.
 
@@ -42,6 +42,9 @@ pub struct StoreOptions {
     pub max_connections: u32,
     /// How long a write waits for a locked SQLite database. Default 5 s.
     pub busy_timeout: Duration,
+    /// How long getting a connection (including connecting) may take
+    /// before an operation fails. Default 30 s.
+    pub acquire_timeout: Duration,
 }
 
 impl Default for StoreOptions {
@@ -50,6 +53,7 @@ impl Default for StoreOptions {
             node_id: 0,
             max_connections: 8,
             busy_timeout: Duration::from_secs(5),
+            acquire_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -86,6 +90,7 @@ impl Store {
         if url_or_path.starts_with("postgres://") || url_or_path.starts_with("postgresql://") {
             let pool = PgPoolOptions::new()
                 .max_connections(options.max_connections.max(1))
+                .acquire_timeout(options.acquire_timeout)
                 .connect(url_or_path)
                 .await?;
             return Self::from_postgres_pool(pool, options.node_id).await;
@@ -106,7 +111,7 @@ impl Store {
         } else {
             connect.journal_mode(SqliteJournalMode::Wal)
         };
-        let mut pool = SqlitePoolOptions::new();
+        let mut pool = SqlitePoolOptions::new().acquire_timeout(options.acquire_timeout);
         pool = if memory {
             pool.max_connections(1)
                 .min_connections(1)

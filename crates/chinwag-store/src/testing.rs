@@ -36,6 +36,7 @@ pub async fn postgres_store() -> Option<PgSchema> {
     );
     let admin = PgPoolOptions::new()
         .max_connections(1)
+        .acquire_timeout(std::time::Duration::from_secs(10))
         .connect(&url)
         .await
         .unwrap_or_else(|e| panic!("PostgreSQL at {url} is required but unreachable: {e}"));

@@ -1,0 +1,79 @@
+//! Opening stores: SQLite files (WAL, reopen, concurrent writers) and URLs.
+
+use std::path::PathBuf;
+
+use chinwag_store::testing::{community, post, text_channel, user};
+use chinwag_store::{BackendKind, Cursor, Store};
+
+fn temp_db(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "chinwag-store-{}-{}-{name}",
+        std::process::id(),
+        chinwag_store::id::now_ms()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join("chinwag.db")
+}
+
+#[tokio::test]
+async fn a_file_store_persists_across_reopen_in_wal_mode() {
+    let path = temp_db("reopen");
+    let store = Store::open(path.to_str().unwrap()).await.unwrap();
+    assert_eq!(store.backend(), BackendKind::Sqlite);
+    let u = user(&store, "persisted").await;
+    assert!(path.with_file_name("chinwag.db-wal").exists(), "WAL mode");
+    store.close().await;
+
+    let url = format!("sqlite://{}", path.display());
+    let reopened = Store::open(&url).await.unwrap();
+    assert_eq!(reopened.user(u.id).await.unwrap(), u);
+    reopened.close().await;
+    std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+}
+
+#[tokio::test]
+async fn concurrent_writers_on_a_file_store_all_succeed() {
+    let path = temp_db("concurrent");
+    let store = Store::open(path.to_str().unwrap()).await.unwrap();
+    let owner = user(&store, "owner").await;
+    let c = community(&store, owner.id).await.community;
+    let ch = text_channel(&store, c.id, "busy").await;
+    let first = post(&store, ch.id, owner.id, "root").await;
+    let tasks = (0..16).map(|i| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            post(&store, ch.id, owner.id, &format!("m{i}")).await;
+            store
+                .add_reaction(first.id, owner.id, &format!("e{i}"))
+                .await
+                .unwrap();
+        })
+    });
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let page = store.history(ch.id, Cursor::Latest, 100).await.unwrap();
+    assert_eq!(page.len(), 17);
+    let root = store.message(first.id).await.unwrap();
+    assert_eq!(root.reactions.len(), 16);
+    assert_eq!(root.version, 17);
+    store.close().await;
+    std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+}
+
+#[tokio::test]
+async fn in_memory_stores_are_private() {
+    let a = Store::open("sqlite::memory:").await.unwrap();
+    let b = Store::open("sqlite::memory:").await.unwrap();
+    let u = user(&a, "only-in-a").await;
+    assert!(b.user(u.id).await.is_err());
+    let quick = chinwag_store::StoreOptions {
+        acquire_timeout: std::time::Duration::from_millis(500),
+        ..Default::default()
+    };
+    assert!(
+        Store::open_with("postgres://nobody@127.0.0.1:1/none", quick)
+            .await
+            .is_err()
+    );
+}
