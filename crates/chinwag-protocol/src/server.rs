@@ -7,6 +7,9 @@ use crate::stream::{ResumeSummary, RoomPosition, StreamPos};
 use crate::{ErrorCode, Event, Id, Timestamp};
 
 /// A frame from the server.
+// Frames are built once per send (events once per fan-out, shared behind an
+// `Arc`), so the size of the largest variant costs nothing on a hot path.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum ServerFrame {

@@ -112,7 +112,9 @@ pub enum Outgoing {
     Control(Box<Control>),
 }
 
-/// Control messages from the hub to a connection's transport.
+/// Control messages from the hub to a connection's transport. Rare, and
+/// boxed inside [`Outgoing`], so their size does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Control {
     /// The connection was joined to a room; live delivery starts after `pos`.
@@ -276,6 +278,14 @@ impl ConnHandle {
         if !self.is_closing() {
             self.close.notified().await;
         }
+    }
+
+    /// Takes the count of ephemeral events dropped since the last report,
+    /// if any were, leaving overflowed rooms for [`ConnHandle::take_lag`].
+    pub fn take_ephemeral_drops(&self) -> Option<u64> {
+        self.lag_pending
+            .swap(false, Ordering::AcqRel)
+            .then(|| self.dropped_ephemeral.swap(0, Ordering::Relaxed))
     }
 
     /// Takes the pending lag report, if any: the number of ephemeral events

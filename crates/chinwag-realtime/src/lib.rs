@@ -18,7 +18,7 @@
 //!   topics, the server bus and replay.
 //! - [`serializer`]: the per-key serializer for ordered writes.
 //! - [`presence`]: presence aggregated across connections and nodes.
-//! - [`error`]: [`HubError`].
+//! - [`error`]: the [`HubError`] type.
 
 pub mod conn;
 pub mod engine;

@@ -165,12 +165,15 @@ impl Default for PresenceConfig {
 
 impl Config {
     /// Loads defaults, then the TOML file if given, then `CHINWAG_*`.
-    pub fn load(file: Option<&std::path::Path>) -> Result<Config, figment::Error> {
+    pub fn load(file: Option<&std::path::Path>) -> Result<Config, Box<figment::Error>> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(file) = file {
             figment = figment.merge(Toml::file_exact(file));
         }
-        figment.merge(Env::prefixed("CHINWAG_").split("__")).extract()
+        figment
+            .merge(Env::prefixed("CHINWAG_").split("__"))
+            .extract()
+            .map_err(Box::new)
     }
 }
 
@@ -183,7 +186,7 @@ mod tests {
         figment::Jail::expect_with(|jail| {
             jail.set_env("CHINWAG_GATEWAY__RATE_BURST", "7");
             jail.set_env("CHINWAG_LISTEN", "127.0.0.1:9999");
-            let config = Config::load(None)?;
+            let config = Config::load(None).map_err(|e| *e)?;
             assert_eq!(config.gateway.rate_burst, 7);
             assert_eq!(config.listen.port(), 9999);
             assert_eq!(config.engine, "memory");

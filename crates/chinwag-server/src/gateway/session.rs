@@ -328,10 +328,10 @@ where
                         Ok(After::Continue) => {}
                         Ok(After::Closed) | Err(_) => return,
                     }
-                    if let Some((dropped, _)) = conn.take_lag().filter(|_| !conn.is_closing()) {
-                        if self.writer.send_lagged(dropped, &[]).await.is_err() {
-                            return;
-                        }
+                    if let Some(dropped) = conn.take_ephemeral_drops()
+                        && self.writer.send_lagged(dropped, &[]).await.is_err()
+                    {
+                        return;
                     }
                 }
                 next = stream.next() => {
@@ -481,10 +481,10 @@ where
 
     async fn close_slow(&mut self) {
         let timeout = Duration::from_millis(self.state.config.gateway.close_timeout_ms);
-        let rooms = self.conn.take_lag().map(|(_, rooms)| rooms).unwrap_or_default();
+        let (dropped, rooms) = self.conn.take_lag().unwrap_or_default();
         tracing::info!(conn = %self.conn.id(), rooms = rooms.len(), "closing slow consumer");
         let _ = tokio::time::timeout(timeout, async {
-            if self.writer.send_lagged(0, &rooms).await.is_ok() {
+            if self.writer.send_lagged(dropped, &rooms).await.is_ok() {
                 self.writer.close(CloseCode::SlowConsumer).await;
             }
         })

@@ -214,3 +214,111 @@ impl Client {
         self.recv_op("pong").await;
     }
 }
+
+/// A policy whose room grants tests change at will, and which can veto
+/// replayed events whose data carries `"secret": true`.
+#[derive(Default)]
+pub struct TestPolicy {
+    pub rooms: std::sync::Mutex<std::collections::HashMap<i64, Vec<chinwag_realtime::RoomId>>>,
+}
+
+impl TestPolicy {
+    pub fn grant(&self, user: i64, room: chinwag_realtime::RoomId) {
+        self.rooms.lock().unwrap().entry(user).or_default().push(room);
+    }
+
+    pub fn revoke(&self, user: i64, room: &chinwag_realtime::RoomId) {
+        if let Some(rooms) = self.rooms.lock().unwrap().get_mut(&user) {
+            rooms.retain(|r| r != room);
+        }
+    }
+}
+
+impl chinwag_server::Policy for TestPolicy {
+    fn rooms_for<'a>(
+        &'a self,
+        who: &'a chinwag_server::auth::Identity,
+    ) -> chinwag_server::policy::BoxFuture<'a, Result<Vec<chinwag_realtime::RoomId>, chinwag_server::ApiError>>
+    {
+        let rooms = self
+            .rooms
+            .lock()
+            .unwrap()
+            .get(&who.user_id.0)
+            .cloned()
+            .unwrap_or_default();
+        Box::pin(async move { Ok(rooms) })
+    }
+
+    fn can_subscribe<'a>(
+        &'a self,
+        _who: &'a chinwag_server::auth::Identity,
+        topic: &'a str,
+    ) -> chinwag_server::policy::BoxFuture<'a, bool> {
+        Box::pin(async move { chinwag_server::policy::is_public_topic(topic) })
+    }
+
+    fn can_publish<'a>(
+        &'a self,
+        _who: &'a chinwag_server::auth::Identity,
+        topic: &'a str,
+    ) -> chinwag_server::policy::BoxFuture<'a, bool> {
+        Box::pin(async move { chinwag_server::policy::is_public_topic(topic) })
+    }
+
+    fn can_replay(
+        &self,
+        _who: &chinwag_server::auth::Identity,
+        frame: &chinwag_realtime::SharedFrame,
+    ) -> bool {
+        match frame.event() {
+            chinwag_protocol::Event::TopicMessage(m) => m.data["secret"] != true,
+            _ => true,
+        }
+    }
+
+    fn presence_rooms<'a>(
+        &'a self,
+        _user: Id,
+    ) -> chinwag_server::policy::BoxFuture<'a, Vec<chinwag_realtime::RoomId>> {
+        Box::pin(async { Vec::new() })
+    }
+}
+
+impl TestServer {
+    /// A server whose room grants come from a [`TestPolicy`].
+    pub async fn with_policy(
+        tweak: impl FnOnce(&mut Config),
+    ) -> (TestServer, std::sync::Arc<TestPolicy>) {
+        let dir = TempDir::new();
+        let mut config = test_config(&dir);
+        tweak(&mut config);
+        let policy = std::sync::Arc::new(TestPolicy::default());
+        let state = AppState::build(config.clone(), policy.clone()).await.unwrap();
+        (Self::serve(state, config, dir).await, policy)
+    }
+}
+
+/// A message on room `room` as the hub would publish it from a server.
+pub fn note(n: u64) -> chinwag_protocol::Event {
+    chinwag_protocol::Event::TopicMessage(chinwag_protocol::event::topic::TopicMessage {
+        topic: "note".into(),
+        from: None,
+        origin_node: "test".into(),
+        data: json!({"n": n}),
+    })
+}
+
+/// The `ready` frame's position for a room: (epoch, offset).
+pub fn position(ready: &Value, room: &str) -> (String, u64) {
+    let entry = ready["rooms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["room"] == room)
+        .unwrap_or_else(|| panic!("{room} not in {ready}"));
+    (
+        entry["epoch"].as_str().unwrap().to_string(),
+        entry["offset"].as_u64().unwrap(),
+    )
+}
