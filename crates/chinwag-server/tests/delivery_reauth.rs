@@ -58,8 +58,18 @@ async fn reauth_mid_stream_loses_nothing_and_grants_at_once() {
                 assert_eq!(frame["rooms_added"][0]["room"], "channel:2", "{frame}");
                 assert_eq!(frame["rooms_removed"], json!(["channel:3"]));
                 // Both take effect at once.
-                server.state.hub.broadcast(&granted, note(7777)).await.unwrap();
-                server.state.hub.broadcast(&dropped, note(8888)).await.unwrap();
+                server
+                    .state
+                    .hub
+                    .broadcast(&granted, note(7777))
+                    .await
+                    .unwrap();
+                server
+                    .state
+                    .hub
+                    .broadcast(&dropped, note(8888))
+                    .await
+                    .unwrap();
             }
             "room_left" => assert_eq!(frame["room"], "channel:3"),
             _ => {}

@@ -49,7 +49,11 @@ async fn five_hundred_missed_events_arrive_in_order_exactly_once() {
     // 500 events while away, interleaved across the user's two rooms, and
     // more arriving while the replay runs.
     for n in 0..500 {
-        let room = if n % 2 == 0 { RoomId::user(Id(5)) } else { channel.clone() };
+        let room = if n % 2 == 0 {
+            RoomId::user(Id(5))
+        } else {
+            channel.clone()
+        };
         server.state.hub.broadcast(&room, note(n)).await.unwrap();
     }
     let hub = server.state.hub.clone();
@@ -97,7 +101,10 @@ async fn five_hundred_missed_events_arrive_in_order_exactly_once() {
     assert_eq!(ns, (0..600).collect::<Vec<_>>());
     for room in ["user:5", "channel:1"] {
         let offsets: Vec<u64> = events.iter().filter(|e| e.0 == room).map(|e| e.1).collect();
-        assert!(offsets.windows(2).all(|w| w[1] == w[0] + 1), "{room}: {offsets:?}");
+        assert!(
+            offsets.windows(2).all(|w| w[1] == w[0] + 1),
+            "{room}: {offsets:?}"
+        );
         let ns: Vec<u64> = events.iter().filter(|e| e.0 == room).map(|e| e.2).collect();
         assert!(ns.windows(2).all(|w| w[0] < w[1]), "{room} out of order");
     }
@@ -113,7 +120,12 @@ async fn a_gap_beyond_history_resyncs_exactly_that_room() {
     let (_, channel_offset) = position(&client.ready, "channel:2");
     drop(client);
     for n in 0..120 {
-        server.state.hub.broadcast(&RoomId::channel(Id(2)), note(n)).await.unwrap();
+        server
+            .state
+            .hub
+            .broadcast(&RoomId::channel(Id(2)), note(n))
+            .await
+            .unwrap();
     }
     for n in 0..10 {
         server.state.hub.to_user(Id(6), note(n)).await.unwrap();
@@ -159,12 +171,13 @@ async fn rooms_lost_while_away_and_vetoed_events_are_not_replayed() {
 
     policy.revoke(7, &lost);
     server.state.hub.broadcast(&kept, note(1)).await.unwrap();
-    let secret = chinwag_protocol::Event::TopicMessage(chinwag_protocol::event::topic::TopicMessage {
-        topic: "note".into(),
-        from: None,
-        origin_node: "test".into(),
-        data: json!({"n": 2, "secret": true}),
-    });
+    let secret =
+        chinwag_protocol::Event::TopicMessage(chinwag_protocol::event::topic::TopicMessage {
+            topic: "note".into(),
+            from: None,
+            origin_node: "test".into(),
+            data: json!({"n": 2, "secret": true}),
+        });
     server.state.hub.broadcast(&kept, secret).await.unwrap();
     server.state.hub.broadcast(&lost, note(3)).await.unwrap();
 

@@ -58,7 +58,11 @@ async fn bad_tokens_are_refused_with_documented_codes() {
     assert_eq!(error["code"], "TOKEN_EXPIRED");
     assert_eq!(code, CloseCode::TokenExpired.code());
 
-    let (_, code) = refused(&server, &sign("some-other-secret-some-other-secret", far_future())).await;
+    let (_, code) = refused(
+        &server,
+        &sign("some-other-secret-some-other-secret", far_future()),
+    )
+    .await;
     assert_eq!(code, CloseCode::AuthFailed.code());
 
     // alg: none, unsigned.

@@ -46,7 +46,11 @@ async fn slow_reader_is_lagged_closed_and_resumes_completely() {
         tokio::task::yield_now().await;
     }
     let offsets = reader.await.unwrap();
-    assert_eq!(offsets, (1..=EVENTS).collect::<Vec<_>>(), "fast reader lost or reordered events");
+    assert_eq!(
+        offsets,
+        (1..=EVENTS).collect::<Vec<_>>(),
+        "fast reader lost or reordered events"
+    );
 
     // Now the slow client reads: what was buffered, then `lagged`, then 4010.
     let mut last = 0;
@@ -84,7 +88,9 @@ async fn slow_reader_is_lagged_closed_and_resumes_completely() {
     let mut again = server.client(2).await;
     again.subscribe("public.firehose").await;
     again
-        .send(json!({"op":"resume","rooms":{"topic:public.firehose":{"epoch":epoch,"offset":last}}}))
+        .send(
+            json!({"op":"resume","rooms":{"topic:public.firehose":{"epoch":epoch,"offset":last}}}),
+        )
         .await;
     let mut next = last + 1;
     loop {

@@ -96,7 +96,11 @@ async fn to_conn_reaches_exactly_one_connection() {
         if next["op"] == "pong" {
             break;
         }
-        assert_ne!(next["room"], format!("conn:{conn}"), "wrong connection got it");
+        assert_ne!(
+            next["room"],
+            format!("conn:{conn}"),
+            "wrong connection got it"
+        );
     }
 }
 

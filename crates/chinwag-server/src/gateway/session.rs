@@ -130,7 +130,15 @@ where
             writer.close(CloseCode::IdentifyTimeout).await;
             return None;
         };
-        match read_frame(writer, next, limiter, &mut invalid, gateway.max_invalid_frames).await {
+        match read_frame(
+            writer,
+            next,
+            limiter,
+            &mut invalid,
+            gateway.max_invalid_frames,
+        )
+        .await
+        {
             Read::Command(ClientFrame::Identify(Identify {
                 token,
                 resume,
@@ -163,7 +171,11 @@ where
 
 /// Verifies a token; on failure answers with an `error` frame and closes
 /// with 4004 (expired) or 4003 (anything else).
-async fn verify_or_close<S>(writer: &mut Writer<S>, state: &AppState, token: &str) -> Option<Identity>
+async fn verify_or_close<S>(
+    writer: &mut Writer<S>,
+    state: &AppState,
+    token: &str,
+) -> Option<Identity>
 where
     S: Sink<Message, Error = axum::Error> + Unpin + Send,
 {
@@ -398,19 +410,25 @@ where
                 pos,
             });
         }
+        // `offline` is not a status a connection can hold.
+        let status = identified.status.filter(|s| *s != PresenceStatus::Offline);
         if let Err(err) = self
             .state
             .presence
-            .connected(self.who.user_id, self.conn.id(), identified.status)
+            .connected(self.who.user_id, self.conn.id(), status)
             .await
         {
             tracing::error!(%err, "presence update on connect failed");
         }
+        let status = match self.state.presence.current(self.who.user_id).await {
+            Ok(presence) if presence.status != PresenceStatus::Offline => presence.status,
+            _ => status.unwrap_or(PresenceStatus::Online),
+        };
         let ready = ServerFrame::Ready(Ready {
             conn_id: self.conn.id().to_string(),
             user_id: self.who.user_id,
             role: self.who.role,
-            status: identified.status.unwrap_or(PresenceStatus::Online),
+            status,
             rooms: positions,
             token_expires_at: self.who.expires_at_ms,
         });
@@ -470,9 +488,7 @@ where
                 }
             }
         }
-        self.writer
-            .send_frame(&ServerFrame::Resumed(summary))
-            .await
+        self.writer.send_frame(&ServerFrame::Resumed(summary)).await
     }
 
     fn token_ttl(&self) -> Duration {

@@ -35,7 +35,8 @@ pub struct TempDir(pub std::path::PathBuf);
 
 impl TempDir {
     pub fn new() -> TempDir {
-        let path = std::env::temp_dir().join(format!("chinwag-test-{:016x}", rand::random::<u64>()));
+        let path =
+            std::env::temp_dir().join(format!("chinwag-test-{:016x}", rand::random::<u64>()));
         std::fs::create_dir_all(&path).unwrap();
         TempDir(path)
     }
@@ -135,7 +136,10 @@ impl Client {
     }
 
     pub async fn send(&mut self, frame: Value) {
-        self.ws.send(Message::text(frame.to_string())).await.unwrap();
+        self.ws
+            .send(Message::text(frame.to_string()))
+            .await
+            .unwrap();
     }
 
     /// The next text frame as JSON; fails on close or timeout.
@@ -196,7 +200,8 @@ impl Client {
 
     /// Subscribes to a topic and waits for the ack.
     pub async fn subscribe(&mut self, topic: &str) -> Value {
-        self.send(json!({"op":"subscribe","topic":topic,"nonce":"sub"})).await;
+        self.send(json!({"op":"subscribe","topic":topic,"nonce":"sub"}))
+            .await;
         loop {
             let reply = self.recv().await;
             if reply["op"] == "event" {
@@ -224,7 +229,12 @@ pub struct TestPolicy {
 
 impl TestPolicy {
     pub fn grant(&self, user: i64, room: chinwag_realtime::RoomId) {
-        self.rooms.lock().unwrap().entry(user).or_default().push(room);
+        self.rooms
+            .lock()
+            .unwrap()
+            .entry(user)
+            .or_default()
+            .push(room);
     }
 
     pub fn revoke(&self, user: i64, room: &chinwag_realtime::RoomId) {
@@ -238,8 +248,10 @@ impl chinwag_server::Policy for TestPolicy {
     fn rooms_for<'a>(
         &'a self,
         who: &'a chinwag_server::auth::Identity,
-    ) -> chinwag_server::policy::BoxFuture<'a, Result<Vec<chinwag_realtime::RoomId>, chinwag_server::ApiError>>
-    {
+    ) -> chinwag_server::policy::BoxFuture<
+        'a,
+        Result<Vec<chinwag_realtime::RoomId>, chinwag_server::ApiError>,
+    > {
         let rooms = self
             .rooms
             .lock()
@@ -294,7 +306,9 @@ impl TestServer {
         let mut config = test_config(&dir);
         tweak(&mut config);
         let policy = std::sync::Arc::new(TestPolicy::default());
-        let state = AppState::build(config.clone(), policy.clone()).await.unwrap();
+        let state = AppState::build(config.clone(), policy.clone())
+            .await
+            .unwrap();
         (Self::serve(state, config, dir).await, policy)
     }
 }
