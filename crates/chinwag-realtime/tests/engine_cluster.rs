@@ -64,14 +64,25 @@ async fn fanout_is_exactly_once_in_offset_order(broker: Broker) {
     let mut reference: Option<Vec<(u64, i64)>> = None;
     for (_, outbox) in &mut members {
         let got = events(outbox, total).await;
-        let seq: Vec<(u64, i64)> = got.iter().map(|f| (f.offset().unwrap(), number(f))).collect();
+        let seq: Vec<(u64, i64)> = got
+            .iter()
+            .map(|f| (f.offset().unwrap(), number(f)))
+            .collect();
         let offsets: Vec<u64> = seq.iter().map(|(o, _)| *o).collect();
-        assert_eq!(offsets, (1..=total as u64).collect::<Vec<_>>(), "offset order");
+        assert_eq!(
+            offsets,
+            (1..=total as u64).collect::<Vec<_>>(),
+            "offset order"
+        );
         let unique: HashSet<i64> = seq.iter().map(|(_, n)| *n).collect();
         assert_eq!(unique.len(), total, "each event exactly once");
         // Each publisher's own events keep their order.
         for i in 0..3 {
-            let mine: Vec<i64> = seq.iter().map(|(_, n)| *n).filter(|n| n / 1000 == i).collect();
+            let mine: Vec<i64> = seq
+                .iter()
+                .map(|(_, n)| *n)
+                .filter(|n| n / 1000 == i)
+                .collect();
             assert!(mine.windows(2).all(|w| w[0] < w[1]));
         }
         // Every member sees the same order; the JSON carries the position.
@@ -79,14 +90,17 @@ async fn fanout_is_exactly_once_in_offset_order(broker: Broker) {
             None => reference = Some(seq),
             Some(r) => assert_eq!(r, &seq),
         }
-        let json: serde_json::Value =
-            serde_json::from_slice(got[0].bytes(Encoding::Json)).unwrap();
+        let json: serde_json::Value = serde_json::from_slice(got[0].bytes(Encoding::Json)).unwrap();
         assert_eq!(json["offset"], 1);
         assert_eq!(json["room"], room.as_str());
         quiet(outbox).await;
     }
     quiet(&mut bystander_out).await;
-    assert_eq!(room_messages(&hubs[2]), 0, "a node without members gets no traffic");
+    assert_eq!(
+        room_messages(&hubs[2]),
+        0,
+        "a node without members gets no traffic"
+    );
 
     // Ephemeral events carry no offset and reach every member.
     hubs[2].broadcast(&room, support::typing(5)).await.unwrap();
@@ -117,7 +131,9 @@ async fn subscriptions_follow_interest(broker: Broker) {
     assert!(before >= 1);
 
     hubs[1].leave(&conn, &room, "bye").await;
-    assert!(matches!(next(&mut outbox).await, Outgoing::Control(c) if matches!(*c, Control::Left(..))));
+    assert!(
+        matches!(next(&mut outbox).await, Outgoing::Control(c) if matches!(*c, Control::Left(..)))
+    );
     #[cfg(feature = "redis")]
     if broker.kind == Kind::Redis {
         assert_eq!(numsub(&broker, &hubs[0], &room).await, 1);
@@ -125,12 +141,22 @@ async fn subscriptions_follow_interest(broker: Broker) {
     hubs[0].broadcast(&room, numbered(2)).await.unwrap();
     events(&mut watcher_out, 1).await;
     quiet(&mut outbox).await;
-    assert_eq!(room_messages(&hubs[1]), before, "unsubscribed once interest ended");
+    assert_eq!(
+        room_messages(&hubs[1]),
+        before,
+        "unsubscribed once interest ended"
+    );
 
     // A server-side bus subscriber is interest too.
     let mut bus = hubs[1].bus_subscribe("news").await.unwrap();
-    hubs[0].bus_publish("news", None, serde_json::json!({"n": 3})).await.unwrap();
-    let frame = tokio::time::timeout(support::WAIT, bus.recv()).await.unwrap().unwrap();
+    hubs[0]
+        .bus_publish("news", None, serde_json::json!({"n": 3}))
+        .await
+        .unwrap();
+    let frame = tokio::time::timeout(support::WAIT, bus.recv())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(frame.offset(), Some(3));
 }
 
@@ -186,7 +212,10 @@ async fn to_user_and_to_conn_cross_nodes(broker: Broker) {
         hubs[0].to_conn(missing_here, numbered(9)).await,
         Err(HubError::UnknownConn)
     ));
-    let no_node = (0..).map(|t| t & 0xff_ffff).find(|t| hubs.iter().all(|h| h.node().tag() != *t)).unwrap();
+    let no_node = (0..)
+        .map(|t| t & 0xff_ffff)
+        .find(|t| hubs.iter().all(|h| h.node().tag() != *t))
+        .unwrap();
     assert!(matches!(
         hubs[0].to_conn(ConnId::new(no_node, 1), numbered(9)).await,
         Err(HubError::UnknownConn)
@@ -222,7 +251,9 @@ async fn membership_changes_reach_every_node(broker: Broker) {
     for outbox in [&mut out1, &mut out2] {
         match next(outbox).await {
             Outgoing::Control(c) => {
-                assert!(matches!(*c, Control::Left(ref r, ref why) if r == &room && why == "kicked"))
+                assert!(
+                    matches!(*c, Control::Left(ref r, ref why) if r == &room && why == "kicked")
+                )
             }
             other => panic!("expected left, got {other:?}"),
         }
@@ -234,7 +265,9 @@ async fn membership_changes_reach_every_node(broker: Broker) {
 
     hubs[0].require_reauth(user, "roles changed").await.unwrap();
     for outbox in [&mut out1, &mut out2] {
-        assert!(matches!(next(outbox).await, Outgoing::Control(c) if matches!(*c, Control::Frame(_))));
+        assert!(
+            matches!(next(outbox).await, Outgoing::Control(c) if matches!(*c, Control::Frame(_)))
+        );
     }
 }
 
@@ -251,10 +284,23 @@ async fn replay_and_resync(broker: Broker) {
     assert!(matches!(empty, Replay::Events(ref e) if e.is_empty()));
 
     for n in 1..=8 {
-        let pos = hubs[n as usize % 2].broadcast(&room, numbered(n)).await.unwrap().unwrap();
-        assert_eq!(pos, StreamPos { epoch: start.epoch.clone(), offset: n as u64 });
+        let pos = hubs[n as usize % 2]
+            .broadcast(&room, numbered(n))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            pos,
+            StreamPos {
+                epoch: start.epoch.clone(),
+                offset: n as u64
+            }
+        );
     }
-    let at = |offset| StreamPos { epoch: start.epoch.clone(), offset };
+    let at = |offset| StreamPos {
+        epoch: start.epoch.clone(),
+        offset,
+    };
     assert_eq!(hubs[1].head(&room).await.unwrap(), at(8));
 
     let offsets = |r: Replay| match r {
@@ -267,8 +313,14 @@ async fn replay_and_resync(broker: Broker) {
             .collect::<Vec<_>>(),
         other => panic!("expected events, got {other:?}"),
     };
-    assert_eq!(offsets(hubs[1].replay(&room, &at(5)).await.unwrap()), [6, 7, 8]);
-    assert_eq!(offsets(hubs[0].replay(&room, &at(3)).await.unwrap()), [4, 5, 6, 7, 8]);
+    assert_eq!(
+        offsets(hubs[1].replay(&room, &at(5)).await.unwrap()),
+        [6, 7, 8]
+    );
+    assert_eq!(
+        offsets(hubs[0].replay(&room, &at(3)).await.unwrap()),
+        [4, 5, 6, 7, 8]
+    );
     assert!(offsets(hubs[0].replay(&room, &at(8)).await.unwrap()).is_empty());
 
     let resync = |r: Replay| match r {
@@ -283,7 +335,10 @@ async fn replay_and_resync(broker: Broker) {
         resync(hubs[1].replay(&room, &at(9)).await.unwrap()),
         (ResyncReason::EpochChanged, at(8))
     );
-    let other_epoch = StreamPos { epoch: "feedfacefeedface".into(), offset: 4 };
+    let other_epoch = StreamPos {
+        epoch: "feedfacefeedface".into(),
+        offset: 4,
+    };
     assert_eq!(
         resync(hubs[0].replay(&room, &other_epoch).await.unwrap()),
         (ResyncReason::EpochChanged, at(8))
@@ -333,7 +388,13 @@ async fn presence_is_cluster_wide(broker: Broker) {
             let mut v = Vec::new();
             for n in 0..10 {
                 let conn = ConnId::new(hub.node().tag(), 1000 + n);
-                v.push(hub.engine().presence(user, PresenceOp::Add(conn)).await.unwrap().version);
+                v.push(
+                    hub.engine()
+                        .presence(user, PresenceOp::Add(conn))
+                        .await
+                        .unwrap()
+                        .version,
+                );
                 let _ = i;
             }
             v
@@ -345,7 +406,15 @@ async fn presence_is_cluster_wide(broker: Broker) {
             assert!(all.insert(v), "duplicate version {v}");
         }
     }
-    assert_eq!(hubs[1].engine().presence(user, PresenceOp::Read).await.unwrap().connections, 30);
+    assert_eq!(
+        hubs[1]
+            .engine()
+            .presence(user, PresenceOp::Read)
+            .await
+            .unwrap()
+            .connections,
+        30
+    );
 }
 
 async fn dead_node_connections_are_reaped(broker: Broker) {
@@ -354,15 +423,27 @@ async fn dead_node_connections_are_reaped(broker: Broker) {
     let mut r0 = support::reaped(&hubs[0]);
     let mut r1 = support::reaped(&hubs[1]);
     let (c0, _o0) = hubs[0].register(user, UserRole::User);
-    hubs[0].engine().presence(user, PresenceOp::Add(c0.id())).await.unwrap();
+    hubs[0]
+        .engine()
+        .presence(user, PresenceOp::Add(c0.id()))
+        .await
+        .unwrap();
     let mut doomed = HashSet::new();
     for _ in 0..2 {
         let (c, _o) = hubs[2].register(user, UserRole::User);
-        hubs[2].engine().presence(user, PresenceOp::Add(c.id())).await.unwrap();
+        hubs[2]
+            .engine()
+            .presence(user, PresenceOp::Add(c.id()))
+            .await
+            .unwrap();
         doomed.insert(c.id());
     }
     let (other, _) = hubs[2].register(Id(6), UserRole::Bot);
-    hubs[2].engine().presence(Id(6), PresenceOp::Add(other.id())).await.unwrap();
+    hubs[2]
+        .engine()
+        .presence(Id(6), PresenceOp::Add(other.id()))
+        .await
+        .unwrap();
     doomed.insert(other.id());
 
     // Node 2 dies: its engine stops without cleaning up.
@@ -373,8 +454,16 @@ async fn dead_node_connections_are_reaped(broker: Broker) {
     eventually(Duration::from_secs(4), "dead node reaped", || {
         let reader = reader.clone();
         async move {
-            let a = reader.engine().presence(user, PresenceOp::Read).await.unwrap();
-            let b = reader.engine().presence(Id(6), PresenceOp::Read).await.unwrap();
+            let a = reader
+                .engine()
+                .presence(user, PresenceOp::Read)
+                .await
+                .unwrap();
+            let b = reader
+                .engine()
+                .presence(Id(6), PresenceOp::Read)
+                .await
+                .unwrap();
             a.connections == 1 && b.connections == 0
         }
     })

@@ -9,7 +9,7 @@
 //! `ServerFrame::Event` JSON, so a receiving node hands the very same bytes
 //! to its connections ([`SharedFrame::with_json`]). The JSON is encoded once
 //! per publish without its stream position and split in two
-//! ([`EncodedEvent`]); the engine splices `"epoch":…,"offset":…` in once the
+//! (`EncodedEvent`); the engine splices `"epoch":…,"offset":…` in once the
 //! offset is known (inside the Redis script, or before the JetStream
 //! publish), which yields exactly what `serde_json` would have produced.
 
@@ -234,9 +234,19 @@ pub(crate) fn decode_conn_payload(payload: Bytes) -> Result<(ConnId, SharedFrame
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub(crate) enum WireControl {
-    Join { user: Id, room: String },
-    Leave { user: Id, room: String, reason: String },
-    Reauth { user: Id, reason: String },
+    Join {
+        user: Id,
+        room: String,
+    },
+    Leave {
+        user: Id,
+        room: String,
+        reason: String,
+    },
+    Reauth {
+        user: Id,
+        reason: String,
+    },
 }
 
 impl WireControl {
@@ -364,6 +374,25 @@ pub(crate) async fn deliver_in_order<F, Fut>(
     }
 }
 
+/// Starts a room's cursor at the head read right after subscribing: live
+/// delivery starts after it, and any later gap (a reconnect) is detected
+/// and filled from history. A cursor the delivery task already advanced
+/// past `head` is kept.
+pub(crate) fn start_cursor(
+    cursors: &std::sync::Mutex<std::collections::HashMap<RoomId, StreamPos>>,
+    room: &RoomId,
+    head: StreamPos,
+) {
+    crate::conn::lock(cursors)
+        .entry(room.clone())
+        .and_modify(|cur| {
+            if cur.epoch != head.epoch || cur.offset < head.offset {
+                *cur = head.clone();
+            }
+        })
+        .or_insert(head);
+}
+
 #[cfg(test)]
 mod tests {
     use chinwag_protocol::event::topic::TopicMessage;
@@ -395,8 +424,8 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(enc.at(&pos), expected);
-        let frame = decode_room_payload(room_payload(Some(UserRole::Bot), &expected).into())
-            .unwrap();
+        let frame =
+            decode_room_payload(room_payload(Some(UserRole::Bot), &expected).into()).unwrap();
         assert_eq!(frame.pos(), Some(&pos));
         assert_eq!(frame.only_role(), Some(UserRole::Bot));
         assert_eq!(frame.event(), &event());

@@ -147,8 +147,7 @@ impl NatsEngine {
         let rooms = chain::ensure_stream(&js, &names, &opts).await?;
         let presence = liveness::ensure_bucket(&js, names.presence_bucket(), None).await?;
         let node_conns = liveness::ensure_bucket(&js, names.node_conns_bucket(), None).await?;
-        let alive =
-            liveness::ensure_bucket(&js, names.alive_bucket(), Some(opts.node_ttl)).await?;
+        let alive = liveness::ensure_bucket(&js, names.alive_bucket(), Some(opts.node_ttl)).await?;
         let inner = Arc::new(Inner {
             local,
             control,
@@ -262,7 +261,12 @@ impl Engine for NatsEngine {
         fanout::set_interest(&self.inner, room, interested).await
     }
 
-    async fn send_to_conn(&self, conn: ConnId, room: &RoomId, event: Event) -> Result<(), HubError> {
+    async fn send_to_conn(
+        &self,
+        conn: ConnId,
+        room: &RoomId,
+        event: Event,
+    ) -> Result<(), HubError> {
         let inner = &self.inner;
         if conn.node_tag() == inner.local.node().tag() {
             let frame = Arc::new(SharedFrame::new(room.clone(), None, event, None));

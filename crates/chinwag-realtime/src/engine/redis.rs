@@ -44,8 +44,8 @@ use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
 use crate::engine::broker::{
-    BrokerOptions, EncodedEvent, REAPED_CAPACITY, Reaped, WireControl, conn_payload,
-    engine_err, new_epoch, role_byte, room_payload,
+    BrokerOptions, EncodedEvent, REAPED_CAPACITY, Reaped, WireControl, conn_payload, engine_err,
+    new_epoch, role_byte, room_payload,
 };
 use crate::engine::{
     ControlMsg, ControlSender, Engine, HistoryConfig, PresenceOp, PresenceSnapshot, Replay,
@@ -194,7 +194,24 @@ impl Inner {
         (self.opts.history.max_age.as_millis() as u64).max(1)
     }
 
-    pub(crate) async fn replay(&self, room: &RoomId, since: &StreamPos) -> Result<Replay, HubError> {
+    pub(crate) async fn head(&self, room: &RoomId) -> Result<StreamPos, HubError> {
+        let mut conn = self.conn();
+        let (epoch, offset): (String, u64) = scripts::HEAD
+            .key(self.keys.meta(room))
+            .key(self.keys.log(room))
+            .arg(new_epoch())
+            .arg(self.meta_ttl_secs())
+            .invoke_async(&mut conn)
+            .await
+            .map_err(|e| engine_err("redis head", e))?;
+        Ok(StreamPos { epoch, offset })
+    }
+
+    pub(crate) async fn replay(
+        &self,
+        room: &RoomId,
+        since: &StreamPos,
+    ) -> Result<Replay, HubError> {
         let mut conn = self.conn();
         let out: Vec<Option<String>> = scripts::REPLAY
             .key(self.keys.meta(room))
@@ -283,17 +300,7 @@ impl Engine for RedisEngine {
     }
 
     async fn head(&self, room: &RoomId) -> Result<StreamPos, HubError> {
-        let inner = &self.inner;
-        let mut conn = inner.conn();
-        let (epoch, offset): (String, u64) = scripts::HEAD
-            .key(inner.keys.meta(room))
-            .key(inner.keys.log(room))
-            .arg(new_epoch())
-            .arg(inner.meta_ttl_secs())
-            .invoke_async(&mut conn)
-            .await
-            .map_err(|e| engine_err("redis head", e))?;
-        Ok(StreamPos { epoch, offset })
+        self.inner.head(room).await
     }
 
     async fn replay(&self, room: &RoomId, since: &StreamPos) -> Result<Replay, HubError> {
@@ -304,7 +311,12 @@ impl Engine for RedisEngine {
         subscriber::set_interest(&self.inner, room, interested).await
     }
 
-    async fn send_to_conn(&self, conn: ConnId, room: &RoomId, event: Event) -> Result<(), HubError> {
+    async fn send_to_conn(
+        &self,
+        conn: ConnId,
+        room: &RoomId,
+        event: Event,
+    ) -> Result<(), HubError> {
         let inner = &self.inner;
         if conn.node_tag() == inner.local.node().tag() {
             let frame = Arc::new(SharedFrame::new(room.clone(), None, event, None));

@@ -9,9 +9,9 @@ use async_nats::jetstream::context::PublishErrorKind;
 use async_nats::jetstream::stream::{self, DirectGetErrorKind, Republish};
 use async_nats::jetstream::{self};
 use bytes::Bytes;
+use chinwag_protocol::StreamPos;
 use chinwag_protocol::model::UserRole;
 use chinwag_protocol::stream::ResyncReason;
-use chinwag_protocol::StreamPos;
 use futures_util::StreamExt;
 
 use super::{Inner, Names};
@@ -221,7 +221,9 @@ pub(super) async fn head(inner: &Inner, room: &RoomId) -> Result<Chain, HubError
             });
         }
     }
-    Err(HubError::Engine(format!("nats head of {room}: too much contention")))
+    Err(HubError::Engine(format!(
+        "nats head of {room}: too much contention"
+    )))
 }
 
 /// Events after `since`, or a resync.

@@ -16,6 +16,7 @@ use super::{Inner, chain};
 use crate::conn::lock;
 use crate::engine::broker::{
     WireControl, decode_conn_payload, decode_room_payload, deliver_in_order, engine_err,
+    start_cursor,
 };
 use crate::{HubError, Replay, RoomId};
 
@@ -54,8 +55,8 @@ pub(super) async fn set_interest(
     room: &RoomId,
     interested: bool,
 ) -> Result<(), HubError> {
-    lock(&inner.cursors).remove(room);
     if !interested {
+        lock(&inner.cursors).remove(room);
         if let Some(task) = lock(&inner.subs).remove(room) {
             task.abort();
         }
@@ -66,6 +67,7 @@ pub(super) async fn set_interest(
     }
     let sub = subscribe(inner, inner.names.fanout(room)).await?;
     flush(inner).await?;
+    start_cursor(&inner.cursors, room, chain::head(inner, room).await?.pos());
     let task = tokio::spawn(room_task(
         inner.clone(),
         room.clone(),
@@ -101,10 +103,10 @@ async fn room_task(
 }
 
 async fn deliver(inner: &Inner, msg: Message) {
-    inner.room_messages.fetch_add(1, Ordering::Relaxed);
     if msg.payload.is_empty() {
         return; // a chain marker
     }
+    inner.room_messages.fetch_add(1, Ordering::Relaxed);
     match decode_room_payload(msg.payload) {
         Ok(frame) => {
             deliver_in_order(

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream::kv::{self, CreateErrorKind, Operation, UpdateErrorKind};
-use async_nats::jetstream::{self};
+use async_nats::jetstream::{self, stream};
 use chinwag_protocol::Id;
 use chinwag_protocol::model::PresenceStatus;
 use futures_util::StreamExt;
@@ -64,6 +64,9 @@ impl UserEntry {
 type ConnHex = String;
 
 /// Opens a bucket, creating it if needed (`ttl` bounds every entry's life).
+/// The bucket's stream is created directly, as `create_key_value` would,
+/// because that call also queries account limits, which servers before 2.10
+/// answer in a shape this client rejects.
 pub(super) async fn ensure_bucket(
     js: &jetstream::Context,
     bucket: String,
@@ -72,14 +75,23 @@ pub(super) async fn ensure_bucket(
     if let Ok(store) = js.get_key_value(&bucket).await {
         return Ok(store);
     }
-    js.create_key_value(kv::Config {
-        bucket,
-        history: 1,
+    js.get_or_create_stream(stream::Config {
+        name: format!("KV_{bucket}"),
+        subjects: vec![format!("$KV.{bucket}.>")],
+        max_messages_per_subject: 1,
         max_age: ttl.unwrap_or_default(),
+        allow_rollup: true,
+        deny_delete: true,
+        allow_direct: true,
+        discard: stream::DiscardPolicy::New,
+        num_replicas: 1,
         ..Default::default()
     })
     .await
-    .map_err(|e| engine_err("nats bucket", e))
+    .map_err(|e| engine_err("nats bucket", e))?;
+    js.get_key_value(&bucket)
+        .await
+        .map_err(|e| engine_err("nats bucket", e))
 }
 
 /// Reads `key`, lets `change` modify it, and writes it back if `change`
@@ -127,7 +139,9 @@ where
             return Ok(Some(result));
         }
     }
-    Err(HubError::Engine(format!("nats kv {key}: too much contention")))
+    Err(HubError::Engine(format!(
+        "nats kv {key}: too much contention"
+    )))
 }
 
 fn user_key(user: Id) -> String {

@@ -39,7 +39,11 @@ pub(super) async fn presence(
         .key(inner.keys.nodes())
         .arg(name)
         .arg(arg)
-        .arg(member.map(|c| Keys::node_member(user, c)).unwrap_or_default())
+        .arg(
+            member
+                .map(|c| Keys::node_member(user, c))
+                .unwrap_or_default(),
+        )
         .arg(tag)
         .invoke_async(&mut conn)
         .await
@@ -111,7 +115,11 @@ async fn reap_dead(inner: &Inner) -> Result<(), HubError> {
         if !alive {
             let reaped = reap(inner, tag).await?;
             if !reaped.is_empty() {
-                tracing::info!(node = format!("{tag:06x}"), conns = reaped.len(), "reaped a dead node's connections");
+                tracing::info!(
+                    node = format!("{tag:06x}"),
+                    conns = reaped.len(),
+                    "reaped a dead node's connections"
+                );
             }
         }
     }

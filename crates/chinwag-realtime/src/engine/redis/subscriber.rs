@@ -14,6 +14,7 @@ use super::Inner;
 use crate::conn::lock;
 use crate::engine::broker::{
     WireControl, decode_conn_payload, decode_room_payload, deliver_in_order, engine_err,
+    start_cursor,
 };
 use crate::{HubError, Replay, RoomId};
 
@@ -55,17 +56,27 @@ pub(super) async fn set_interest(
     interested: bool,
 ) -> Result<(), HubError> {
     let mut slot = inner.sink.lock().await;
-    lock(&inner.cursors).remove(room);
+    if !interested {
+        lock(&inner.cursors).remove(room);
+    }
     let Some(sink) = slot.as_mut() else {
+        if interested {
+            start_cursor(&inner.cursors, room, inner.head(room).await?);
+        }
         return Ok(());
     };
     let channel = inner.keys.room_channel(room);
-    let result = if interested {
-        sink.subscribe(&channel).await
-    } else {
-        sink.unsubscribe(&channel).await
-    };
-    result.map_err(|e| engine_err("redis subscribe", e))
+    if !interested {
+        return sink
+            .unsubscribe(&channel)
+            .await
+            .map_err(|e| engine_err("redis unsubscribe", e));
+    }
+    sink.subscribe(&channel)
+        .await
+        .map_err(|e| engine_err("redis subscribe", e))?;
+    start_cursor(&inner.cursors, room, inner.head(room).await?);
+    Ok(())
 }
 
 /// Delivers messages until the connection drops, then reconnects with
