@@ -156,13 +156,13 @@ where
             }
             cursor.sent = pos.offset;
         }
-        let message = match self.encoding {
-            Encoding::Json => {
-                let bytes = frame.bytes(Encoding::Json).clone();
-                Message::Text(Utf8Bytes::try_from(bytes).map_err(axum::Error::new)?)
-            }
-            Encoding::MsgPack => Message::Binary(frame.bytes(Encoding::MsgPack).clone()),
-        };
+        // Built once per fan-out and shared: the clone is a refcount bump.
+        let message = frame
+            .transport(self.encoding, |bytes| match self.encoding {
+                Encoding::Json => Utf8Bytes::try_from(bytes.clone()).map(Message::Text),
+                Encoding::MsgPack => Ok(Message::Binary(bytes.clone())),
+            })
+            .map_err(axum::Error::new)?;
         self.sink.feed(message).await?;
         Ok(true)
     }
