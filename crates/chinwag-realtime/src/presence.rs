@@ -97,14 +97,15 @@ impl PresenceTracker {
         Ok(())
     }
 
-    /// Sets the user's status (online, idle, dnd) while connected.
+    /// Sets the user's status (online, idle, dnd) while connected; a change
+    /// goes out as `USER_ONLINE`, a repeat of the current status does not.
     pub async fn set_status(&self, user: Id, status: PresenceStatus) -> Result<(), HubError> {
         let _turn = self.serializer.lock(user).await;
-        let snap = self
-            .hub
-            .engine()
-            .presence(user, PresenceOp::SetStatus(status))
-            .await?;
+        let engine = self.hub.engine();
+        if engine.presence(user, PresenceOp::Read).await?.status == status {
+            return Ok(());
+        }
+        let snap = engine.presence(user, PresenceOp::SetStatus(status)).await?;
         if snap.connections > 0 {
             self.publish(user, snap, false).await;
         }
