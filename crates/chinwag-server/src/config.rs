@@ -182,6 +182,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API fixes the error type
     fn defaults_load_and_env_overrides() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("CHINWAG_GATEWAY__RATE_BURST", "7");

@@ -1,13 +1,43 @@
-//! The HTTP router: the WebSocket endpoint, health and readiness.
+//! The HTTP router: the REST API under `/api/v1`, the WebSocket endpoint,
+//! health and readiness.
+//!
+//! Every REST error is a JSON body `{"error": {"code", "message"}}` (see
+//! [`ApiError`](crate::ApiError)); request bodies are limited to
+//! [`MAX_BODY_BYTES`]. The API is described by `docs/openapi.json`, served
+//! at `GET /api/v1/openapi.json`.
+//!
+//! # Layout
+//! - [`extract`]: Bearer-token auth, JSON body, path and query extractors.
+//! - [`auth`]: register, login, refresh, logout, `users/@me`.
+//! - [`communities`]: communities and their members.
+//! - [`invites`]: invites, previews, joining.
+//! - [`channels`]: channels, ordering, private channel members.
+//! - [`messages`]: history, send, edit, delete.
+//! - [`dms`]: direct messages.
+
+pub mod auth;
+pub mod channels;
+pub mod communities;
+pub mod dms;
+pub mod extract;
+pub mod invites;
+pub mod messages;
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::header;
 use axum::response::{IntoResponse, Json};
 use axum::routing::get;
 use serde_json::json;
 
-use crate::AppState;
 use crate::gateway::ws_handler;
+use crate::{ApiError, AppState};
+
+/// The largest accepted REST request body: 64 KiB.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The OpenAPI 3.1 description of the REST API.
+pub const OPENAPI_JSON: &str = include_str!("../../../docs/openapi.json");
 
 /// The full router for a state.
 pub fn router(state: AppState) -> Router {
@@ -15,7 +45,30 @@ pub fn router(state: AppState) -> Router {
         .route("/ws", get(ws_handler))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .nest("/api/v1", api())
         .with_state(state)
+}
+
+/// The REST API, to be nested under `/api/v1`.
+pub fn api() -> Router<AppState> {
+    Router::new()
+        .route("/openapi.json", get(openapi))
+        .merge(auth::routes())
+        .merge(communities::routes())
+        .merge(invites::routes())
+        .merge(channels::routes())
+        .merge(messages::routes())
+        .merge(dms::routes())
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+}
+
+async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI_JSON)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such route")
 }
 
 /// Liveness: the process answers.

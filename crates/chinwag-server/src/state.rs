@@ -1,16 +1,23 @@
-//! [`AppState`]: what every handler and session shares.
+//! [`AppState`]: what every handler and session shares, and
+//! [`ChatPolicy`], the chat domain's answer to the gateway's [`Policy`]
+//! questions.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context as _;
+use chinwag_chat::Chat;
+use chinwag_protocol::Id;
 use chinwag_realtime::engine::HistoryConfig;
-use chinwag_realtime::{Hub, NodeId, OutboxConfig, PresenceTracker};
+use chinwag_realtime::{Hub, NodeId, OutboxConfig, PresenceTracker, RoomId, SharedFrame};
+use chinwag_store::Store;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::auth::{TokenKeys, load_or_create_secret};
+use crate::ApiError;
+use crate::auth::{Identity, TokenKeys, load_or_create_secret};
 use crate::config::Config;
-use crate::policy::{OpenPolicy, Policy};
+use crate::policy::{BoxFuture, Policy, is_public_topic};
 
 /// Shared server state. Cheap to clone.
 #[derive(Clone)]
@@ -25,6 +32,8 @@ pub struct AppState {
     pub keys: TokenKeys,
     /// Permission checks for the stream.
     pub policy: Arc<dyn Policy>,
+    /// The chat domain services (and through them, the store).
+    pub chat: Chat,
     /// Cancelled when the server shuts down.
     pub shutdown: CancellationToken,
     /// Every live WebSocket session, so shutdown can wait for them.
@@ -40,10 +49,53 @@ impl std::fmt::Debug for AppState {
 }
 
 impl AppState {
-    /// Builds the state for a config: the signing secret (generated in the
-    /// data directory if not configured), the hub on its engine, presence,
-    /// and the given policy.
+    /// Builds the state for a config with the given stream policy: the
+    /// store (see [`AppState::open_store`]), the signing secret (generated
+    /// in the data directory if not configured), the hub on its engine,
+    /// presence and the chat services.
     pub async fn build(config: Config, policy: Arc<dyn Policy>) -> anyhow::Result<AppState> {
+        let store = Self::open_store(&config).await?;
+        Self::assemble(config, store, move |_| policy).await
+    }
+
+    /// Builds the chat-backed state: the store from the config and the
+    /// [`ChatPolicy`].
+    pub async fn open(config: Config) -> anyhow::Result<AppState> {
+        let store = Self::open_store(&config).await?;
+        Self::with_store(config, store).await
+    }
+
+    /// Builds the chat-backed state on a store the caller opened (tests
+    /// use this to give each PostgreSQL test its own schema).
+    pub async fn with_store(config: Config, store: Store) -> anyhow::Result<AppState> {
+        Self::assemble(config, store, |chat| {
+            Arc::new(ChatPolicy::new(chat.clone()))
+        })
+        .await
+    }
+
+    /// Opens the configured database: `database_url`, or by default the
+    /// SQLite file `<data_dir>/chinwag.db` (the directory is created).
+    pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
+        let url = match &config.database_url {
+            Some(url) => url.clone(),
+            None => {
+                std::fs::create_dir_all(&config.data_dir).with_context(|| {
+                    format!("creating data directory {}", config.data_dir.display())
+                })?;
+                config.data_dir.join("chinwag.db").display().to_string()
+            }
+        };
+        let store = Store::open(&url).await.context("opening the database")?;
+        tracing::info!(backend = ?store.backend(), "store opened");
+        Ok(store)
+    }
+
+    async fn assemble(
+        config: Config,
+        store: Store,
+        make_policy: impl FnOnce(&Chat) -> Arc<dyn Policy>,
+    ) -> anyhow::Result<AppState> {
         let secret = match &config.auth.jwt_secret {
             Some(secret) if secret.len() >= 32 => secret.clone(),
             Some(_) => anyhow::bail!("auth.jwt_secret must be at least 32 characters"),
@@ -63,6 +115,8 @@ impl AppState {
             "memory" | "" => Hub::memory(node, outbox, history),
             other => anyhow::bail!("unsupported engine `{other}` in this build"),
         };
+        let chat = Chat::new(store, hub.clone()).with_refresh_ttl(config.auth.refresh_ttl_secs);
+        let policy = make_policy(&chat);
         let rooms_policy = policy.clone();
         let presence = PresenceTracker::new(
             hub.clone(),
@@ -79,13 +133,53 @@ impl AppState {
             presence,
             keys,
             policy,
+            chat,
             shutdown: CancellationToken::new(),
             sessions: TaskTracker::new(),
         })
     }
+}
 
-    /// Builds the state with the foundation's [`OpenPolicy`].
-    pub async fn open(config: Config) -> anyhow::Result<AppState> {
-        Self::build(config, Arc::new(OpenPolicy)).await
+/// The chat domain's stream policy: a user's connections join their
+/// communities, the channels they see and their DMs; presence goes to
+/// their communities and DMs; `public.*` topics are open to everyone.
+#[derive(Debug, Clone)]
+pub struct ChatPolicy {
+    chat: Chat,
+}
+
+impl ChatPolicy {
+    /// A policy answering from `chat`.
+    pub fn new(chat: Chat) -> ChatPolicy {
+        ChatPolicy { chat }
+    }
+}
+
+impl Policy for ChatPolicy {
+    fn rooms_for<'a>(&'a self, who: &'a Identity) -> BoxFuture<'a, Result<Vec<RoomId>, ApiError>> {
+        Box::pin(async move { Ok(self.chat.rooms_for(who.user_id).await?) })
+    }
+
+    fn can_subscribe<'a>(&'a self, _who: &'a Identity, topic: &'a str) -> BoxFuture<'a, bool> {
+        Box::pin(async move { is_public_topic(topic) })
+    }
+
+    fn can_publish<'a>(&'a self, _who: &'a Identity, topic: &'a str) -> BoxFuture<'a, bool> {
+        Box::pin(async move { is_public_topic(topic) })
+    }
+
+    fn can_replay(&self, _who: &Identity, _frame: &SharedFrame) -> bool {
+        // Rooms are re-checked before a resume; events within a room the
+        // user still belongs to are all theirs to see.
+        true
+    }
+
+    fn presence_rooms<'a>(&'a self, user: Id) -> BoxFuture<'a, Vec<RoomId>> {
+        Box::pin(async move {
+            self.chat.presence_rooms(user).await.unwrap_or_else(|err| {
+                tracing::error!(%user, %err, "presence rooms lookup failed");
+                Vec::new()
+            })
+        })
     }
 }

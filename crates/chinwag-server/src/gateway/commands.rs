@@ -49,9 +49,27 @@ where
             ClientFrame::Typing(cmd) => self.typing(cmd).await,
             ClientFrame::Reauth(cmd) => self.reauth(cmd).await,
             ClientFrame::SetStatus(cmd) => self.set_status(cmd).await,
-            ClientFrame::SendMessage(_) => Err(ApiError::bad_request(
-                "messaging is not enabled on this server",
-            )),
+            ClientFrame::SendMessage(cmd) => {
+                // The same service call as `POST /channels/{id}/messages`;
+                // the nonce rides on the NEW_MESSAGE event and the ack.
+                let spec = chinwag_chat::MessageSpec {
+                    content: cmd.content,
+                    nonce: Some(cmd.nonce.clone()),
+                    thread_parent_id: cmd.thread_parent_id,
+                };
+                match self
+                    .state
+                    .chat
+                    .send_message(self.who.user_id, cmd.channel_id, spec)
+                    .await
+                {
+                    Ok(message) => Ok(Some(ServerFrame::Ack(Ack {
+                        nonce: cmd.nonce,
+                        data: Some(json!({ "message": message })),
+                    }))),
+                    Err(err) => Err(ApiError::from(err)),
+                }
+            }
         };
         let reply = match result {
             Ok(Some(frame)) => frame,

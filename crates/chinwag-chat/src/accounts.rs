@@ -1,0 +1,132 @@
+//! Accounts: register, log in, rotate refresh tokens, log out.
+//!
+//! Access tokens (JWTs) are the server's business; this module owns the
+//! users and the refresh tokens, which are stored only as hashes.
+
+use chinwag_protocol::Timestamp;
+use chinwag_protocol::model::User;
+use chinwag_store::{NewUser, StoreError, generate_token, hash_password, verify_password};
+
+use crate::chat::Chat;
+use crate::error::{ChatError, Result};
+use crate::validate;
+
+/// A signed-in user: the profile and a fresh refresh token.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// The user.
+    pub user: User,
+    /// The refresh token (shown once; only its hash is stored).
+    pub refresh_token: String,
+    /// When the refresh token stops working.
+    pub refresh_expires_at: Timestamp,
+}
+
+fn bad_credentials() -> ChatError {
+    ChatError::Unauthorized("invalid username or password".into())
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ChatError::Store(StoreError::PasswordHash(e.to_string())))
+}
+
+impl Chat {
+    /// Creates an account. The username is 3..=32 of `[a-z0-9_]`, the
+    /// password 8..=256 characters; `CONFLICT` if the name is taken.
+    pub async fn register(
+        &self,
+        username: &str,
+        password: &str,
+        display_name: Option<&str>,
+    ) -> Result<Session> {
+        validate::username(username)?;
+        validate::password(password)?;
+        let display_name = match display_name {
+            Some(name) => validate::name("display name", name)?,
+            None => username.to_owned(),
+        };
+        let password = password.to_owned();
+        let hash = blocking(move || hash_password(&password)).await??;
+        let user = self
+            .store
+            .create_user(NewUser {
+                username: username.to_owned(),
+                display_name,
+                password_hash: Some(hash),
+                bot: false,
+            })
+            .await
+            .map_err(|err| match err {
+                StoreError::Conflict(_) => ChatError::Conflict("username is taken".into()),
+                other => other.into(),
+            })?;
+        self.start_session(user).await
+    }
+
+    /// Checks a username and password; `UNAUTHORIZED` if either is wrong.
+    pub async fn login(&self, username: &str, password: &str) -> Result<Session> {
+        let creds = match self.store.credentials_by_username(username).await {
+            Ok(creds) => creds,
+            Err(StoreError::NotFound) => return Err(bad_credentials()),
+            Err(err) => return Err(err.into()),
+        };
+        let Some(hash) = creds.password_hash else {
+            return Err(bad_credentials());
+        };
+        let password = password.to_owned();
+        if !blocking(move || verify_password(&password, &hash)).await? {
+            return Err(bad_credentials());
+        }
+        self.start_session(creds.user).await
+    }
+
+    /// Trades a live refresh token for a new one (the old one stops
+    /// working, so a replayed token rotates only once).
+    pub async fn refresh(&self, refresh_token: &str) -> Result<Session> {
+        let now = chinwag_store::id::now_ms();
+        let new = generate_token();
+        let expires = now.saturating_add(self.refresh_ttl_ms);
+        let record = self
+            .store
+            .rotate_refresh_token(refresh_token, &new, expires, now)
+            .await
+            .map_err(|err| match err {
+                StoreError::NotFound => {
+                    ChatError::Unauthorized("refresh token is invalid or expired".into())
+                }
+                other => other.into(),
+            })?;
+        let user = self.store.user(record.user_id).await?;
+        Ok(Session {
+            user,
+            refresh_token: new,
+            refresh_expires_at: expires,
+        })
+    }
+
+    /// Revokes a refresh token; returns whether it was live.
+    pub async fn logout(&self, refresh_token: &str) -> Result<bool> {
+        Ok(self.store.revoke_refresh_token(refresh_token).await?)
+    }
+
+    /// A user's public profile.
+    pub async fn user(&self, user: chinwag_protocol::Id) -> Result<User> {
+        use crate::error::OrNotFound as _;
+        self.store.user(user).await.or_not_found("user")
+    }
+
+    async fn start_session(&self, user: User) -> Result<Session> {
+        let token = generate_token();
+        let expires = chinwag_store::id::now_ms().saturating_add(self.refresh_ttl_ms);
+        self.store
+            .create_refresh_token(user.id, &token, expires)
+            .await?;
+        Ok(Session {
+            user,
+            refresh_token: token,
+            refresh_expires_at: expires,
+        })
+    }
+}

@@ -1,0 +1,289 @@
+//! Community channels: create, list, update, delete, reorder, and the
+//! member lists of private channels.
+
+use std::collections::HashSet;
+
+use chinwag_protocol::event::channel::{ChannelRef, ChannelsReordered};
+use chinwag_protocol::model::{Channel, ChannelKind};
+use chinwag_protocol::{Event, Id};
+use chinwag_realtime::RoomId;
+use chinwag_store::{ChannelUpdate, NewChannel};
+use serde::{Deserialize, Serialize};
+
+use crate::access::Access;
+use crate::chat::{ACCESS_REVOKED, Chat, DELETED};
+use crate::error::{ChatError, OrNotFound as _, Result};
+use crate::validate;
+
+/// A channel to create.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChannelSpec {
+    /// `text` (default) or `voice`.
+    #[serde(default = "text_kind")]
+    pub kind: ChannelKind,
+    /// Name, 1..=100 characters.
+    pub name: String,
+    /// Topic line.
+    #[serde(default)]
+    pub topic: Option<String>,
+    /// Visible only to its member list and the managers.
+    #[serde(default)]
+    pub private: bool,
+}
+
+fn text_kind() -> ChannelKind {
+    ChannelKind::Text
+}
+
+/// A channel change; `None` fields stay as they are, `Some(None)` clears
+/// the topic.
+#[derive(Debug, Clone, Default)]
+pub struct ChannelChange {
+    /// New name.
+    pub name: Option<String>,
+    /// New topic.
+    pub topic: Option<Option<String>>,
+    /// New privacy.
+    pub private: Option<bool>,
+}
+
+impl Chat {
+    /// Creates a channel (managers only); emits `CHANNEL_CREATED` to the
+    /// community and joins everyone who sees it to its room.
+    pub async fn create_channel(
+        &self,
+        user: Id,
+        community_id: Id,
+        spec: ChannelSpec,
+    ) -> Result<Channel> {
+        let access = self.manage(user, community_id).await?;
+        if !matches!(spec.kind, ChannelKind::Text | ChannelKind::Voice) {
+            return Err(ChatError::invalid("a community channel is text or voice"));
+        }
+        let channel = self
+            .store
+            .create_channel(NewChannel {
+                community_id,
+                kind: spec.kind,
+                name: validate::name("name", &spec.name)?,
+                topic: validate::text("topic", spec.topic)?,
+                private: spec.private,
+            })
+            .await?;
+        let room = RoomId::channel(channel.id);
+        for viewer in self.channel_viewers(&access.community, &channel).await? {
+            self.join_user(viewer, &room).await?;
+        }
+        self.emit(
+            &RoomId::community(community_id),
+            Event::ChannelCreated(ChannelRef {
+                community_id,
+                channel_id: channel.id,
+            }),
+        )
+        .await;
+        Ok(channel)
+    }
+
+    /// The channels of a community the caller sees, in list order.
+    pub async fn channels(&self, user: Id, community_id: Id) -> Result<Vec<Channel>> {
+        let access = self.access(user, community_id).await?;
+        self.visible_channels(user, &access).await
+    }
+
+    /// A channel or DM the caller sees.
+    pub async fn channel(&self, user: Id, channel_id: Id) -> Result<Channel> {
+        Ok(self.visible_channel(user, channel_id).await?.0)
+    }
+
+    /// The community channel `channel_id` and the caller's standing as a
+    /// manager of its community.
+    async fn managed_channel(&self, user: Id, channel_id: Id) -> Result<(Channel, Access)> {
+        let (channel, _) = self.visible_channel(user, channel_id).await?;
+        let Some(community_id) = channel.community_id else {
+            return Err(ChatError::invalid("not a community channel"));
+        };
+        let access = self.manage(user, community_id).await?;
+        Ok((channel, access))
+    }
+
+    /// Changes a channel (managers only); emits `CHANNEL_UPDATED`. When
+    /// privacy changes, people who gain or lose sight of the channel are
+    /// joined to or removed from its room at once.
+    pub async fn update_channel(
+        &self,
+        user: Id,
+        channel_id: Id,
+        change: ChannelChange,
+    ) -> Result<Channel> {
+        let (before, access) = self.managed_channel(user, channel_id).await?;
+        let name = change
+            .name
+            .map(|n| validate::name("name", &n))
+            .transpose()?;
+        let topic = match change.topic {
+            Some(t) => Some(validate::text("topic", t)?),
+            None => None,
+        };
+        let viewers_before: HashSet<Id> = self
+            .channel_viewers(&access.community, &before)
+            .await?
+            .into_iter()
+            .collect();
+        let channel = self
+            .store
+            .update_channel(
+                channel_id,
+                ChannelUpdate {
+                    name,
+                    topic,
+                    private: change.private,
+                },
+            )
+            .await
+            .or_not_found("channel")?;
+        if channel.private != before.private {
+            let viewers_after: HashSet<Id> = self
+                .channel_viewers(&access.community, &channel)
+                .await?
+                .into_iter()
+                .collect();
+            let room = RoomId::channel(channel_id);
+            for gone in viewers_before.difference(&viewers_after) {
+                self.leave_user(*gone, &room, ACCESS_REVOKED).await?;
+            }
+            for new in viewers_after.difference(&viewers_before) {
+                self.join_user(*new, &room).await?;
+            }
+        }
+        self.emit(
+            &RoomId::community(access.community.id),
+            Event::ChannelUpdated(ChannelRef {
+                community_id: access.community.id,
+                channel_id,
+            }),
+        )
+        .await;
+        Ok(channel)
+    }
+
+    /// Deletes a channel with its messages (managers only); emits
+    /// `CHANNEL_DELETED` and empties its room.
+    pub async fn delete_channel(&self, user: Id, channel_id: Id) -> Result<()> {
+        let (_, access) = self.managed_channel(user, channel_id).await?;
+        let community_id = access.community.id;
+        let members = self.store.member_ids(community_id).await?;
+        self.store
+            .delete_channel(channel_id)
+            .await
+            .or_not_found("channel")?;
+        self.emit(
+            &RoomId::community(community_id),
+            Event::ChannelDeleted(ChannelRef {
+                community_id,
+                channel_id,
+            }),
+        )
+        .await;
+        let room = RoomId::channel(channel_id);
+        for member in members {
+            self.leave_user(member, &room, DELETED).await?;
+        }
+        Ok(())
+    }
+
+    /// Puts a community's channels in the given order (managers only;
+    /// every channel exactly once); emits `CHANNELS_REORDERED`.
+    pub async fn reorder_channels(
+        &self,
+        user: Id,
+        community_id: Id,
+        ordered: &[Id],
+    ) -> Result<Vec<Channel>> {
+        let access = self.manage(user, community_id).await?;
+        self.store.reorder_channels(community_id, ordered).await?;
+        self.emit(
+            &RoomId::community(community_id),
+            Event::ChannelsReordered(ChannelsReordered { community_id }),
+        )
+        .await;
+        self.visible_channels(user, &access).await
+    }
+
+    /// The member list of a private channel (managers only).
+    pub async fn private_channel_members(&self, user: Id, channel_id: Id) -> Result<Vec<Id>> {
+        self.managed_channel(user, channel_id).await?;
+        Ok(self.store.private_channel_members(channel_id).await?)
+    }
+
+    /// Gives a member access to a private channel (managers only) and
+    /// joins their connections to its room at once.
+    pub async fn add_private_channel_member(
+        &self,
+        user: Id,
+        channel_id: Id,
+        target: Id,
+    ) -> Result<bool> {
+        let (channel, access) = self.managed_channel(user, channel_id).await?;
+        if !channel.private {
+            return Err(ChatError::invalid("the channel is not private"));
+        }
+        if !self.store.is_member(access.community.id, target).await? {
+            return Err(ChatError::NotFound("member"));
+        }
+        let added = self
+            .store
+            .add_private_channel_member(channel_id, target)
+            .await?;
+        self.join_user(target, &RoomId::channel(channel_id)).await?;
+        if added {
+            self.notify_channel_updated(access.community.id, channel_id)
+                .await;
+        }
+        Ok(added)
+    }
+
+    /// Takes a member's access to a private channel (managers only); their
+    /// connections leave its room at once (reason `access_revoked`),
+    /// unless they manage the community and so still see it.
+    pub async fn remove_private_channel_member(
+        &self,
+        user: Id,
+        channel_id: Id,
+        target: Id,
+    ) -> Result<bool> {
+        let (channel, access) = self.managed_channel(user, channel_id).await?;
+        if !channel.private {
+            return Err(ChatError::invalid("the channel is not private"));
+        }
+        let removed = self
+            .store
+            .remove_private_channel_member(channel_id, target)
+            .await?;
+        let still_sees = match self.access(target, access.community.id).await {
+            Ok(a) => a.manager,
+            Err(ChatError::NotFound(_)) => false,
+            Err(err) => return Err(err),
+        };
+        if !still_sees {
+            self.leave_user(target, &RoomId::channel(channel_id), ACCESS_REVOKED)
+                .await?;
+        }
+        if removed {
+            self.notify_channel_updated(access.community.id, channel_id)
+                .await;
+        }
+        Ok(removed)
+    }
+
+    async fn notify_channel_updated(&self, community_id: Id, channel_id: Id) {
+        self.emit(
+            &RoomId::community(community_id),
+            Event::ChannelUpdated(ChannelRef {
+                community_id,
+                channel_id,
+            }),
+        )
+        .await;
+    }
+}

@@ -1,0 +1,90 @@
+//! [`Chat`]: the service handle, and how it emits events and changes live
+//! room membership.
+
+use chinwag_protocol::{Event, Id};
+use std::sync::Arc;
+
+use chinwag_realtime::{Hub, KeyedSerializer, RoomId};
+use chinwag_store::Store;
+
+use crate::error::Result;
+
+/// The reason given to connections removed from a room because they lost
+/// access to it.
+pub const ACCESS_REVOKED: &str = "access_revoked";
+/// The reason given when the room's resource was deleted.
+pub const DELETED: &str = "deleted";
+
+/// The chat services. Cheap to clone; every method lives in an area module
+/// ([`accounts`](crate::accounts), [`messages`](crate::messages), ...).
+#[derive(Debug, Clone)]
+pub struct Chat {
+    pub(crate) store: Store,
+    pub(crate) hub: Hub,
+    pub(crate) refresh_ttl_ms: i64,
+    /// Message writes to one channel run one at a time, persist then emit,
+    /// so the stream's order is the id order.
+    pub(crate) channel_writes: Arc<KeyedSerializer<Id>>,
+}
+
+/// Default refresh token lifetime: 30 days.
+pub const DEFAULT_REFRESH_TTL_SECS: u64 = 30 * 24 * 3600;
+
+impl Chat {
+    /// Chat over a store and a hub.
+    pub fn new(store: Store, hub: Hub) -> Chat {
+        Chat {
+            store,
+            hub,
+            refresh_ttl_ms: (DEFAULT_REFRESH_TTL_SECS * 1000) as i64,
+            channel_writes: Arc::new(KeyedSerializer::new()),
+        }
+    }
+
+    /// Sets how long refresh tokens live.
+    pub fn with_refresh_ttl(mut self, secs: u64) -> Chat {
+        self.refresh_ttl_ms = i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+        self
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The hub.
+    pub fn hub(&self) -> &Hub {
+        &self.hub
+    }
+
+    /// Broadcasts an event to a room. The change is already stored, so a
+    /// failure to emit is logged, not returned: clients that miss it are
+    /// told to resync by the stream's offsets.
+    pub(crate) async fn emit(&self, room: &RoomId, event: Event) {
+        if let Err(err) = self.hub.broadcast(room, event).await {
+            tracing::error!(%room, %err, "emitting an event failed");
+        }
+    }
+
+    /// Joins every connection of `user` to `room`: at once on this node
+    /// (so the next event in the room reaches them), and on every other
+    /// node through the engine.
+    pub(crate) async fn join_user(&self, user: Id, room: &RoomId) -> Result<()> {
+        for conn in self.hub.local().user_conns(user) {
+            self.hub.join_and_notify(&conn, room).await?;
+        }
+        self.hub.join_user(user, room).await?;
+        Ok(())
+    }
+
+    /// Removes every connection of `user` from `room`: at once on this
+    /// node (so no later event in the room reaches them), and on every
+    /// other node through the engine.
+    pub(crate) async fn leave_user(&self, user: Id, room: &RoomId, reason: &str) -> Result<()> {
+        for conn in self.hub.local().user_conns(user) {
+            self.hub.leave(&conn, room, reason).await;
+        }
+        self.hub.leave_user(user, room, reason).await?;
+        Ok(())
+    }
+}

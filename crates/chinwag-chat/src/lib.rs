@@ -1,0 +1,52 @@
+//! Chinwag's chat domain: one [`Chat`] service over the [`Store`] and the
+//! [`Hub`]. Every mutation follows the same path: **authorize → persist →
+//! emit** the event to the room that should see it, and update live room
+//! membership on every node when access changes (a new member, a revoked
+//! private channel, a deleted community), without waiting for clients to
+//! reconnect.
+//!
+//! Rooms: `community:{id}` carries community and channel structure events
+//! and `MEMBER_ADDED_TO_COMMUNITY`; `channel:{id}` carries a community
+//! channel's messages; `dm:{id}` carries a DM's messages.
+//!
+//! Permissions (for now): members see non-private channels, read their
+//! history and post in them; a private channel is visible to its member
+//! list and to the community's managers (the owner and holders of the
+//! Admin role). Managers update and delete the community, manage channels
+//! and private channel members, and create invites. Anything of a
+//! community is `NOT_FOUND` to a non-member.
+//!
+//! # Layout
+//! - [`chat`]: [`Chat`], event emission and live membership helpers.
+//! - [`error`]: [`ChatError`] and its protocol [`ErrorCode`](chinwag_protocol::ErrorCode).
+//! - [`access`]: who may see and manage what; the rooms a user belongs in.
+//! - [`validate`]: input rules (lengths, usernames, mentions).
+//! - [`accounts`]: register, login, refresh-token rotation, logout.
+//! - [`communities`]: create, get, update, delete, list.
+//! - [`invites`]: create, preview, join.
+//! - [`channels`]: create, update, delete, reorder, private channel members.
+//! - [`messages`]: send, edit, delete, history.
+//! - [`dms`]: open a DM, create a group DM, list DMs.
+//!
+//! [`Store`]: chinwag_store::Store
+//! [`Hub`]: chinwag_realtime::Hub
+
+pub mod access;
+pub mod accounts;
+pub mod channels;
+pub mod chat;
+pub mod communities;
+pub mod dms;
+pub mod error;
+pub mod invites;
+pub mod messages;
+pub mod validate;
+
+pub use access::Access;
+pub use accounts::Session;
+pub use channels::{ChannelChange, ChannelSpec};
+pub use chat::Chat;
+pub use communities::{CommunityChange, CommunitySpec};
+pub use error::{ChatError, Result};
+pub use invites::{InvitePreview, InviteSpec, Joined};
+pub use messages::{HistoryQuery, MessageSpec};

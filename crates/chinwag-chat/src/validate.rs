@@ -1,0 +1,140 @@
+//! Input rules, checked before anything is stored.
+
+use chinwag_protocol::Id;
+
+use crate::error::{ChatError, Result};
+
+/// Longest message content, in characters after trimming.
+pub const MAX_CONTENT_CHARS: usize = 4000;
+/// Longest community or channel name, in characters.
+pub const MAX_NAME_CHARS: usize = 100;
+/// Longest topic or description, in characters.
+pub const MAX_TOPIC_CHARS: usize = 1024;
+/// Shortest and longest username.
+pub const USERNAME_CHARS: std::ops::RangeInclusive<usize> = 3..=32;
+/// Shortest and longest password.
+pub const PASSWORD_CHARS: std::ops::RangeInclusive<usize> = 8..=256;
+/// Allowed history page sizes.
+pub const HISTORY_LIMIT: std::ops::RangeInclusive<u32> = 1..=100;
+
+/// Trims message content and checks it is 1..=4000 characters.
+pub fn content(raw: &str) -> Result<String> {
+    let trimmed = raw.trim();
+    let len = trimmed.chars().count();
+    if len == 0 {
+        return Err(ChatError::invalid("content must not be empty"));
+    }
+    if len > MAX_CONTENT_CHARS {
+        return Err(ChatError::invalid(format!(
+            "content must be at most {MAX_CONTENT_CHARS} characters"
+        )));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// Trims a name and checks it is 1..=100 characters.
+pub fn name(what: &str, raw: &str) -> Result<String> {
+    let trimmed = raw.trim();
+    let len = trimmed.chars().count();
+    if !(1..=MAX_NAME_CHARS).contains(&len) {
+        return Err(ChatError::invalid(format!(
+            "{what} must be 1..={MAX_NAME_CHARS} characters"
+        )));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// Checks an optional free-text field (topic, description).
+pub fn text(what: &str, raw: Option<String>) -> Result<Option<String>> {
+    match raw {
+        Some(t) if t.chars().count() > MAX_TOPIC_CHARS => Err(ChatError::invalid(format!(
+            "{what} must be at most {MAX_TOPIC_CHARS} characters"
+        ))),
+        Some(t) if t.trim().is_empty() => Ok(None),
+        other => Ok(other),
+    }
+}
+
+/// Checks a username: 3..=32 of `[a-z0-9_]`.
+pub fn username(raw: &str) -> Result<()> {
+    let ok = USERNAME_CHARS.contains(&raw.len())
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(ChatError::invalid(
+            "username must be 3..=32 characters of a-z, 0-9 and _",
+        ))
+    }
+}
+
+/// Checks a password's length (8..=256 characters).
+pub fn password(raw: &str) -> Result<()> {
+    if PASSWORD_CHARS.contains(&raw.chars().count()) {
+        Ok(())
+    } else {
+        Err(ChatError::invalid("password must be 8..=256 characters"))
+    }
+}
+
+/// Checks a history page size.
+pub fn limit(limit: u32) -> Result<u32> {
+    if HISTORY_LIMIT.contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(ChatError::invalid("limit must be within 1..=100"))
+    }
+}
+
+/// The user ids mentioned as `<@id>` in content, each once, in order.
+pub fn mentions(content: &str) -> Vec<Id> {
+    let mut out = Vec::new();
+    let mut rest = content;
+    while let Some(start) = rest.find("<@") {
+        rest = &rest[start + 2..];
+        let Some(end) = rest.find('>') else { break };
+        if let Ok(id) = rest[..end].parse::<i64>()
+            && !out.contains(&Id(id))
+        {
+            out.push(Id(id));
+        }
+        rest = &rest[end..];
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_is_trimmed_and_bounded() {
+        assert_eq!(content("  hi \n").unwrap(), "hi");
+        assert!(content("   ").is_err());
+        assert!(content(&"x".repeat(4000)).is_ok());
+        assert!(content(&"x".repeat(4001)).is_err());
+        assert!(content(&format!("  {}  ", "é".repeat(4000))).is_ok());
+    }
+
+    #[test]
+    fn usernames_and_passwords() {
+        assert!(username("ab").is_err());
+        assert!(username("alice_01").is_ok());
+        assert!(username("Alice").is_err());
+        assert!(username("al ice").is_err());
+        assert!(username(&"a".repeat(33)).is_err());
+        assert!(password("short").is_err());
+        assert!(password("longenough").is_ok());
+    }
+
+    #[test]
+    fn mentions_are_parsed_once_each() {
+        assert_eq!(
+            mentions("hi <@12> and <@34>, <@12> <@x> <@5"),
+            vec![Id(12), Id(34)]
+        );
+        assert!(mentions("no mentions").is_empty());
+    }
+}

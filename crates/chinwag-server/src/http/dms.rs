@@ -1,0 +1,58 @@
+//! DMs: `GET /dms` (mine) and `POST /dms` (open a one-to-one DM with
+//! `recipient_id`, or create a group DM with `recipient_ids`).
+
+use axum::Router;
+use axum::extract::State;
+use axum::response::Json;
+use axum::routing::get;
+use chinwag_protocol::Id;
+use chinwag_protocol::model::Channel;
+use serde::Deserialize;
+
+use super::extract::{Auth, Body};
+use crate::{ApiError, AppState};
+
+/// The routes of this area.
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/dms", get(list).post(open))
+}
+
+/// `POST /dms` body: exactly one of `recipient_id` and `recipient_ids`.
+#[derive(Debug, Deserialize)]
+pub struct OpenBody {
+    /// The other user of a one-to-one DM.
+    #[serde(default)]
+    pub recipient_id: Option<Id>,
+    /// The other users of a group DM (1..=9).
+    #[serde(default)]
+    pub recipient_ids: Option<Vec<Id>>,
+    /// A group DM's name.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+async fn list(State(state): State<AppState>, auth: Auth) -> Result<Json<Vec<Channel>>, ApiError> {
+    Ok(Json(state.chat.my_dms(auth.user).await?))
+}
+
+async fn open(
+    State(state): State<AppState>,
+    auth: Auth,
+    Body(body): Body<OpenBody>,
+) -> Result<Json<Channel>, ApiError> {
+    let channel = match (body.recipient_id, body.recipient_ids) {
+        (Some(other), None) => state.chat.open_dm(auth.user, other).await?,
+        (None, Some(others)) => {
+            state
+                .chat
+                .create_group_dm(auth.user, &others, body.name.as_deref())
+                .await?
+        }
+        _ => {
+            return Err(ApiError::bad_request(
+                "give exactly one of recipient_id and recipient_ids",
+            ));
+        }
+    };
+    Ok(Json(channel))
+}
