@@ -4,7 +4,8 @@
 //! and membership changes to the right nodes, and keeps the presence
 //! registry.
 //!
-//! Engines deliver room traffic straight into [`Local::deliver`], in offset
+//! Engines deliver room traffic straight into
+//! [`Local::deliver`](crate::local::Local::deliver), in offset
 //! order, and control traffic (membership changes) into the hub's control
 //! channel. The hub never needs to know which engine it runs on.
 //!
@@ -228,7 +229,12 @@ impl Engine for AnyEngine {
         dispatch!(self, e => e.set_interest(room, interested).await)
     }
 
-    async fn send_to_conn(&self, conn: ConnId, room: &RoomId, event: Event) -> Result<(), HubError> {
+    async fn send_to_conn(
+        &self,
+        conn: ConnId,
+        room: &RoomId,
+        event: Event,
+    ) -> Result<(), HubError> {
         dispatch!(self, e => e.send_to_conn(conn, room, event).await)
     }
 
@@ -242,5 +248,20 @@ impl Engine for AnyEngine {
 
     fn name(&self) -> &'static str {
         dispatch!(self, e => e.name())
+    }
+}
+
+impl AnyEngine {
+    /// Notices of connections this node removed from the presence registry
+    /// because their node stopped heartbeating (distributed engines only).
+    #[cfg(any(feature = "redis", feature = "nats"))]
+    pub fn subscribe_reaped(&self) -> Option<tokio::sync::broadcast::Receiver<broker::Reaped>> {
+        match self {
+            AnyEngine::Memory(_) => None,
+            #[cfg(feature = "redis")]
+            AnyEngine::Redis(e) => Some(e.subscribe_reaped()),
+            #[cfg(feature = "nats")]
+            AnyEngine::Nats(e) => Some(e.subscribe_reaped()),
+        }
     }
 }

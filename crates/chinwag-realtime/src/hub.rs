@@ -69,10 +69,7 @@ impl Hub {
                 subscribed: Mutex::default(),
             }),
         };
-        tokio::spawn(control_loop(
-            Arc::downgrade(&hub.inner),
-            seed.control_rx,
-        ));
+        tokio::spawn(control_loop(Arc::downgrade(&hub.inner), seed.control_rx));
         hub
     }
 
@@ -81,6 +78,40 @@ impl Hub {
         Self::memory_with(node, outbox, |local, control| {
             MemoryEngine::new(local, control, history)
         })
+    }
+
+    /// A hub on the engine an URL names: `memory` (or empty), `redis://…`
+    /// (feature `redis`) or `nats://…` (feature `nats`). `prefix` namespaces
+    /// the broker's keys and subjects, so clusters can share a broker.
+    pub async fn connect(
+        url: &str,
+        node: NodeId,
+        outbox: OutboxConfig,
+        history: HistoryConfig,
+        prefix: &str,
+    ) -> Result<Hub, HubError> {
+        let seed = Hub::seed(node, outbox);
+        let (local, control) = (seed.local.clone(), seed.control.clone());
+        let engine = match url.split_once("://").map_or(url, |(scheme, _)| scheme) {
+            "" | "memory" => AnyEngine::Memory(MemoryEngine::new(local, control, history)),
+            #[cfg(feature = "redis")]
+            "redis" | "rediss" => AnyEngine::Redis(
+                crate::engine::redis::RedisEngine::connect(url, local, control, history, prefix)
+                    .await?,
+            ),
+            #[cfg(feature = "nats")]
+            "nats" | "tls" => AnyEngine::Nats(
+                crate::engine::nats::NatsEngine::connect(url, local, control, history, prefix)
+                    .await?,
+            ),
+            other => {
+                let _ = prefix;
+                return Err(HubError::Engine(format!(
+                    "engine `{other}` is not supported by this build (features: redis, nats)"
+                )));
+            }
+        };
+        Ok(Hub::start(seed, engine))
     }
 
     /// A single-process hub on an in-memory engine built by `make`.
@@ -191,7 +222,11 @@ impl Hub {
     /// Broadcasts an event to a room. Only events every role understands
     /// may go to a room that can mix roles; a `user:` room holds one user's
     /// connections, so any event may go there.
-    pub async fn broadcast(&self, room: &RoomId, event: Event) -> Result<Option<StreamPos>, HubError> {
+    pub async fn broadcast(
+        &self,
+        room: &RoomId,
+        event: Event,
+    ) -> Result<Option<StreamPos>, HubError> {
         let kind = event.kind();
         if kind.audience() != Audience::Shared && room.kind() != RoomKind::User {
             return Err(HubError::NotShared(kind.name(), room.to_string()));
@@ -243,7 +278,10 @@ impl Hub {
     }
 
     /// Subscribes this server to a bus topic, on this node.
-    pub async fn bus_subscribe(&self, topic: &str) -> Result<broadcast::Receiver<BusMessage>, HubError> {
+    pub async fn bus_subscribe(
+        &self,
+        topic: &str,
+    ) -> Result<broadcast::Receiver<BusMessage>, HubError> {
         let room = RoomId::topic(topic)?;
         let rx = self.inner.local.bus_subscribe(&room);
         self.sync_interest(&room).await;

@@ -44,13 +44,38 @@ impl std::fmt::Debug for PresenceTracker {
 
 impl PresenceTracker {
     /// A tracker publishing through `hub`, waiting `grace` before offline.
+    /// On a distributed engine it also follows the connections reaped from
+    /// dead nodes, so their users go offline too.
     pub fn new(hub: Hub, grace: Duration, rooms: PresenceRooms) -> Arc<PresenceTracker> {
-        Arc::new(PresenceTracker {
+        let tracker = Arc::new(PresenceTracker {
             hub,
             grace,
             rooms,
             serializer: KeyedSerializer::new(),
-        })
+        });
+        #[cfg(any(feature = "redis", feature = "nats"))]
+        if let Some(mut reaped) = tracker.hub.engine().subscribe_reaped() {
+            let weak = Arc::downgrade(&tracker);
+            tokio::spawn(async move {
+                use tokio::sync::broadcast::error::RecvError;
+                loop {
+                    match reaped.recv().await {
+                        Ok(notice) => match weak.upgrade() {
+                            Some(tracker) if notice.snapshot.connections == 0 => {
+                                tracker.schedule_offline(notice.user);
+                            }
+                            Some(_) => {}
+                            None => break,
+                        },
+                        Err(RecvError::Lagged(missed)) => {
+                            tracing::warn!(missed, "missed reaped-connection notices");
+                        }
+                        Err(RecvError::Closed) => break,
+                    }
+                }
+            });
+        }
+        tracker
     }
 
     /// A connection of `user` opened, optionally setting the user's status
@@ -86,15 +111,21 @@ impl PresenceTracker {
                 .await?
         };
         if snap.connections == 0 {
-            let this = self.clone();
-            tokio::spawn(async move {
-                tokio::time::sleep(this.grace).await;
-                if let Err(err) = this.offline_if_gone(user).await {
-                    tracing::error!(%user, %err, "presence check failed");
-                }
-            });
+            self.schedule_offline(user);
         }
         Ok(())
+    }
+
+    /// After the grace period, sends `USER_OFFLINE` if the user has no
+    /// connection left anywhere.
+    fn schedule_offline(self: &Arc<Self>, user: Id) {
+        let this = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(this.grace).await;
+            if let Err(err) = this.offline_if_gone(user).await {
+                tracing::error!(%user, %err, "presence check failed");
+            }
+        });
     }
 
     /// Sets the user's status (online, idle, dnd) while connected; a change

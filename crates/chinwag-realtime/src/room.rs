@@ -136,7 +136,14 @@ mod tests {
             RoomId::parse("topic:public.news").unwrap().kind(),
             RoomKind::Topic
         );
-        for bad in ["", "channel", "channel:", "channel:x", "nope:1", "topic:a b"] {
+        for bad in [
+            "",
+            "channel",
+            "channel:",
+            "channel:x",
+            "nope:1",
+            "topic:a b",
+        ] {
             assert!(RoomId::parse(bad).is_err(), "{bad}");
         }
     }

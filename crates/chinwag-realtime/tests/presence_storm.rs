@@ -26,18 +26,20 @@ fn observe(outbox: &mut Outbox) -> (Option<(PresenceStatus, i64)>, usize, bool) 
     let mut seen = 0;
     let mut regressed = false;
     while let Ok(item) = outbox.try_recv() {
-        let Outgoing::Event(frame) = item else { continue };
+        let Outgoing::Event(frame) = item else {
+            continue;
+        };
         let presence = match frame.event() {
             Event::UserOnline(p) | Event::UserOffline(p) => &p.presence,
             _ => continue,
         };
         assert_eq!(presence.user_id, USER);
         seen += 1;
-        if let Some((_, version)) = state {
-            if presence.version <= version {
-                regressed = true;
-                continue;
-            }
+        if let Some((_, version)) = state
+            && presence.version <= version
+        {
+            regressed = true;
+            continue;
         }
         state = Some((presence.status, presence.version));
     }
@@ -107,7 +109,10 @@ fn rand_below(n: u64) -> u64 {
 async fn storm_ending_offline_converges_to_offline() {
     let (truth, (state, seen, regressed)) = storm(0).await;
     assert!(seen > 0);
-    assert!(!regressed, "an observer received an older version after a newer one");
+    assert!(
+        !regressed,
+        "an observer received an older version after a newer one"
+    );
     assert_eq!(state.map(|s| s.0), Some(truth));
 }
 
@@ -115,6 +120,9 @@ async fn storm_ending_offline_converges_to_offline() {
 async fn storm_with_survivors_converges_to_online() {
     let (truth, (state, seen, regressed)) = storm(3).await;
     assert!(seen > 0);
-    assert!(!regressed, "an observer received an older version after a newer one");
+    assert!(
+        !regressed,
+        "an observer received an older version after a newer one"
+    );
     assert_eq!(state.map(|s| s.0), Some(truth));
 }

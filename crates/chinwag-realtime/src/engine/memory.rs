@@ -124,9 +124,7 @@ impl Engine for MemoryEngine {
     }
 
     async fn head(&self, room: &RoomId) -> Result<StreamPos, HubError> {
-        let head = lock(&self.streams)
-            .get(room)
-            .map_or(0, |s| lock(s).head);
+        let head = lock(&self.streams).get(room).map_or(0, |s| lock(s).head);
         Ok(self.pos(head))
     }
 
@@ -176,7 +174,12 @@ impl Engine for MemoryEngine {
         Ok(())
     }
 
-    async fn send_to_conn(&self, conn: ConnId, room: &RoomId, event: Event) -> Result<(), HubError> {
+    async fn send_to_conn(
+        &self,
+        conn: ConnId,
+        room: &RoomId,
+        event: Event,
+    ) -> Result<(), HubError> {
         let frame = Arc::new(SharedFrame::new(room.clone(), None, event, None));
         if self.local.deliver_to_conn(conn, &frame) {
             Ok(())
