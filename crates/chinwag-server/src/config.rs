@@ -28,6 +28,9 @@ pub struct Config {
     pub database_url: Option<String>,
     /// Engine URL: `memory` (default), `redis://...` or `nats://...`.
     pub engine: String,
+    /// Namespace for the engine's keys and subjects; every node of one
+    /// cluster uses the same. Default `chinwag`.
+    pub engine_prefix: String,
     /// Authentication.
     pub auth: AuthConfig,
     /// WebSocket gateway limits and timings.
@@ -46,6 +49,7 @@ impl Default for Config {
             node_name: None,
             database_url: None,
             engine: "memory".into(),
+            engine_prefix: "chinwag".into(),
             auth: AuthConfig::default(),
             gateway: GatewayConfig::default(),
             history: HistorySettings::default(),

@@ -37,7 +37,10 @@ impl Server {
     }
 
     /// Serves until `shutdown` resolves.
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         run(self.listener, self.state, shutdown).await
     }
 }
@@ -62,7 +65,10 @@ pub async fn run(
         .with_graceful_shutdown(async move { token.cancelled().await })
         .await?;
     sessions.close();
-    if tokio::time::timeout(DRAIN_TIMEOUT, sessions.wait()).await.is_err() {
+    if tokio::time::timeout(DRAIN_TIMEOUT, sessions.wait())
+        .await
+        .is_err()
+    {
         tracing::warn!(left = sessions.len(), "drain timeout: sessions still open");
     }
     tracing::info!("stopped");

@@ -111,10 +111,9 @@ impl AppState {
             max_len: config.history.max_len,
             max_age: Duration::from_secs(config.history.max_age_secs),
         };
-        let hub = match config.engine.as_str() {
-            "memory" | "" => Hub::memory(node, outbox, history),
-            other => anyhow::bail!("unsupported engine `{other}` in this build"),
-        };
+        let hub = Hub::connect(&config.engine, node, outbox, history, &config.engine_prefix)
+            .await
+            .map_err(|err| anyhow::anyhow!("engine {}: {err}", config.engine))?;
         let chat = Chat::new(store, hub.clone()).with_refresh_ttl(config.auth.refresh_ttl_secs);
         let policy = make_policy(&chat);
         let rooms_policy = policy.clone();

@@ -20,7 +20,7 @@ use crate::auth::{TokenError, now_ms};
 
 /// Typing indicators last this long on clients.
 pub const TYPING_TTL_MS: i64 = 8_000;
-/// One `USER_TYPING` per user and channel per this interval at most.
+/// One `USER_TYPING` per connection and channel per this interval at most.
 pub const TYPING_THROTTLE: Duration = Duration::from_secs(3);
 
 impl<S> Session<S>
@@ -109,7 +109,10 @@ where
 
     async fn unsubscribe(&mut self, cmd: TopicCommand) -> Result<Option<ServerFrame>, ApiError> {
         let room = RoomId::topic(&cmd.topic)?;
-        self.state.hub.leave(&self.conn, &room, "unsubscribed").await;
+        self.state
+            .hub
+            .leave(&self.conn, &room, "unsubscribed")
+            .await;
         Ok(Self::ack(cmd.nonce, json!({"room": room.as_str()})))
     }
 
@@ -145,7 +148,8 @@ where
         {
             return Ok(None);
         }
-        self.typing.retain(|_, last| now.duration_since(*last) < TYPING_THROTTLE);
+        self.typing
+            .retain(|_, last| now.duration_since(*last) < TYPING_THROTTLE);
         self.typing.insert(cmd.channel_id, now);
         let event = Event::UserTyping(UserTyping {
             channel_id: cmd.channel_id,
@@ -160,16 +164,28 @@ where
     /// streaming at once, rooms it drops stop, and rooms kept are never
     /// left, so nothing in them is lost or repeated.
     async fn reauth(&mut self, cmd: Reauth) -> Result<Option<ServerFrame>, ApiError> {
-        let who = self.state.keys.verify(&cmd.token).map_err(|err| match err {
-            TokenError::Expired => {
-                ApiError::new(chinwag_protocol::ErrorCode::TokenExpired, err.to_string())
-            }
-            TokenError::Invalid(_) => ApiError::unauthorized(err.to_string()),
-        })?;
-        if who.user_id != self.who.user_id {
-            return Err(ApiError::forbidden("the new token is for another user"));
+        let who = self
+            .state
+            .keys
+            .verify(&cmd.token)
+            .map_err(|err| match err {
+                TokenError::Expired => {
+                    ApiError::new(chinwag_protocol::ErrorCode::TokenExpired, err.to_string())
+                }
+                TokenError::Invalid(_) => ApiError::unauthorized(err.to_string()),
+            })?;
+        if who.user_id != self.who.user_id || who.role != self.who.role {
+            return Err(ApiError::forbidden(
+                "the new token is for another user or role; reconnect instead",
+            ));
         }
-        let mut wanted: HashSet<RoomId> = self.state.policy.rooms_for(&who).await?.into_iter().collect();
+        let mut wanted: HashSet<RoomId> = self
+            .state
+            .policy
+            .rooms_for(&who)
+            .await?
+            .into_iter()
+            .collect();
         wanted.insert(RoomId::user(who.user_id));
         let current: HashSet<RoomId> = self
             .conn
@@ -188,7 +204,10 @@ where
         }
         let mut rooms_removed = Vec::new();
         for room in current.difference(&wanted) {
-            self.state.hub.leave(&self.conn, room, "access_revoked").await;
+            self.state
+                .hub
+                .leave(&self.conn, room, "access_revoked")
+                .await;
             rooms_removed.push(room.to_string());
         }
         rooms_added.sort_by(|a, b| a.room.cmp(&b.room));
@@ -203,7 +222,9 @@ where
 
     async fn set_status(&mut self, cmd: SetStatus) -> Result<Option<ServerFrame>, ApiError> {
         if cmd.status == PresenceStatus::Offline {
-            return Err(ApiError::bad_request("offline is not a status; disconnect instead"));
+            return Err(ApiError::bad_request(
+                "offline is not a status; disconnect instead",
+            ));
         }
         self.state
             .presence
