@@ -40,7 +40,9 @@ impl Encoding {
     /// Encodes a value.
     pub fn encode<T: Serialize>(self, value: &T) -> Result<Vec<u8>, CodecError> {
         match self {
-            Encoding::Json => serde_json::to_vec(value).map_err(|e| CodecError::Invalid(e.to_string())),
+            Encoding::Json => {
+                serde_json::to_vec(value).map_err(|e| CodecError::Invalid(e.to_string()))
+            }
             Encoding::MsgPack => {
                 rmp_serde::to_vec_named(value).map_err(|e| CodecError::Invalid(e.to_string()))
             }

@@ -83,7 +83,12 @@ async fn connect(node: &Node, user: i64, resume: Option<Value>) -> Client {
 
 /// Reads events of the room until `count` have arrived or the socket dies;
 /// returns (epoch, offsets, data numbers).
-async fn read_events(client: &mut Client, seen: &mut Vec<(u64, u64)>, epoch: &mut String, until: u64) -> bool {
+async fn read_events(
+    client: &mut Client,
+    seen: &mut Vec<(u64, u64)>,
+    epoch: &mut String,
+    until: u64,
+) -> bool {
     use futures_util::StreamExt;
     use tokio_tungstenite::tungstenite::Message;
     while (seen.len() as u64) < until {
@@ -145,7 +150,11 @@ async fn killed_node_loses_nothing(backend: Backend) {
     let _publisher = sender.await.unwrap();
 
     let offsets: Vec<u64> = seen.iter().map(|s| s.0).collect();
-    assert_eq!(offsets, (1..=EVENTS).collect::<Vec<_>>(), "lost or repeated events");
+    assert_eq!(
+        offsets,
+        (1..=EVENTS).collect::<Vec<_>>(),
+        "lost or repeated events"
+    );
     let ns: Vec<u64> = seen.iter().map(|s| s.1).collect();
     assert_eq!(ns, (0..EVENTS).collect::<Vec<_>>());
 

@@ -32,7 +32,9 @@ async fn cluster(backend: Backend) -> Option<Vec<TestServer>> {
 }
 
 async fn broadcast_to_user_and_kick(backend: Backend) {
-    let Some(nodes) = cluster(backend).await else { return };
+    let Some(nodes) = cluster(backend).await else {
+        return;
+    };
     let mut clients = Vec::new();
     for (user, node) in [(1, 0), (2, 1), (3, 2)] {
         let mut client = nodes[node].client(user).await;
@@ -73,7 +75,10 @@ async fn broadcast_to_user_and_kick(backend: Backend) {
     let joined = clients[2].recv_op("room_joined").await;
     assert_eq!(joined["room"], "channel:77");
     hub.broadcast(&channel, note(1)).await.unwrap();
-    assert_eq!(clients[2].recv_in("channel:77").await["data"]["data"]["n"], 1);
+    assert_eq!(
+        clients[2].recv_in("channel:77").await["data"]["data"]["n"],
+        1
+    );
     hub.leave_user(Id(3), &channel, "kicked").await.unwrap();
     let left = clients[2].recv_op("room_left").await;
     assert_eq!(left["reason"], "kicked");
@@ -90,7 +95,9 @@ async fn broadcast_to_user_and_kick(backend: Backend) {
 }
 
 async fn presence_across_nodes(backend: Backend) {
-    let Some(nodes) = cluster(backend).await else { return };
+    let Some(nodes) = cluster(backend).await else {
+        return;
+    };
     let hub = &nodes[0].state.hub;
     let (observer, mut outbox) = hub.register(Id(99), UserRole::User);
     hub.join(&observer, &RoomId::user(Id(5))).await.unwrap();
@@ -114,9 +121,15 @@ async fn presence_across_nodes(backend: Backend) {
         }
     }
     assert!(seen[0].0, "first event is online: {seen:?}");
-    assert!(seen.windows(2).all(|w| w[0].1 < w[1].1), "versions grow: {seen:?}");
+    assert!(
+        seen.windows(2).all(|w| w[0].1 < w[1].1),
+        "versions grow: {seen:?}"
+    );
     let presence = nodes[2].state.presence.current(Id(5)).await.unwrap();
-    assert_eq!(presence.status, chinwag_protocol::model::PresenceStatus::Offline);
+    assert_eq!(
+        presence.status,
+        chinwag_protocol::model::PresenceStatus::Offline
+    );
 }
 
 #[tokio::test]

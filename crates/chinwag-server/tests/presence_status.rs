@@ -42,17 +42,23 @@ async fn online_idle_dnd_offline_in_version_order() {
 
     // A second device: no new USER_ONLINE, since the user already is.
     let mut laptop = server.client(5).await;
-    laptop.send(json!({"op":"set_status","status":"idle"})).await;
+    laptop
+        .send(json!({"op":"set_status","status":"idle"}))
+        .await;
     let (_, status, v2) = next_presence(&mut outbox).await;
     assert_eq!(status, PresenceStatus::Idle);
     assert!(v2 > v1);
     // Repeating the status publishes nothing; dnd does.
-    laptop.send(json!({"op":"set_status","status":"idle"})).await;
+    laptop
+        .send(json!({"op":"set_status","status":"idle"}))
+        .await;
     phone.send(json!({"op":"set_status","status":"dnd"})).await;
     let (_, status, v3) = next_presence(&mut outbox).await;
     assert_eq!(status, PresenceStatus::Dnd);
     assert!(v3 > v2);
-    phone.send(json!({"op":"set_status","status":"offline","nonce":"x"})).await;
+    phone
+        .send(json!({"op":"set_status","status":"offline","nonce":"x"}))
+        .await;
     assert_eq!(phone.recv_op("error").await["code"], "BAD_REQUEST");
 
     // A reconnecting device learns the real status in `ready`.
