@@ -53,8 +53,9 @@ pub async fn run(
 ) -> std::io::Result<()> {
     let token = state.shutdown.clone();
     let sessions = state.sessions.clone();
+    let node = state.hub.node().name().to_string();
     let app = router(state);
-    tracing::info!(addr = %listener.local_addr()?, "listening");
+    tracing::info!(%node, addr = %listener.local_addr()?, "listening");
     let signal = token.clone();
     tokio::spawn(async move {
         shutdown.await;

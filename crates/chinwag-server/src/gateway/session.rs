@@ -186,7 +186,7 @@ where
                 TokenError::Expired => (ErrorCode::TokenExpired, CloseCode::TokenExpired),
                 TokenError::Invalid(_) => (ErrorCode::Unauthorized, CloseCode::AuthFailed),
             };
-            tracing::info!(%err, "token refused");
+            tracing::info!(node = state.hub.node().name(), %err, "token refused");
             let frame = ServerFrame::Error(ErrorFrame {
                 code,
                 message: err.to_string(),
@@ -364,7 +364,7 @@ where
                     }
                 }
                 () = &mut heartbeat => {
-                    tracing::info!(conn = %self.conn.id(), "heartbeat timeout");
+                    tracing::info!(node = self.state.hub.node().name(), conn = %self.conn.id(), "heartbeat timeout");
                     self.finish(None, CloseCode::HeartbeatTimeout).await;
                     return;
                 }
@@ -498,7 +498,12 @@ where
     async fn close_slow(&mut self) {
         let timeout = Duration::from_millis(self.state.config.gateway.close_timeout_ms);
         let (dropped, rooms) = self.conn.take_lag().unwrap_or_default();
-        tracing::info!(conn = %self.conn.id(), rooms = rooms.len(), "closing slow consumer");
+        tracing::info!(
+            node = self.state.hub.node().name(),
+            conn = %self.conn.id(),
+            rooms = rooms.len(),
+            "closing slow consumer"
+        );
         let _ = tokio::time::timeout(timeout, async {
             if self.writer.send_lagged(dropped, &rooms).await.is_ok() {
                 self.writer.close(CloseCode::SlowConsumer).await;
