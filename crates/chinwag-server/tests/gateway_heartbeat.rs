@@ -1,0 +1,49 @@
+//! Heartbeats: a silent connection is reaped with 4009, a pinging one is
+//! kept; health and readiness endpoints.
+
+#[path = "support/mod.rs"]
+mod support;
+
+use std::time::Duration;
+
+use chinwag_protocol::CloseCode;
+use serde_json::json;
+use support::TestServer;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+#[tokio::test]
+async fn silent_connections_are_reaped_and_pinging_ones_kept() {
+    let server = TestServer::start_with(|c| c.gateway.heartbeat_timeout_ms = 400).await;
+    let mut silent = server.client(1).await;
+    let mut alive = server.client(2).await;
+    let pinger = tokio::spawn(async move {
+        for _ in 0..8 {
+            alive.send(json!({"op":"ping"})).await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        alive.roundtrip().await;
+        alive
+    });
+    assert_eq!(silent.closed().await, CloseCode::HeartbeatTimeout.code());
+    let _alive = pinger.await.unwrap();
+}
+
+async fn get(addr: std::net::SocketAddr, path: &str) -> String {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    response
+}
+
+#[tokio::test]
+async fn health_and_readiness_report_the_node() {
+    let server = TestServer::start_with(|c| c.node_name = Some("edge-7".into())).await;
+    let health = get(server.addr, "/healthz").await;
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    assert!(health.contains("edge-7"));
+    let ready = get(server.addr, "/readyz").await;
+    assert!(ready.starts_with("HTTP/1.1 200"), "{ready}");
+    assert!(ready.contains("\"engine\":\"memory\""), "{ready}");
+}
