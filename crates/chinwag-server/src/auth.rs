@@ -45,9 +45,14 @@ pub enum TokenError {
     Invalid(String),
 }
 
-/// Signs and verifies access tokens.
+/// Signs and verifies access tokens. Cheap to clone (every connection's
+/// session holds one).
 #[derive(Clone)]
 pub struct TokenKeys {
+    inner: std::sync::Arc<KeysInner>,
+}
+
+struct KeysInner {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
@@ -57,7 +62,7 @@ pub struct TokenKeys {
 impl std::fmt::Debug for TokenKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TokenKeys")
-            .field("ttl_secs", &self.ttl_secs)
+            .field("ttl_secs", &self.inner.ttl_secs)
             .finish_non_exhaustive()
     }
 }
@@ -69,16 +74,18 @@ impl TokenKeys {
         validation.leeway = 0;
         validation.set_required_spec_claims(&["exp", "sub"]);
         TokenKeys {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
-            validation,
-            ttl_secs,
+            inner: std::sync::Arc::new(KeysInner {
+                encoding: EncodingKey::from_secret(secret),
+                decoding: DecodingKey::from_secret(secret),
+                validation,
+                ttl_secs,
+            }),
         }
     }
 
     /// Issues a token for a user.
     pub fn issue(&self, user: Id, role: UserRole) -> (String, i64) {
-        self.issue_with_ttl(user, role, self.ttl_secs)
+        self.issue_with_ttl(user, role, self.inner.ttl_secs)
     }
 
     /// Issues a token with an explicit lifetime; returns it and its expiry
@@ -91,18 +98,23 @@ impl TokenKeys {
             iat,
             exp: iat + ttl_secs,
         };
-        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-            .expect("HS256 encoding of plain claims cannot fail");
+        let token = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &self.inner.encoding,
+        )
+        .expect("HS256 encoding of plain claims cannot fail");
         (token, (claims.exp * 1000) as i64)
     }
 
     /// Verifies a token.
     pub fn verify(&self, token: &str) -> Result<Identity, TokenError> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .map_err(|e| match e.kind() {
-                ErrorKind::ExpiredSignature => TokenError::Expired,
-                other => TokenError::Invalid(format!("{other:?}")),
-            })?;
+        let data =
+            jsonwebtoken::decode::<Claims>(token, &self.inner.decoding, &self.inner.validation)
+                .map_err(|e| match e.kind() {
+                    ErrorKind::ExpiredSignature => TokenError::Expired,
+                    other => TokenError::Invalid(format!("{other:?}")),
+                })?;
         let user_id = data
             .claims
             .sub

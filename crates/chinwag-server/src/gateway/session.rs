@@ -56,8 +56,16 @@ pub async fn drive<S, R>(
         return;
     }
     let mut limiter = RateLimiter::new(gateway.rate_per_sec, gateway.rate_burst);
-    let Some((who, identify)) =
-        identify(&mut writer, &mut stream, &state, token, &mut limiter).await
+    // Rare, large futures are boxed so the long-lived session future stays
+    // small (it is most of a connection's memory).
+    let Some((who, identify)) = Box::pin(identify(
+        &mut writer,
+        &mut stream,
+        &state,
+        token,
+        &mut limiter,
+    ))
+    .await
     else {
         return;
     };
@@ -73,14 +81,17 @@ pub async fn drive<S, R>(
         typing: HashMap::new(),
     };
     session.serve(&mut stream, outbox, identify).await;
-    state.hub.unregister(&conn).await;
-    if let Err(err) = state
-        .presence
-        .disconnected(session.who.user_id, conn.id())
-        .await
-    {
-        tracing::error!(%err, "presence update on disconnect failed");
-    }
+    Box::pin(async {
+        state.hub.unregister(&conn).await;
+        if let Err(err) = state
+            .presence
+            .disconnected(session.who.user_id, conn.id())
+            .await
+        {
+            tracing::error!(%err, "presence update on disconnect failed");
+        }
+    })
+    .await;
     tracing::debug!(conn = %conn.id(), "connection closed");
 }
 
@@ -301,7 +312,7 @@ where
     where
         R: Stream<Item = Result<Message, axum::Error>> + Unpin + Send,
     {
-        if self.start(identified).await.is_err() {
+        if Box::pin(self.start(identified)).await.is_err() {
             return;
         }
         let gateway = self.state.config.gateway.clone();
@@ -309,7 +320,7 @@ where
         let heartbeat = tokio::time::sleep(heartbeat_timeout);
         let expiry = tokio::time::sleep(self.token_ttl());
         tokio::pin!(heartbeat, expiry);
-        let mut batch = Vec::with_capacity(gateway.write_batch);
+        let mut batch = Vec::new();
         let conn = self.conn.clone();
         let shutdown = self.state.shutdown.clone();
         loop {
@@ -317,11 +328,11 @@ where
                 biased;
                 () = shutdown.cancelled() => {
                     let frame = ServerFrame::Reconnect(Reconnect { reason: "shutdown".into() });
-                    self.finish(Some(frame), CloseCode::ServerShutdown).await;
+                    Box::pin(self.finish(Some(frame), CloseCode::ServerShutdown)).await;
                     return;
                 }
                 () = conn.overflowed() => {
-                    self.close_slow().await;
+                    Box::pin(self.close_slow()).await;
                     return;
                 }
                 received = outbox.recv_many(&mut batch, gateway.write_batch) => {
@@ -332,7 +343,7 @@ where
                         biased;
                         result = self.writer.write_batch(&mut batch) => result,
                         () = conn.overflowed() => {
-                            self.close_slow().await;
+                            Box::pin(self.close_slow()).await;
                             return;
                         }
                     };
@@ -349,10 +360,11 @@ where
                 next = stream.next() => {
                     heartbeat.as_mut().reset(Instant::now() + heartbeat_timeout);
                     let max_invalid = gateway.max_invalid_frames;
-                    match read_frame(&mut self.writer, next, &mut self.limiter, &mut self.invalid, max_invalid).await {
+                    let read = read_frame(&mut self.writer, next, &mut self.limiter, &mut self.invalid, max_invalid);
+                    match Box::pin(read).await {
                         Read::Command(command) => {
                             let expires = self.who.expires_at_ms;
-                            if let Flow::Stop = self.handle(command).await {
+                            if let Flow::Stop = Box::pin(self.handle(command)).await {
                                 return;
                             }
                             if self.who.expires_at_ms != expires {
@@ -365,7 +377,7 @@ where
                 }
                 () = &mut heartbeat => {
                     tracing::info!(node = self.state.hub.node().name(), conn = %self.conn.id(), "heartbeat timeout");
-                    self.finish(None, CloseCode::HeartbeatTimeout).await;
+                    Box::pin(self.finish(None, CloseCode::HeartbeatTimeout)).await;
                     return;
                 }
                 () = &mut expiry => {
@@ -374,7 +386,7 @@ where
                         message: "token expired; reconnect with a new token".into(),
                         nonce: None,
                     });
-                    self.finish(Some(frame), CloseCode::TokenExpired).await;
+                    Box::pin(self.finish(Some(frame), CloseCode::TokenExpired)).await;
                     return;
                 }
             }
