@@ -2,7 +2,7 @@
 //! health and readiness.
 //!
 //! Every REST error is a JSON body `{"error": {"code", "message"}}` (see
-//! [`ApiError`](crate::ApiError)); request bodies are limited to
+//! [`ApiError`]); request bodies are limited to
 //! [`MAX_BODY_BYTES`]. The API is described by `docs/openapi.json`, served
 //! at `GET /api/v1/openapi.json`.
 //!

@@ -1,0 +1,161 @@
+//! Direct messages over real sockets: opening a DM joins both users'
+//! streams to `dm:{id}`, messages arrive as NEW_DM with the channel, edits
+//! and deletes follow, outsiders see nothing; group DMs. Runs on SQLite
+//! and, when configured, PostgreSQL.
+
+#[path = "chat_support.rs"]
+mod chat_support;
+
+use chat_support::{Api, drain, each_backend, id, next_event};
+use serde_json::json;
+
+#[tokio::test]
+async fn a_dm_reaches_both_participants_and_nobody_else() {
+    each_backend(|server| async move {
+        let server = server;
+        let api = Api { addr: server.addr };
+        let (alice, alice_token) = api.register("alice").await;
+        let (bob, bob_token) = api.register("bob").await;
+        let (carol, carol_token) = api.register("carol").await;
+        let mut alice_ws = server.client(alice).await;
+        let mut bob_ws = server.client(bob).await;
+        let mut carol_ws = server.client(carol).await;
+
+        let dm = api
+            .ok(
+                200,
+                "POST",
+                "/dms",
+                &alice_token,
+                Some(json!({"recipient_id": bob.to_string()})),
+            )
+            .await;
+        let dm_id = id(&dm["id"]);
+        assert_eq!(dm["kind"], "dm");
+        let room = format!("dm:{dm_id}");
+        for ws in [&mut alice_ws, &mut bob_ws] {
+            let joined = ws.recv_op("room_joined").await;
+            assert_eq!(joined["room"], room);
+        }
+        // Opening it again is the same DM, from either side.
+        let again = api
+            .ok(
+                200,
+                "POST",
+                "/dms",
+                &bob_token,
+                Some(json!({"recipient_id": alice})),
+            )
+            .await;
+        assert_eq!(id(&again["id"]), dm_id);
+
+        let sent = api.send(&alice_token, dm_id, "psst").await;
+        for ws in [&mut alice_ws, &mut bob_ws] {
+            let event = next_event(ws, &room, "NEW_DM").await;
+            assert_eq!(event["data"]["message"]["id"], sent["id"]);
+            assert_eq!(id(&event["data"]["channel"]["id"]), dm_id);
+            assert!(event["data"]["message"]["community_id"].is_null());
+        }
+        bob_ws
+            .send(
+                json!({"op": "send_message", "channel_id": dm_id.to_string(),
+                         "content": "hey", "nonce": "b1"}),
+            )
+            .await;
+        let reply = next_event(&mut alice_ws, &room, "NEW_DM").await;
+        assert_eq!(reply["data"]["message"]["nonce"], "b1");
+
+        let edited = api
+            .ok(
+                200,
+                "PATCH",
+                &format!("/messages/{}", id(&sent["id"])),
+                &alice_token,
+                Some(json!({"content": "psst!"})),
+            )
+            .await;
+        assert_eq!(edited["version"], 2);
+        let event = next_event(&mut bob_ws, &room, "UPDATE_MESSAGE").await;
+        assert_eq!(event["data"]["message"]["content"], "psst!");
+        let gone = api
+            .call(
+                "DELETE",
+                &format!("/messages/{}", id(&sent["id"])),
+                Some(&alice_token),
+                None,
+            )
+            .await;
+        assert_eq!(gone.status, 204);
+        next_event(&mut bob_ws, &room, "DELETE_MESSAGE").await;
+
+        // Carol is not in it.
+        for (method, body) in [("GET", None), ("POST", Some(json!({"content": "me too"})))] {
+            let reply = api
+                .call(
+                    method,
+                    &format!("/channels/{dm_id}/messages"),
+                    Some(&carol_token),
+                    body,
+                )
+                .await;
+            assert_eq!(reply.status, 404, "{method}: {:?}", reply.body);
+        }
+        assert!(drain(&mut carol_ws).await.iter().all(|e| e["room"] != room));
+        let history = api.history(&bob_token, dm_id, "").await;
+        assert_eq!(history.len(), 1);
+        assert_eq!(history[0]["content"], "hey");
+        let listed = api.ok(200, "GET", "/dms", &bob_token, None).await;
+        assert_eq!(id(&listed[0]["id"]), dm_id);
+        assert_eq!(
+            api.ok(200, "GET", "/dms", &carol_token, None).await,
+            json!([])
+        );
+
+        // A fresh connection joins the DM room from the start.
+        let bob_again = server.client(bob).await;
+        assert!(bob_again.ready["rooms"].to_string().contains(&room));
+
+        // Group DMs.
+        let group = api
+            .ok(
+                200,
+                "POST",
+                "/dms",
+                &carol_token,
+                Some(
+                    json!({"recipient_ids": [alice.to_string(), bob.to_string()], "name": "trio"}),
+                ),
+            )
+            .await;
+        assert_eq!(group["kind"], "group_dm");
+        assert_eq!(group["recipient_ids"].as_array().unwrap().len(), 3);
+        let group_id = id(&group["id"]);
+        api.send(&bob_token, group_id, "hi all").await;
+        for ws in [&mut alice_ws, &mut carol_ws] {
+            let event = next_event(ws, &format!("dm:{group_id}"), "NEW_DM").await;
+            assert_eq!(event["data"]["message"]["content"], "hi all");
+        }
+
+        // Bad DM requests.
+        for body in [
+            json!({"recipient_id": alice.to_string()}),
+            json!({}),
+            json!({"recipient_id": bob.to_string(), "recipient_ids": [bob.to_string()]}),
+        ] {
+            let reply = api
+                .call("POST", "/dms", Some(&alice_token), Some(body.clone()))
+                .await;
+            assert_eq!(reply.status, 400, "{body}: {:?}", reply.body);
+        }
+        let ghost = api
+            .call(
+                "POST",
+                "/dms",
+                Some(&alice_token),
+                Some(json!({"recipient_id": "424242"})),
+            )
+            .await;
+        assert_eq!(ghost.status, 404);
+    })
+    .await;
+}
