@@ -22,6 +22,13 @@ pub struct Session {
     pub refresh_expires_at: Timestamp,
 }
 
+/// A hash to check passwords against when the user does not exist, so a
+/// login takes as long whether or not the username is known.
+fn dummy_hash() -> &'static str {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| hash_password("not a real password").unwrap_or_default())
+}
+
 fn bad_credentials() -> ChatError {
     ChatError::Unauthorized("invalid username or password".into())
 }
@@ -68,18 +75,24 @@ impl Chat {
     /// Checks a username and password; `UNAUTHORIZED` if either is wrong.
     pub async fn login(&self, username: &str, password: &str) -> Result<Session> {
         let creds = match self.store.credentials_by_username(username).await {
-            Ok(creds) => creds,
-            Err(StoreError::NotFound) => return Err(bad_credentials()),
+            Ok(creds) => Some(creds),
+            Err(StoreError::NotFound) => None,
             Err(err) => return Err(err.into()),
         };
-        let Some(hash) = creds.password_hash else {
-            return Err(bad_credentials());
-        };
+        let hash = creds.as_ref().and_then(|c| c.password_hash.clone());
         let password = password.to_owned();
-        if !blocking(move || verify_password(&password, &hash)).await? {
-            return Err(bad_credentials());
+        let matches = blocking(move || match hash {
+            Some(hash) => verify_password(&password, &hash),
+            None => {
+                verify_password(&password, dummy_hash());
+                false
+            }
+        })
+        .await?;
+        match creds {
+            Some(creds) if matches => self.start_session(creds.user).await,
+            _ => Err(bad_credentials()),
         }
-        self.start_session(creds.user).await
     }
 
     /// Trades a live refresh token for a new one (the old one stops
