@@ -54,13 +54,15 @@ async fn spawn_node(engine: &str, prefix: &str, name: &str) -> Node {
         .stdout(Stdio::null())
         .spawn()
         .expect("start chinwag");
+    // Owned by `Node` at once, so every exit path kills and reaps it.
+    let node = Node {
+        child,
+        addr,
+        _dir: dir,
+    };
     for _ in 0..200 {
         if tokio::net::TcpStream::connect(addr).await.is_ok() {
-            return Node {
-                child,
-                addr,
-                _dir: dir,
-            };
+            return node;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

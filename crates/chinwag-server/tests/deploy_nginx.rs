@@ -64,12 +64,14 @@ async fn start_nginx(binary: &std::path::Path, dir: &TempDir, front: u16, nodes:
         .stderr(Stdio::inherit())
         .spawn()
         .expect("start nginx");
+    // Owned at once, so every exit path stops it.
+    let nginx = Nginx(child);
     for _ in 0..100 {
         if tokio::net::TcpStream::connect(("127.0.0.1", front))
             .await
             .is_ok()
         {
-            return Nginx(child);
+            return nginx;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

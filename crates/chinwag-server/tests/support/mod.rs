@@ -50,9 +50,11 @@ impl Drop for TempDir {
 
 /// The config tests start from.
 pub fn test_config(dir: &TempDir) -> Config {
-    let mut config = Config::default();
-    config.listen = "127.0.0.1:0".parse().unwrap();
-    config.data_dir = dir.0.clone();
+    let mut config = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.0.clone(),
+        ..Config::default()
+    };
     config.auth.jwt_secret = Some(SECRET.into());
     config.presence.offline_grace_ms = 50;
     config
