@@ -43,6 +43,13 @@ async fn two_users_chat_end_to_end() {
         // Bob's open stream was joined to the community and its channel.
         let added = next_event(&mut bob_ws, &community_room, "MEMBER_ADDED_TO_COMMUNITY").await;
         assert_eq!(id(&added["data"]["user_id"]), bob);
+        // Swapping in the fresh token changes nothing: the rooms are there.
+        bob_ws
+            .send(json!({"op": "reauth", "token": joined["access_token"]}))
+            .await;
+        let reauthed = bob_ws.recv_op("reauthed").await;
+        assert_eq!(reauthed["rooms_added"], json!([]), "{reauthed}");
+        assert_eq!(reauthed["rooms_removed"], json!([]), "{reauthed}");
         let channels = api
             .ok(
                 200,
