@@ -6,7 +6,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, anyhow, bail};
-use chinwag_protocol::client::{ClientFrame, Identify, Publish, TopicCommand};
+use chinwag_protocol::client::{ClientFrame, Publish, Resume, TopicCommand};
 use chinwag_protocol::{ServerFrame, StreamPos};
 use futures_util::{SinkExt, StreamExt};
 use serde::{Deserialize, Serialize};
@@ -46,7 +46,8 @@ pub fn now_micros() -> u64 {
         .unwrap_or(0)
 }
 
-/// Small buffers: ten thousand idle clients must not each hold 128 KiB.
+/// Client buffers: small reads (ten thousand idle clients must not each
+/// hold 128 KiB), and writes go out at once (clients rarely write).
 pub fn ws_config() -> WebSocketConfig {
     WebSocketConfig::default()
         .read_buffer_size(4096)
@@ -62,6 +63,9 @@ pub struct Session {
     pub sio_pid: Option<String>,
     /// Socket.IO: whether the server recovered the previous session.
     pub sio_recovered: bool,
+    /// Frames that arrived before the handshake finished (Socket.IO sends
+    /// a recovered session's missed packets before its CONNECT answer).
+    pub early: Vec<Utf8Bytes>,
 }
 
 /// How to resume, per protocol.
@@ -103,9 +107,9 @@ async fn next_text(ws: &mut Ws) -> Result<Utf8Bytes> {
     }
 }
 
-/// Opens an authenticated connection. With `resume`, Chinwag identifies in
-/// band with the resume positions and the caller reads until `resumed`;
-/// Socket.IO sends `pid`/`offset` in its CONNECT packet.
+/// Opens an authenticated connection. With `resume`, Chinwag subscribes
+/// again and sends `resume` with the last position (the caller reads until
+/// `resumed`); Socket.IO sends `pid`/`offset` in its CONNECT packet.
 pub async fn open(
     proto: Proto,
     addr: SocketAddr,
@@ -116,10 +120,10 @@ pub async fn open(
     let stream = tcp(addr, src).await?;
     match proto {
         Proto::Chinwag => {
-            let url = match resume {
-                None => format!("ws://{addr}/ws?token={token}"),
-                Some(_) => format!("ws://{addr}/ws"),
-            };
+            // Topic rooms are opt-in, so a resume is: connect, subscribe
+            // again, then `resume` from the last position seen (the server
+            // only resumes rooms the connection is in).
+            let url = format!("ws://{addr}/ws?token={token}");
             let (mut ws, _) = client_async_with_config(url, stream, Some(ws_config())).await?;
             let mut session = Session::default();
             let hello = next_text(&mut ws).await?;
@@ -130,21 +134,21 @@ pub async fn open(
                 }
                 _ => bail!("expected hello, got {hello}"),
             }
+            loop {
+                let t = next_text(&mut ws).await?;
+                if scan::contains(t.as_bytes(), br#""op":"ready""#) {
+                    break;
+                }
+                if scan::contains(t.as_bytes(), br#""op":"error""#) {
+                    bail!("identify refused: {t}");
+                }
+            }
             match resume {
-                None => loop {
-                    let t = next_text(&mut ws).await?;
-                    if scan::contains(t.as_bytes(), br#""op":"ready""#) {
-                        break;
-                    }
-                    if scan::contains(t.as_bytes(), br#""op":"error""#) {
-                        bail!("identify refused: {t}");
-                    }
-                },
+                None => {}
                 Some(ResumeFrom::Chinwag(pos)) => {
-                    let frame = ClientFrame::Identify(Identify {
-                        token: token.to_owned(),
-                        resume: Some([(format!("topic:{TOPIC}"), pos.clone())].into()),
-                        status: None,
+                    subscribe(proto, &mut ws, TOPIC).await?;
+                    let frame = ClientFrame::Resume(Resume {
+                        rooms: [(format!("topic:{TOPIC}"), pos.clone())].into(),
                     });
                     ws.send(Message::text(serde_json::to_string(&frame)?))
                         .await?;
@@ -166,6 +170,7 @@ pub async fn open(
                 auth["offset"] = json!(offset);
             }
             ws.send(Message::text(eio::connect(&auth))).await?;
+            let mut early = Vec::new();
             loop {
                 let t = next_text(&mut ws).await?;
                 match eio::parse(&t)? {
@@ -176,12 +181,14 @@ pub async fn open(
                             heartbeat: None,
                             sio_pid: v.get("pid").and_then(|p| p.as_str()).map(str::to_owned),
                             sio_recovered: resume.is_some(),
+                            early,
                         };
                         return Ok((ws, session));
                     }
                     EioPacket::Message(p) if p.kind == SioKind::ConnectError => {
                         bail!("connect refused: {}", p.data)
                     }
+                    EioPacket::Message(p) if p.kind == SioKind::Event => early.push(t.clone()),
                     _ => {}
                 }
             }
@@ -189,12 +196,17 @@ pub async fn open(
     }
 }
 
-/// Subscribes to [`TOPIC`] and waits for the acknowledgement.
-pub async fn subscribe(proto: Proto, ws: &mut Ws) -> Result<()> {
+/// Subscribes to `topic` and waits for the acknowledgement.
+///
+/// socketioxide sends its CONNECT answer before its (spawned) connect
+/// handler has registered the event handlers, so an emit sent at once can
+/// be dropped: the Socket.IO side re-sends an unanswered subscribe, with a
+/// fresh ack id, up to five times.
+pub async fn subscribe(proto: Proto, ws: &mut Ws, topic: &str) -> Result<()> {
     match proto {
         Proto::Chinwag => {
             let frame = ClientFrame::Subscribe(TopicCommand {
-                topic: TOPIC.into(),
+                topic: topic.into(),
                 nonce: Some("sub".into()),
             });
             ws.send(Message::text(serde_json::to_string(&frame)?))
@@ -211,22 +223,30 @@ pub async fn subscribe(proto: Proto, ws: &mut Ws) -> Result<()> {
             }
         }
         Proto::SocketIo => {
-            ws.send(Message::text(eio::event(
-                "subscribe",
-                &[json!(TOPIC)],
-                Some(1),
-            )))
-            .await?;
-            loop {
-                let t = next_text(ws).await?;
-                match eio::parse(&t)? {
-                    EioPacket::Ping => ws.send(Message::text("3")).await?,
-                    EioPacket::Message(p) if p.kind == SioKind::Ack && p.ack == Some(1) => {
-                        return Ok(());
+            for attempt in 1..=5u64 {
+                ws.send(Message::text(eio::event(
+                    "subscribe",
+                    &[json!(topic)],
+                    Some(attempt),
+                )))
+                .await?;
+                let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+                loop {
+                    let Ok(t) = tokio::time::timeout_at(deadline, next_text(ws)).await else {
+                        break;
+                    };
+                    match eio::parse(&t?)? {
+                        EioPacket::Ping => ws.send(Message::text("3")).await?,
+                        EioPacket::Message(p)
+                            if p.kind == SioKind::Ack && p.ack.is_some_and(|a| a <= attempt) =>
+                        {
+                            return Ok(());
+                        }
+                        _ => {}
                     }
-                    _ => {}
                 }
             }
+            bail!("subscribe was never acknowledged")
         }
     }
 }

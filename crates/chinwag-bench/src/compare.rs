@@ -74,7 +74,7 @@ impl Sizes {
             idle_hold_s: 5,
             fanout_subs: vec![1_000, 10_000],
             deliveries: vec![25e3, 50e3, 100e3, 200e3, 400e3, 800e3, 1.6e6, 3.2e6],
-            step_s: 4.0,
+            step_s: 3.0,
             cluster_subs: 1_000,
             resume_clients: 1_000,
             resume_missed: 100,
@@ -259,7 +259,7 @@ async fn cluster(env: &Env, kind: Kind, bus: &str, sizes: &Sizes) -> FanoutResul
     }
     let service = match bus {
         "redis" => servers::start_redis(&env.scratch),
-        _ => servers::start_nats(),
+        _ => servers::start_nats(&env.scratch),
     };
     let service = match service {
         Ok(s) => s,

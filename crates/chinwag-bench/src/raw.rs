@@ -16,10 +16,9 @@ use serde_json::Value;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
-use crate::client::ws_config;
 use crate::jwt;
 
 /// Frames queued per connection before it counts as too slow and is closed.
@@ -49,10 +48,11 @@ struct Hub {
 enum Command {
     Identify {
         token: String,
-        #[serde(default)]
-        resume: HashMap<String, Position>,
     },
     Ping,
+    Resume {
+        rooms: HashMap<String, Position>,
+    },
     Subscribe {
         topic: String,
         nonce: Option<String>,
@@ -90,18 +90,24 @@ fn ack(nonce: &str) -> Utf8Bytes {
 }
 
 impl Hub {
-    fn subscribe(&self, topic: &str, conn: u64, tx: &Outbox, after: Option<u64>) -> u64 {
+    /// Subscribes; returns the offset live delivery starts after.
+    fn subscribe(&self, topic: &str, conn: u64, tx: &Outbox) -> u64 {
         let mut topics = self.topics.lock().unwrap_or_else(|e| e.into_inner());
         let t = topics.entry(topic.to_owned()).or_default();
-        let mut replayed = 0;
-        if let Some(after) = after {
-            for (_, frame) in t.history.iter().filter(|(o, _)| *o > after) {
-                let _ = tx.try_send(frame.clone());
-                replayed += 1;
-            }
-        }
         t.subs.insert(conn, tx.clone());
-        replayed
+        t.offset
+    }
+
+    /// Queues the frames in `(after, upto]`; returns how many.
+    fn replay(&self, topic: &str, tx: &Outbox, after: u64, upto: u64) -> u64 {
+        let topics = self.topics.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(t) = topics.get(topic) else { return 0 };
+        let mut n = 0;
+        for (_, frame) in t.history.iter().filter(|(o, _)| *o > after && *o <= upto) {
+            let _ = tx.try_send(frame.clone());
+            n += 1;
+        }
+        n
     }
 
     fn unsubscribe_all(&self, conn: u64) {
@@ -137,7 +143,12 @@ async fn connection(stream: TcpStream, hub: Arc<Hub>, secret: Arc<String>) -> Re
         query = req.uri().query().unwrap_or_default().to_owned();
         Ok(resp)
     };
-    let ws = tokio_tungstenite::accept_hdr_async_with_config(stream, cb, Some(ws_config())).await?;
+    // Frames fed are buffered (up to 64 KiB) and written on flush: one
+    // write per batch, not one per frame.
+    let config = WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .write_buffer_size(64 * 1024);
+    let ws = tokio_tungstenite::accept_hdr_async_with_config(stream, cb, Some(config)).await?;
     let (mut sink, mut stream) = ws.split();
     let (tx, mut rx) = mpsc::channel::<Utf8Bytes>(OUTBOX);
     let conn = hub.next_conn.fetch_add(1, Ordering::Relaxed);
@@ -169,6 +180,8 @@ async fn connection(stream: TcpStream, hub: Arc<Hub>, secret: Arc<String>) -> Re
         .find_map(|kv| kv.strip_prefix("token="))
         .map(str::to_owned);
     let mut uid = None;
+    // Topic -> the offset live delivery started after.
+    let mut joined: HashMap<String, u64> = HashMap::new();
     if let Some(token) = token {
         uid = Some(jwt::verify(&secret, &token)?.sub);
         tx.send(ready(conn, uid.as_deref().unwrap_or("0"))).await?;
@@ -186,28 +199,38 @@ async fn connection(stream: TcpStream, hub: Arc<Hub>, secret: Arc<String>) -> Re
                 Err(_) => continue,
             };
             match (cmd, uid.as_deref()) {
-                (Command::Identify { token, resume }, None) => {
+                (Command::Identify { token }, None) => {
                     let sub = jwt::verify(&secret, &token)?.sub;
                     tx.send(ready(conn, &sub)).await?;
+                    uid = Some(sub);
+                }
+                (Command::Resume { rooms }, Some(_)) => {
                     let mut replayed = serde_json::Map::new();
-                    for (room, pos) in resume {
-                        if let Some(topic) = room.strip_prefix("topic:") {
-                            let n = hub.subscribe(topic, conn, &tx, Some(pos.offset));
-                            replayed.insert(room.clone(), n.into());
+                    let mut denied = Vec::new();
+                    for (room, pos) in rooms {
+                        match room
+                            .strip_prefix("topic:")
+                            .and_then(|t| joined.get(t).map(|u| (t, *u)))
+                        {
+                            Some((topic, upto)) => {
+                                let n = hub.replay(topic, &tx, pos.offset, upto);
+                                replayed.insert(room.clone(), n.into());
+                            }
+                            None => denied.push(room),
                         }
                     }
                     let resumed = serde_json::json!({
-                        "op": "resumed", "replayed": replayed, "resync": [], "denied": []
+                        "op": "resumed", "replayed": replayed, "resync": [], "denied": denied
                     });
                     tx.send(Utf8Bytes::from(resumed.to_string())).await?;
-                    uid = Some(sub);
                 }
                 (_, None) => bail!("not identified"),
                 (Command::Ping, Some(_)) => {
                     tx.send(Utf8Bytes::from_static(r#"{"op":"pong"}"#)).await?
                 }
                 (Command::Subscribe { topic, nonce }, Some(_)) => {
-                    hub.subscribe(&topic, conn, &tx, None);
+                    let upto = hub.subscribe(&topic, conn, &tx);
+                    joined.insert(topic, upto);
                     if let Some(n) = nonce {
                         tx.send(ack(&n)).await?;
                     }

@@ -33,6 +33,10 @@ pub struct Machine {
     pub date: String,
     /// Per-process open-file limit.
     pub nofile: String,
+    /// `/proc/loadavg` when the run started (other work on the machine
+    /// skews every number).
+    #[serde(default)]
+    pub loadavg: String,
 }
 
 fn sh(cmd: &str, args: &[&str]) -> String {
@@ -88,6 +92,9 @@ pub fn machine(env: &Env) -> Machine {
         git,
         date: sh("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
         nofile: sh("sh", &["-c", "ulimit -n"]),
+        loadavg: std::fs::read_to_string("/proc/loadavg")
+            .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+            .unwrap_or_default(),
     }
 }
 
@@ -198,7 +205,7 @@ pub fn markdown(r: &Results, svg_name: &str) -> String {
     let _ = writeln!(o, "## Run it\n");
     let _ = writeln!(
         o,
-        "```sh\ncargo build --release -p chinwag-server -p chinwag-bench   # the bench starts target/release/chinwag\n\
+        "```sh\ncargo build --release -p chinwag-server --features redis,nats   # the bench starts target/release/chinwag\n\
          cargo run --release -p chinwag-bench -- compare --quick        # seconds per server, small counts\n\
          cargo run --release -p chinwag-bench -- compare                # the full comparison (about 30-40 minutes)\n```\n"
     );
@@ -219,6 +226,7 @@ pub fn markdown(r: &Results, svg_name: &str) -> String {
     let _ = writeln!(o, "| memory | {:.1} GiB |", m.mem_gib);
     let _ = writeln!(o, "| kernel | {} |", m.kernel);
     let _ = writeln!(o, "| open files per process | {} |", m.nofile);
+    let _ = writeln!(o, "| load average at start | {} |", m.loadavg);
     let _ = writeln!(o, "| Rust | {} |", m.rustc);
     let _ = writeln!(o, "| Node / socket.io | {} / {} |\n", m.node, m.socketio);
 
@@ -241,6 +249,27 @@ pub fn markdown(r: &Results, svg_name: &str) -> String {
         crate::coord::pool::MAX_PER_WORKER
     );
 
+    let _ = writeln!(o, "## Configuration and peer notes\n");
+    let _ = writeln!(
+        o,
+        "- **Chinwag** runs with its defaults (in-memory engine, SQLite, outbox 1024 frames, 2000 events of history per room) \
+           except the per-connection rate limit (20 frames/s, burst 60), which would close the one publisher connection: the \
+           bench lifts it with `CHINWAG_GATEWAY__RATE_PER_SEC` / `CHINWAG_GATEWAY__RATE_BURST`. The cluster runs pass \
+           `--engine redis://…` / `--engine nats://…` (the binary must be built with `--features redis,nats`).\n\
+         - **Chinwag resume** of a topic room: the client reconnects, subscribes again, then sends `resume` with the last \
+           epoch/offset it saw (the server resumes only rooms the connection is in; `identify` with `resume` covers the rooms \
+           joined at connect). Catch-up time includes the reconnect, the JWT check and the re-subscribe.\n\
+         - **Socket.IO (Node)**: one process, `bufferutil` and `utf-8-validate` installed, WebSocket transport only. Resume uses \
+           connection-state recovery, enabled only for the resume scenario (it keeps a copy of every broadcast). The cluster uses \
+           `@socket.io/redis-adapter`; there is no official NATS adapter.\n\
+         - **socketioxide**: it answers CONNECT before its (spawned) connect handler has registered the event handlers, so the bench \
+           re-sends an unacknowledged `subscribe` (2 s apart, up to five times). Each incoming event runs in its own task, so one \
+           publisher's events can be broadcast out of order: counted and shown as *reordered* (not a loss). When a socket's buffer \
+           is full, socketioxide drops the emit for that socket: that is counted as loss. It has no connection-state recovery.\n\
+         - **raw ceiling**: a minimal tokio server speaking the Chinwag wire subset: one serialization per publish, shared bytes, \
+           bounded outboxes, many frames per flush; no persistence, no permissions, no presence.\n"
+    );
+
     // Scenario 1
     let _ = writeln!(o, "## 1. Idle connections\n");
     if r.idle.is_empty() {
@@ -252,7 +281,7 @@ pub fn markdown(r: &Results, svg_name: &str) -> String {
             .find(|i| i.kind == Kind::Chinwag && i.outcome == Outcome::Ok);
         let _ = writeln!(
             o,
-            "| server | connections | connects/s | RSS per connection | idle CPU | Chinwag ÷ peer (connects/s) | Chinwag ÷ peer (RSS/conn) | outcome |\n|---|---|---|---|---|---|---|---|"
+            "| server | connections | connects/s | RSS per connection | idle CPU | Chinwag ÷ peer, connects/s (higher is better) | Chinwag ÷ peer, RSS/conn (lower is better) | outcome |\n|---|---|---|---|---|---|---|---|"
         );
         for i in &r.idle {
             let ok = i.outcome == Outcome::Ok;
@@ -320,7 +349,8 @@ pub fn markdown(r: &Results, svg_name: &str) -> String {
         let _ = writeln!(
             o,
             "Clients subscribed to one room drop at once; events are published to the room; the clients reconnect and \
-             resume (Chinwag: `identify` with offsets; Socket.IO: connection-state recovery; raw: the same offsets). \
+             resume (Chinwag and raw: re-subscribe, then `resume` with the last epoch/offset; Socket.IO: connection-state recovery). \
+             Catch-up is measured from the first reconnect until every client has every missed event. \
              Completeness must be 100%.\n"
         );
         let _ = writeln!(
@@ -441,7 +471,11 @@ fn fanout_details(o: &mut String, runs: &[FanoutResult]) {
                 s.server_cpu_pct,
                 s.server_rss as f64 / 1048576.0,
                 s.client_cpu_pct,
-                outcome_text(&s.outcome)
+                if s.reordered > 0 && s.outcome == Outcome::Ok {
+                    format!("ok, {} reordered", s.reordered)
+                } else {
+                    outcome_text(&s.outcome)
+                }
             );
         }
         let _ = writeln!(o);

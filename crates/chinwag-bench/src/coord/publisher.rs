@@ -56,7 +56,10 @@ impl Publisher {
     /// Connects as [`PUBLISHER_UID`] and starts the task.
     pub async fn connect(proto: Proto, addr: SocketAddr, secret: &str) -> Result<Publisher> {
         let token = jwt::mint(secret, PUBLISHER_UID)?;
-        let (ws, session) = client::open(proto, addr, None, &token, None).await?;
+        let (mut ws, session) = client::open(proto, addr, None, &token, None).await?;
+        // One acknowledged round trip, so the server is ready for emits
+        // (and a room of its own, so it receives none of the events).
+        client::subscribe(proto, &mut ws, "public.bench-publisher").await?;
         let (jobs, mut rx) = mpsc::channel(4);
         let mut actor = Actor {
             proto,

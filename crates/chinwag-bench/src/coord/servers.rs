@@ -95,8 +95,12 @@ impl Server {
     /// The last lines of its log.
     pub fn log_tail(&self) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(15)..].join("\n")
+        // Skip backtrace frames: the message is what matters.
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|l| !l.starts_with(' ') && !l.trim().is_empty())
+            .collect();
+        lines[lines.len().saturating_sub(8)..].join("\n")
     }
 }
 
@@ -156,17 +160,18 @@ pub fn start(env: &Env, kind: Kind, opts: &Options) -> Result<Server> {
                 .arg(&data)
                 .env("CHINWAG_LISTEN", addr.to_string())
                 .env("CHINWAG_AUTH__JWT_SECRET", &env.secret)
-                .env("RUST_LOG", "warn");
+                .env("RUST_LOG", "warn")
+                .env("RUST_BACKTRACE", "0")
+                // The publisher is one connection sending thousands of
+                // frames a second: lift the per-connection rate limit
+                // (the peers have none).
+                .env("CHINWAG_GATEWAY__RATE_PER_SEC", "10000000")
+                .env("CHINWAG_GATEWAY__RATE_BURST", "10000000");
             if let Some(id) = &opts.node_id {
-                c.env("CHINWAG_NODE_ID", id);
+                c.args(["--node-name", id]);
             }
-            if let Some(url) = &opts.redis_url {
-                c.env("CHINWAG_ENGINE", "redis")
-                    .env("CHINWAG_REDIS__URL", url);
-            }
-            if let Some(url) = &opts.nats_url {
-                c.env("CHINWAG_ENGINE", "nats")
-                    .env("CHINWAG_NATS__URL", url);
+            if let Some(url) = opts.redis_url.as_ref().or(opts.nats_url.as_ref()) {
+                c.args(["--engine", url]);
             }
             c
         }
@@ -268,11 +273,14 @@ pub fn start_redis(scratch: &Path) -> Result<Service> {
     })
 }
 
-/// Starts `nats-server` on a free loopback port.
-pub fn start_nats() -> Result<Service> {
+/// Starts `nats-server` with JetStream on a free loopback port.
+pub fn start_nats(scratch: &Path) -> Result<Service> {
     let port = free_port()?;
+    let store = scratch.join(format!("nats-{port}"));
+    std::fs::create_dir_all(&store)?;
     let child = Command::new("nats-server")
-        .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+        .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
+        .arg(&store)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

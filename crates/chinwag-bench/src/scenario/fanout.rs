@@ -82,6 +82,7 @@ async fn steps(
     if let Some(why) = damage(&stats, expected) {
         anyhow::bail!("warm-up: {why}");
     }
+    let mut reordered_before = stats.reordered;
 
     for &rate in &plan.rates {
         pool.all(|_| Cmd::Reset, Duration::from_secs(30)).await?;
@@ -110,13 +111,14 @@ async fn steps(
             server_cpu_pct: procstat::cpu_percent(&s0, &s1),
             server_rss: s1.rss_bytes,
             client_cpu_pct: procstat::cpu_percent(&c0, &c1),
+            reordered: stats.reordered - reordered_before,
             outcome: match damage(&stats, expected) {
                 None => Outcome::Ok,
                 Some(why) => Outcome::Failed(format!("at {rate} events/s: {why}")),
             },
         };
         progress.println(format!(
-            "  {:<18} x{subs:<6} {:>7} ev/s -> {:>10.0} deliveries/s  p50 {:>8.2} ms  p99 {:>8.2} ms  p99.9 {:>8.2} ms  cpu {:>4.0}%  {}",
+            "  {:<18} x{subs:<6} {:>7} ev/s -> {:>10.0} deliveries/s  p50 {:>8.2} ms  p99 {:>8.2} ms  p99.9 {:>8.2} ms  cpu {:>4.0}%  {}{}",
             kind.name(),
             rate,
             step.deliveries_per_s,
@@ -127,8 +129,14 @@ async fn steps(
             match &step.outcome {
                 Outcome::Ok => "ok".to_owned(),
                 other => format!("{other:?}"),
+            },
+            if step.reordered > 0 {
+                format!(" ({} reordered)", step.reordered)
+            } else {
+                String::new()
             }
         ));
+        reordered_before = stats.reordered;
         let stop = step.outcome != Outcome::Ok || step.p99_ms > plan.stop_p99_ms;
         res.steps.push(step);
         if stop {
