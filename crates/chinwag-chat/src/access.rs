@@ -6,7 +6,7 @@
 //! Admin role the store creates with the community.
 
 use chinwag_protocol::Id;
-use chinwag_protocol::model::{Channel, Community};
+use chinwag_protocol::model::{Channel, Community, Member};
 use chinwag_realtime::RoomId;
 use chinwag_store::communities::ADMIN_ROLE_NAME;
 
@@ -20,6 +20,18 @@ pub struct Access {
     pub community: Community,
     /// Whether the member manages it (owner or Admin role).
     pub manager: bool,
+}
+
+/// A channel the caller sees, its room, and the caller's membership of
+/// its community (`None` for DMs).
+#[derive(Debug, Clone)]
+pub(crate) struct Seen {
+    /// The channel.
+    pub channel: Channel,
+    /// Its room.
+    pub room: RoomId,
+    /// The caller's membership, for community channels.
+    pub member: Option<Member>,
 }
 
 /// The room a channel's messages go to: `dm:{id}` for DMs, else
@@ -63,6 +75,14 @@ impl Chat {
             return Ok(true);
         }
         let held = self.store.member_role_ids(community.id, user).await?;
+        self.holds_admin(community, user, &held).await
+    }
+
+    /// Whether `user`, holding the roles `held`, manages the community.
+    async fn holds_admin(&self, community: &Community, user: Id, held: &[Id]) -> Result<bool> {
+        if community.owner_id == user {
+            return Ok(true);
+        }
         if held.is_empty() {
             return Ok(false);
         }
@@ -91,24 +111,58 @@ impl Chat {
     /// A channel (community channel or DM) the caller may see, with its
     /// room; `NOT_FOUND` otherwise, so hidden channels do not leak.
     pub async fn visible_channel(&self, user: Id, channel_id: Id) -> Result<(Channel, RoomId)> {
+        let seen = self.seen_channel(user, channel_id).await?;
+        Ok((seen.channel, seen.room))
+    }
+
+    /// [`Chat::visible_channel`] with the caller's membership (for
+    /// community channels), in as few queries as the common case allows:
+    /// the channel, then the membership; only a private channel the caller
+    /// is not listed on needs the manager check.
+    pub(crate) async fn seen_channel(&self, user: Id, channel_id: Id) -> Result<Seen> {
+        let hidden = || ChatError::NotFound("channel");
         let channel = self
             .store
             .channel(channel_id)
             .await
             .or_not_found("channel")?;
-        let visible = match channel.community_id {
-            None => channel.recipient_ids.contains(&user),
-            Some(community_id) => match self.access(user, community_id).await {
-                Ok(access) => self.member_sees(user, &channel, access.manager).await?,
-                Err(ChatError::NotFound(_)) => false,
-                Err(err) => return Err(err),
-            },
+        let member = match channel.community_id {
+            None => {
+                if !channel.recipient_ids.contains(&user) {
+                    return Err(hidden());
+                }
+                None
+            }
+            Some(community_id) => {
+                let member = match self.store.member(community_id, user).await {
+                    Ok(member) => member,
+                    Err(chinwag_store::StoreError::NotFound) => return Err(hidden()),
+                    Err(err) => return Err(err.into()),
+                };
+                if channel.private
+                    && !self
+                        .store
+                        .is_private_channel_member(channel.id, user)
+                        .await?
+                {
+                    let community = self
+                        .store
+                        .community(community_id)
+                        .await
+                        .or_not_found("channel")?;
+                    if !self.holds_admin(&community, user, &member.role_ids).await? {
+                        return Err(hidden());
+                    }
+                }
+                Some(member)
+            }
         };
-        if !visible {
-            return Err(ChatError::NotFound("channel"));
-        }
         let room = channel_room(&channel);
-        Ok((channel, room))
+        Ok(Seen {
+            channel,
+            room,
+            member,
+        })
     }
 
     /// The community members who see a channel (for joining its room).

@@ -13,6 +13,7 @@ use chinwag_realtime::RoomId;
 use chinwag_store::{Cursor, NewMessage as StoreNewMessage, ThreadParentUpdate};
 use serde::{Deserialize, Serialize};
 
+use crate::access::Seen;
 use crate::chat::Chat;
 use crate::error::{ChatError, OrNotFound as _, Result};
 use crate::validate;
@@ -86,15 +87,13 @@ impl Chat {
         {
             return Err(ChatError::invalid("nonce must be at most 64 bytes"));
         }
-        let (channel, room) = self.visible_channel(user, channel_id).await?;
-        if let Some(community_id) = channel.community_id {
-            let member = self.store.member(community_id, user).await?;
-            if let Some(until) = member.timed_out_until
-                && until > chinwag_store::id::now_ms()
-            {
-                return Err(ChatError::TimedOut(until));
-            }
+        let seen = self.seen_channel(user, channel_id).await?;
+        if let Some(until) = seen.member.as_ref().and_then(|m| m.timed_out_until)
+            && until > chinwag_store::id::now_ms()
+        {
+            return Err(ChatError::TimedOut(until));
         }
+        let (channel, room) = (seen.channel, seen.room);
         let mention_ids = validate::mentions(&content);
         let _turn = self.channel_writes.lock(channel_id).await;
         let created = self
@@ -141,26 +140,35 @@ impl Chat {
 
     /// A message in a channel the caller sees.
     pub async fn message(&self, user: Id, message_id: Id) -> Result<Message> {
+        Ok(self.seen_message(user, message_id).await?.0)
+    }
+
+    /// A message the caller sees, with its channel.
+    async fn seen_message(&self, user: Id, message_id: Id) -> Result<(Message, Seen)> {
         let message = self
             .store
             .message(message_id)
             .await
             .or_not_found("message")?;
-        self.visible_channel(user, message.channel_id)
+        let seen = self
+            .seen_channel(user, message.channel_id)
             .await
-            .map_err(|_| ChatError::NotFound("message"))?;
-        Ok(message)
+            .map_err(|err| match err {
+                ChatError::NotFound(_) => ChatError::NotFound("message"),
+                other => other,
+            })?;
+        Ok((message, seen))
     }
 
     /// Edits the caller's own message; emits `UPDATE_MESSAGE` (or
     /// `UPDATE_THREAD_REPLY`) with the new version.
     pub async fn edit_message(&self, user: Id, message_id: Id, content: &str) -> Result<Message> {
         let content = validate::content(content)?;
-        let current = self.message(user, message_id).await?;
+        let (current, seen) = self.seen_message(user, message_id).await?;
         if current.author.id != user {
             return Err(ChatError::forbidden("you can only edit your own messages"));
         }
-        let (_, room) = self.visible_channel(user, current.channel_id).await?;
+        let room = seen.room;
         let mention_ids = validate::mentions(&content);
         let _turn = self.channel_writes.lock(current.channel_id).await;
         let message = self
@@ -190,8 +198,8 @@ impl Chat {
     /// community. Emits `DELETE_MESSAGE` (or `DELETE_THREAD_REPLY` and
     /// `THREAD_REPLY_COUNT_UPDATED`).
     pub async fn delete_message(&self, user: Id, message_id: Id) -> Result<()> {
-        let current = self.message(user, message_id).await?;
-        let (channel, room) = self.visible_channel(user, current.channel_id).await?;
+        let (current, seen) = self.seen_message(user, message_id).await?;
+        let (channel, room) = (seen.channel, seen.room);
         if current.author.id != user && !self.manages_channel(user, &channel).await? {
             return Err(ChatError::forbidden(
                 "you can only delete your own messages",
