@@ -58,7 +58,7 @@ impl Sizes {
             idle_conns: 2_000,
             idle_hold_s: 2,
             fanout_subs: vec![200, 1_000],
-            deliveries: vec![50e3, 200e3, 800e3],
+            deliveries: vec![20e3, 100e3, 400e3],
             step_s: 1.5,
             cluster_subs: 500,
             resume_clients: 200,
@@ -73,7 +73,7 @@ impl Sizes {
             idle_conns: 19_000,
             idle_hold_s: 5,
             fanout_subs: vec![1_000, 10_000],
-            deliveries: vec![25e3, 50e3, 100e3, 200e3, 400e3, 800e3, 1.6e6, 3.2e6],
+            deliveries: vec![10e3, 25e3, 50e3, 100e3, 200e3, 400e3, 800e3, 1.6e6],
             step_s: 3.0,
             cluster_subs: 1_000,
             resume_clients: 1_000,
@@ -90,7 +90,7 @@ impl Sizes {
                 .map(|d| (d / subs as f64).max(1.0).round())
                 .collect(),
             step: Duration::from_secs_f64(self.step_s),
-            stop_p99_ms: 100.0,
+            stop_p99_ms: 1000.0,
         }
     }
 }

@@ -150,6 +150,7 @@ fn best_of(f: &FanoutResult) -> Option<f64> {
 
 /// The latency plot: p99 against deliveries/s for every fan-out run.
 pub fn plot(r: &Results) -> String {
+    let subs: Vec<u64> = r.fanout.iter().map(|f| f.subscribers).collect();
     let series = r
         .fanout
         .iter()
@@ -168,6 +169,31 @@ pub fn plot(r: &Results) -> String {
                 .filter(|s| s.outcome == Outcome::Ok)
                 .map(|s| (s.deliveries_per_s, s.p99_ms))
                 .collect(),
+            // One colour per server; solid for the smaller room, dashed
+            // for the larger, dotted for clusters.
+            color: Some(
+                match f.kind {
+                    Kind::Chinwag => "#1f77b4",
+                    Kind::SocketIo => "#d62728",
+                    Kind::Socketioxide => "#2ca02c",
+                    Kind::Raw => "#7f7f7f",
+                }
+                .into(),
+            ),
+            dash: if f.setup != "single" {
+                Some(
+                    if f.setup.contains("nats") {
+                        "2 3"
+                    } else {
+                        "2 6"
+                    }
+                    .into(),
+                )
+            } else if subs.iter().any(|&s| s < f.subscribers) {
+                Some("8 4".into())
+            } else {
+                None
+            },
         })
         .collect();
     Plot {
@@ -207,7 +233,7 @@ pub fn markdown(r: &Results, svg_name: &str) -> String {
         o,
         "```sh\ncargo build --release -p chinwag-server --features redis,nats   # the bench starts target/release/chinwag\n\
          cargo run --release -p chinwag-bench -- compare --quick        # seconds per server, small counts\n\
-         cargo run --release -p chinwag-bench -- compare                # the full comparison (about 30-40 minutes)\n```\n"
+         cargo run --release -p chinwag-bench -- compare                # the full comparison (about 10-20 minutes)\n```\n"
     );
     let _ = writeln!(
         o,
@@ -229,6 +255,20 @@ pub fn markdown(r: &Results, svg_name: &str) -> String {
     let _ = writeln!(o, "| load average at start | {} |", m.loadavg);
     let _ = writeln!(o, "| Rust | {} |", m.rustc);
     let _ = writeln!(o, "| Node / socket.io | {} / {} |\n", m.node, m.socketio);
+    let load: f64 = m
+        .loadavg
+        .split_whitespace()
+        .next()
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(0.0);
+    if load > 1.0 {
+        let _ = writeln!(
+            o,
+            "**Caution:** the load average was {load:.1} when this run started: other work shared the two cores, so \
+             absolute numbers are depressed and noisy (neighbouring steps can even be out of order). Re-run on an idle \
+             machine before quoting them; compare servers within this run only.\n"
+        );
+    }
 
     let _ = writeln!(o, "## How it measures\n");
     let _ = writeln!(
@@ -242,8 +282,11 @@ pub fn markdown(r: &Results, svg_name: &str) -> String {
          - Latency is publish timestamp (taken by the publisher just before it writes) to receipt \
            (taken by the subscriber when the frame is read), same clock, recorded in a log-linear histogram with <1% error.\n\
          - Every event carries a sequence number; Chinwag events also carry their room offset. A step that \
-           misses, skips, duplicates or reorders a single delivery, or sees a connection closed or a `lagged` frame, is \
-           **failed** and is not a data point.\n\
+           misses or duplicates a single delivery, sees a Chinwag offset out of sequence, a connection closed or a `lagged` \
+           frame, is **failed** and is not a data point. Deliveries that arrive after a later event of the same publisher \
+           are counted and shown as *reordered*.\n\
+         - Fan-out steps go up until p99 passes 1 s (for the curve); the summary takes the highest step under 100 ms. A step \
+           lasts a few seconds, then the bench waits until every delivery has arrived (or 10 s) before counting.\n\
          - Server CPU and RSS come from `/proc/<pid>/stat` and `/proc/<pid>/status` (CPU in % of one core; 200% is both cores).\n\
          - Socket.IO (Node) runs as one process (its idiomatic scale-out is the cluster scenario); Rust servers use both cores.\n",
         crate::coord::pool::MAX_PER_WORKER
@@ -424,13 +467,23 @@ fn fanout_summary(o: &mut String, runs: &[FanoutResult]) {
             .and_then(best_of);
         let best = best_of(f);
         let at = f.best(100.0).filter(|_| best.is_some());
+        let lowest = f.steps.first().filter(|s| s.outcome == Outcome::Ok);
+        let best_text = match (best, lowest) {
+            (Some(b), _) => rate(b),
+            (None, Some(l)) => format!(
+                "none (lowest step: p99 {:.0} ms at {}/s)",
+                l.p99_ms,
+                rate(l.deliveries_per_s)
+            ),
+            (None, None) => "–".into(),
+        };
         let _ = writeln!(
             o,
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             f.setup,
             f.subscribers,
             f.kind.name(),
-            best.map(rate).unwrap_or_else(|| "–".into()),
+            best_text,
             at.map(|s| format!("{:.2} / {:.2} / {:.2} ms", s.p50_ms, s.p99_ms, s.p999_ms))
                 .unwrap_or_else(|| "–".into()),
             at.map(|s| format!("{:.0}%", s.server_cpu_pct))

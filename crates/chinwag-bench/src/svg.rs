@@ -9,6 +9,10 @@ pub struct Series {
     pub name: String,
     /// `(x, y)` points; non-positive values are skipped (log axes).
     pub points: Vec<(f64, f64)>,
+    /// Stroke colour (default: by position).
+    pub color: Option<String>,
+    /// SVG `stroke-dasharray` (default: solid).
+    pub dash: Option<String>,
 }
 
 /// A plot: title, axis labels, series.
@@ -29,10 +33,10 @@ pub struct Plot {
 const COLORS: &[&str] = &[
     "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
 ];
-const W: f64 = 860.0;
+const W: f64 = 980.0;
 const H: f64 = 520.0;
 const LEFT: f64 = 80.0;
-const RIGHT: f64 = 250.0;
+const RIGHT: f64 = 340.0;
 const TOP: f64 = 50.0;
 const BOTTOM: f64 = 60.0;
 
@@ -157,7 +161,12 @@ impl Plot {
             );
         }
         for (i, s) in self.series.iter().enumerate() {
-            let color = COLORS[i % COLORS.len()];
+            let color = s.color.as_deref().unwrap_or(COLORS[i % COLORS.len()]);
+            let dash = s
+                .dash
+                .as_deref()
+                .map(|d| format!(r#" stroke-dasharray="{d}""#))
+                .unwrap_or_default();
             let p: Vec<String> = s
                 .points
                 .iter()
@@ -167,7 +176,7 @@ impl Plot {
             if !p.is_empty() {
                 let _ = writeln!(
                     o,
-                    r#"<polyline points="{}" fill="none" stroke="{color}" stroke-width="2"/>"#,
+                    r#"<polyline points="{}" fill="none" stroke="{color}" stroke-width="2"{dash}/>"#,
                     p.join(" ")
                 );
                 for pt in &p {
@@ -179,7 +188,7 @@ impl Plot {
             let lx = W - RIGHT + 15.0;
             let _ = writeln!(
                 o,
-                r#"<line x1="{lx}" y1="{ly}" x2="{}" y2="{ly}" stroke="{color}" stroke-width="3"/><text x="{}" y="{}">{}</text>"#,
+                r#"<line x1="{lx}" y1="{ly}" x2="{}" y2="{ly}" stroke="{color}" stroke-width="3"{dash}/><text x="{}" y="{}">{}</text>"#,
                 lx + 20.0,
                 lx + 26.0,
                 ly + 4.0,
@@ -205,10 +214,14 @@ mod tests {
                 Series {
                     name: "chinwag & co".into(),
                     points: vec![(1e3, 1.0), (1e4, 2.0), (1e5, 50.0)],
+                    color: None,
+                    dash: Some("6 3".into()),
                 },
                 Series {
                     name: "empty".into(),
                     points: vec![(0.0, 1.0)],
+                    color: Some("#000".into()),
+                    dash: None,
                 },
             ],
             y_marker: Some((100.0, "100 ms".into())),
@@ -219,6 +232,7 @@ mod tests {
         assert!(svg.contains("p99 &lt;latency&gt;"));
         assert!(svg.contains("chinwag &amp; co"));
         assert_eq!(svg.matches("<polyline").count(), 1);
+        assert!(svg.contains(r#"stroke-dasharray="6 3""#));
         assert_eq!(svg.matches("<circle").count(), 3);
         assert!(svg.contains(">1k<") && svg.contains(">100k<"));
     }
