@@ -195,3 +195,43 @@ async fn rooms_lost_while_away_and_vetoed_events_are_not_replayed() {
     assert_eq!(resumed["denied"], json!(["channel:4"]));
     assert_eq!(resumed["replayed"]["channel:3"], 1);
 }
+
+#[tokio::test]
+async fn identify_resume_resubscribes_allowed_topics_only() {
+    let (server, _policy) = TestServer::with_policy(|_| {}).await;
+    let mut client = server.client(8).await;
+    let ack = client.subscribe("public.news").await;
+    let epoch = ack["data"]["epoch"].as_str().unwrap().to_string();
+    drop(client);
+    for n in 0..5 {
+        server
+            .state
+            .hub
+            .bus_publish("public.news", None, json!({"n": n}))
+            .await
+            .unwrap();
+    }
+    let mut client = resume(
+        &server,
+        8,
+        json!({
+            "topic:public.news": {"epoch": epoch, "offset": 0},
+            "topic:secret.news": {"epoch": epoch, "offset": 0},
+        }),
+    )
+    .await;
+    let (events, resumed) = read_until_resumed(&mut client).await;
+    assert_eq!(events.len(), 5);
+    assert!(events.iter().all(|e| e.0 == "topic:public.news"));
+    assert_eq!(resumed["replayed"]["topic:public.news"], 5);
+    assert_eq!(resumed["denied"], json!(["topic:secret.news"]));
+    // Still subscribed: live events keep coming.
+    server
+        .state
+        .hub
+        .bus_publish("public.news", None, json!({"n": 5}))
+        .await
+        .unwrap();
+    let live = client.recv_in("topic:public.news").await;
+    assert_eq!(live["offset"], 6);
+}

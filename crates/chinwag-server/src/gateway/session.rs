@@ -18,7 +18,7 @@ use chinwag_protocol::stream::{ResumeRequest, ResumeSummary, Resync, ResyncReaso
 use chinwag_protocol::{
     ClientFrame, CloseCode, CodecError, Encoding, ErrorCode, Id, RoomPosition, ServerFrame,
 };
-use chinwag_realtime::{ConnHandle, Outbox, Replay, RoomId};
+use chinwag_realtime::{ConnHandle, Outbox, Replay, RoomId, RoomKind};
 use futures_util::{Sink, Stream, StreamExt};
 use tokio::time::Instant;
 
@@ -458,6 +458,21 @@ where
         for (name, since) in request {
             let room = match RoomId::parse(&name) {
                 Ok(room) if self.conn.in_room(&room) => room,
+                // A topic the client was subscribed to: resuming it
+                // subscribes again, if the policy still allows it.
+                Ok(room)
+                    if room.kind() == RoomKind::Topic
+                        && self.state.policy.can_subscribe(&self.who, room.key()).await =>
+                {
+                    let head = self
+                        .state
+                        .hub
+                        .join(&self.conn, &room)
+                        .await
+                        .map_err(axum::Error::new)?;
+                    self.writer.set_floor(&room, &head);
+                    room
+                }
                 _ => {
                     summary.denied.push(name);
                     continue;
