@@ -1,14 +1,15 @@
 //! Who may see and manage what, and the rooms a user belongs in.
 //!
-//! A community is invisible (`NOT_FOUND`) to non-members. Members see its
-//! public channels; a private channel is visible to its member list and to
-//! the community's managers. Managers are the owner and the holders of the
-//! Admin role the store creates with the community.
+//! A community is invisible (`NOT_FOUND`) to non-members. A member sees a
+//! channel when their effective permissions there include `VIEW_CHANNEL`
+//! (see [`crate::permissions`]): @everyone's and their roles' bits, a
+//! private channel's member list, then channel overrides. The owner and
+//! `ADMINISTRATOR` holders (the Admin role) see everything.
 
 use chinwag_protocol::Id;
 use chinwag_protocol::model::{Channel, Community, Member};
+use chinwag_protocol::permissions::{MANAGE_CHANNELS, VIEW_CHANNEL};
 use chinwag_realtime::RoomId;
-use chinwag_store::communities::ADMIN_ROLE_NAME;
 
 use crate::chat::Chat;
 use crate::error::{ChatError, OrNotFound as _, Result};
@@ -18,8 +19,10 @@ use crate::error::{ChatError, OrNotFound as _, Result};
 pub struct Access {
     /// The community.
     pub community: Community,
-    /// Whether the member manages it (owner or Admin role).
+    /// Whether the member manages its channels (`MANAGE_CHANNELS`).
     pub manager: bool,
+    /// The member's community-level permission bits.
+    pub permissions: u64,
 }
 
 /// A channel the caller sees, its room, and the caller's membership of
@@ -46,20 +49,26 @@ pub fn channel_room(channel: &Channel) -> RoomId {
 impl Chat {
     /// The caller's standing in a community; `NOT_FOUND` unless a member.
     pub async fn access(&self, user: Id, community_id: Id) -> Result<Access> {
-        if !self.store.is_member(community_id, user).await? {
-            return Err(ChatError::NotFound("community"));
+        let standing = self.standing(user, community_id).await?;
+        Ok(Access {
+            manager: standing.has(MANAGE_CHANNELS),
+            permissions: standing.permissions,
+            community: standing.community,
+        })
+    }
+
+    /// Like [`Chat::access`], and `FORBIDDEN` unless the caller holds every
+    /// bit of `wanted` in the community.
+    pub async fn require(&self, user: Id, community_id: Id, wanted: u64) -> Result<Access> {
+        let access = self.access(user, community_id).await?;
+        if !chinwag_protocol::permissions::has(access.permissions, wanted) {
+            return Err(ChatError::forbidden("missing permission"));
         }
-        let community = self
-            .store
-            .community(community_id)
-            .await
-            .or_not_found("community")?;
-        let manager = self.is_manager(&community, user).await?;
-        Ok(Access { community, manager })
+        Ok(access)
     }
 
     /// Like [`Chat::access`], and `FORBIDDEN` unless the caller manages
-    /// the community.
+    /// the community's channels (`MANAGE_CHANNELS`).
     pub async fn manage(&self, user: Id, community_id: Id) -> Result<Access> {
         let access = self.access(user, community_id).await?;
         if !access.manager {
@@ -68,44 +77,6 @@ impl Chat {
             ));
         }
         Ok(access)
-    }
-
-    async fn is_manager(&self, community: &Community, user: Id) -> Result<bool> {
-        if community.owner_id == user {
-            return Ok(true);
-        }
-        let held = self.store.member_role_ids(community.id, user).await?;
-        self.holds_admin(community, user, &held).await
-    }
-
-    /// Whether `user`, holding the roles `held`, manages the community.
-    async fn holds_admin(&self, community: &Community, user: Id, held: &[Id]) -> Result<bool> {
-        if community.owner_id == user {
-            return Ok(true);
-        }
-        if held.is_empty() {
-            return Ok(false);
-        }
-        let roles = self.store.community_roles(community.id).await?;
-        Ok(roles
-            .iter()
-            .any(|r| r.name == ADMIN_ROLE_NAME && held.contains(&r.id)))
-    }
-
-    /// Whether a member with the given standing sees a community channel.
-    pub(crate) async fn member_sees(
-        &self,
-        user: Id,
-        channel: &Channel,
-        manager: bool,
-    ) -> Result<bool> {
-        if !channel.private || manager {
-            return Ok(true);
-        }
-        Ok(self
-            .store
-            .is_private_channel_member(channel.id, user)
-            .await?)
     }
 
     /// A channel (community channel or DM) the caller may see, with its
@@ -139,20 +110,16 @@ impl Chat {
                     Err(chinwag_store::StoreError::NotFound) => return Err(hidden()),
                     Err(err) => return Err(err.into()),
                 };
-                if channel.private
-                    && !self
-                        .store
-                        .is_private_channel_member(channel.id, user)
-                        .await?
-                {
-                    let community = self
-                        .store
-                        .community(community_id)
-                        .await
-                        .or_not_found("channel")?;
-                    if !self.holds_admin(&community, user, &member.role_ids).await? {
-                        return Err(hidden());
-                    }
+                let community = self
+                    .store
+                    .community(community_id)
+                    .await
+                    .or_not_found("channel")?;
+                let standing = self
+                    .standing_of(community, user, member.role_ids.clone())
+                    .await?;
+                if !self.can_in(&standing, &channel, VIEW_CHANNEL).await? {
+                    return Err(hidden());
                 }
                 Some(member)
             }
@@ -172,17 +139,11 @@ impl Chat {
         channel: &Channel,
     ) -> Result<Vec<Id>> {
         let members = self.store.member_ids(community.id).await?;
-        if !channel.private {
-            return Ok(members);
-        }
         let mut out = Vec::with_capacity(members.len());
         for user in members {
-            if self.is_manager(community, user).await?
-                || self
-                    .store
-                    .is_private_channel_member(channel.id, user)
-                    .await?
-            {
+            let held = self.store.member_role_ids(community.id, user).await?;
+            let standing = self.standing_of(community.clone(), user, held).await?;
+            if self.can_in(&standing, channel, VIEW_CHANNEL).await? {
                 out.push(user);
             }
         }
@@ -191,9 +152,16 @@ impl Chat {
 
     /// The channels of a community the caller sees, in list order.
     pub(crate) async fn visible_channels(&self, user: Id, access: &Access) -> Result<Vec<Channel>> {
+        let held = self
+            .store
+            .member_role_ids(access.community.id, user)
+            .await?;
+        let standing = self
+            .standing_of(access.community.clone(), user, held)
+            .await?;
         let mut out = Vec::new();
         for channel in self.store.community_channels(access.community.id).await? {
-            if self.member_sees(user, &channel, access.manager).await? {
+            if self.can_in(&standing, &channel, VIEW_CHANNEL).await? {
                 out.push(channel);
             }
         }
@@ -205,11 +173,13 @@ impl Chat {
     pub async fn rooms_for(&self, user: Id) -> Result<Vec<RoomId>> {
         let mut rooms = Vec::new();
         for community in self.store.user_communities(user).await? {
-            let manager = self.is_manager(&community, user).await?;
             rooms.push(RoomId::community(community.id));
-            let access = Access { community, manager };
-            for channel in self.visible_channels(user, &access).await? {
-                rooms.push(RoomId::channel(channel.id));
+            let held = self.store.member_role_ids(community.id, user).await?;
+            let standing = self.standing_of(community, user, held).await?;
+            for channel in self.store.community_channels(standing.community.id).await? {
+                if self.can_in(&standing, &channel, VIEW_CHANNEL).await? {
+                    rooms.push(RoomId::channel(channel.id));
+                }
             }
         }
         for dm in self.store.user_dms(user).await? {

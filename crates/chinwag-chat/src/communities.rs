@@ -10,9 +10,8 @@ use crate::chat::{Chat, DELETED};
 use crate::error::{OrNotFound as _, Result};
 use crate::validate;
 
-/// Permission bits of the @everyone role in a new community (the
-/// role-based permission model comes later; for now bit 0 marks "member").
-pub const EVERYONE_PERMISSIONS: u64 = 0b1;
+/// Permission bits of the @everyone role in a new community.
+pub const EVERYONE_PERMISSIONS: u64 = chinwag_protocol::permissions::EVERYONE_DEFAULT;
 /// Permission bits of the Admin role: everything.
 pub const ADMIN_PERMISSIONS: u64 = u64::MAX;
 
@@ -93,7 +92,12 @@ impl Chat {
         community_id: Id,
         change: CommunityChange,
     ) -> Result<Community> {
-        self.manage(user, community_id).await?;
+        self.require(
+            user,
+            community_id,
+            chinwag_protocol::permissions::MANAGE_COMMUNITY,
+        )
+        .await?;
         let name = change
             .name
             .map(|n| validate::name("name", &n))
@@ -129,7 +133,12 @@ impl Chat {
     /// Deletes a community with everything in it (managers only); emits
     /// `COMMUNITY_DELETED`, then removes every member from its rooms.
     pub async fn delete_community(&self, user: Id, community_id: Id) -> Result<()> {
-        self.manage(user, community_id).await?;
+        self.require(
+            user,
+            community_id,
+            chinwag_protocol::permissions::MANAGE_COMMUNITY,
+        )
+        .await?;
         let members = self.store.member_ids(community_id).await?;
         let channels = self.store.community_channels(community_id).await?;
         self.store

@@ -62,7 +62,12 @@ impl Chat {
         community_id: Id,
         spec: InviteSpec,
     ) -> Result<Invite> {
-        self.manage(user, community_id).await?;
+        self.require(
+            user,
+            community_id,
+            chinwag_protocol::permissions::CREATE_INVITE,
+        )
+        .await?;
         if spec
             .max_age_secs
             .is_some_and(|s| s == 0 || s > MAX_INVITE_AGE_SECS)

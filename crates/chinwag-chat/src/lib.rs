@@ -26,6 +26,9 @@
 //! - [`invites`]: create, preview, join.
 //! - [`channels`]: create, update, delete, reorder, private channel members.
 //! - [`messages`]: send, edit, delete, history.
+//! - [`permissions`]: effective permissions, rank, live room resync.
+//! - [`roles`]: roles, assignments, channel overrides.
+//! - [`moderation`]: kick, ban, unban, timeouts.
 //! - [`dms`]: open a DM, create a group DM, list DMs.
 //!
 //! [`Store`]: chinwag_store::Store
@@ -40,6 +43,9 @@ pub mod dms;
 pub mod error;
 pub mod invites;
 pub mod messages;
+pub mod moderation;
+pub mod permissions;
+pub mod roles;
 pub mod validate;
 
 pub use access::Access;

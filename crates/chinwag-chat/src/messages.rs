@@ -93,6 +93,12 @@ impl Chat {
         {
             return Err(ChatError::TimedOut(until));
         }
+        self.require_in_channel(
+            user,
+            &seen.channel,
+            chinwag_protocol::permissions::SEND_MESSAGES,
+        )
+        .await?;
         let (channel, room) = (seen.channel, seen.room);
         let mention_ids = validate::mentions(&content);
         let _turn = self.channel_writes.lock(channel_id).await;
@@ -260,7 +266,14 @@ impl Chat {
     async fn manages_channel(&self, user: Id, channel: &Channel) -> Result<bool> {
         match channel.community_id {
             None => Ok(false),
-            Some(community_id) => Ok(self.access(user, community_id).await?.manager),
+            Some(_) => Ok(self
+                .require_in_channel(
+                    user,
+                    channel,
+                    chinwag_protocol::permissions::MANAGE_MESSAGES,
+                )
+                .await
+                .is_ok()),
         }
     }
 

@@ -10,6 +10,7 @@
 //! - [`model`]: the resources that payloads carry (users, messages, ...).
 //! - [`event`]: the [`Event`] enum, one file per event family, and the
 //!   per-event metadata ([`EventKind`], [`EventClass`], [`CachePattern`]).
+//! - [`permissions`]: the permission bits roles grant.
 //! - [`server`]: server→client frames ([`ServerFrame`]).
 //! - [`client`]: client→server commands ([`ClientFrame`]).
 //! - [`stream`]: stream positions, resume requests and summaries.
@@ -22,6 +23,7 @@ pub mod error;
 pub mod event;
 pub mod id;
 pub mod model;
+pub mod permissions;
 pub mod server;
 pub mod stream;
 

@@ -14,6 +14,8 @@
 //! - [`channels`]: channels, ordering, private channel members.
 //! - [`messages`]: history, send, edit, delete.
 //! - [`dms`]: direct messages.
+//! - [`roles`]: roles, assignments, permissions, channel overrides.
+//! - [`moderation`]: kick, ban, unban, timeouts.
 
 pub mod auth;
 pub mod channels;
@@ -22,6 +24,8 @@ pub mod dms;
 pub mod extract;
 pub mod invites;
 pub mod messages;
+pub mod moderation;
+pub mod roles;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
@@ -59,6 +63,8 @@ pub fn api() -> Router<AppState> {
         .merge(channels::routes())
         .merge(messages::routes())
         .merge(dms::routes())
+        .merge(roles::routes())
+        .merge(moderation::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
