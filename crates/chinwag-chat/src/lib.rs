@@ -29,6 +29,7 @@
 //! - [`permissions`]: effective permissions, rank, live room resync.
 //! - [`roles`]: roles, assignments, channel overrides.
 //! - [`moderation`]: kick, ban, unban, timeouts.
+//! - [`reactions`]: reactions and pins.
 //! - [`dms`]: open a DM, create a group DM, list DMs.
 //!
 //! [`Store`]: chinwag_store::Store
@@ -45,6 +46,7 @@ pub mod invites;
 pub mod messages;
 pub mod moderation;
 pub mod permissions;
+pub mod reactions;
 pub mod roles;
 pub mod validate;
 

@@ -16,6 +16,7 @@
 //! - [`dms`]: direct messages.
 //! - [`roles`]: roles, assignments, permissions, channel overrides.
 //! - [`moderation`]: kick, ban, unban, timeouts.
+//! - [`reactions`]: reactions and pins.
 
 pub mod auth;
 pub mod channels;
@@ -25,6 +26,7 @@ pub mod extract;
 pub mod invites;
 pub mod messages;
 pub mod moderation;
+pub mod reactions;
 pub mod roles;
 
 use axum::Router;
@@ -65,6 +67,7 @@ pub fn api() -> Router<AppState> {
         .merge(dms::routes())
         .merge(roles::routes())
         .merge(moderation::routes())
+        .merge(reactions::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }

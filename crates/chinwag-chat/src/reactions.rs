@@ -1,0 +1,127 @@
+//! Reactions and pins. Events go to the message's room (`channel:{id}` or
+//! `dm:{id}`) with the message's new version.
+//!
+//! Adding a reaction needs `ADD_REACTIONS` in the channel (removing one's
+//! own needs only sight of it); pinning and unpinning need
+//! `PIN_MESSAGES`. In DMs every participant may do both. A message in a
+//! channel the caller cannot see is `NOT_FOUND`.
+
+use chinwag_protocol::event::reaction::{PinChanged, ReactionChanged};
+use chinwag_protocol::model::{Message, ReactionSummary};
+use chinwag_protocol::permissions::{ADD_REACTIONS, PIN_MESSAGES};
+use chinwag_protocol::{Event, Id};
+
+use crate::chat::Chat;
+use crate::error::{ChatError, OrNotFound as _, Result};
+
+/// The result of a reaction change.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ReactionResult {
+    /// The emoji's summary now.
+    pub reaction: ReactionSummary,
+    /// The message's version now.
+    pub version: i64,
+}
+
+impl Chat {
+    /// Adds the caller's reaction; emits `REACTION_ADDED` if new.
+    pub async fn add_reaction(
+        &self,
+        user: Id,
+        message_id: Id,
+        emoji: &str,
+    ) -> Result<ReactionResult> {
+        self.change_reaction(user, message_id, emoji, true).await
+    }
+
+    /// Removes the caller's reaction; emits `REACTION_REMOVED` if it was
+    /// there.
+    pub async fn remove_reaction(
+        &self,
+        user: Id,
+        message_id: Id,
+        emoji: &str,
+    ) -> Result<ReactionResult> {
+        self.change_reaction(user, message_id, emoji, false).await
+    }
+
+    async fn change_reaction(
+        &self,
+        user: Id,
+        message_id: Id,
+        emoji: &str,
+        add: bool,
+    ) -> Result<ReactionResult> {
+        let message = self.message(user, message_id).await?;
+        let (channel, room) = self.visible_channel(user, message.channel_id).await?;
+        if add {
+            self.require_in_channel(user, &channel, ADD_REACTIONS)
+                .await?;
+        }
+        let update = if add {
+            self.store.add_reaction(message_id, user, emoji).await
+        } else {
+            self.store.remove_reaction(message_id, user, emoji).await
+        }
+        .or_not_found("message")?;
+        if update.changed {
+            let payload = ReactionChanged {
+                message_id,
+                channel_id: channel.id,
+                user_id: user,
+                reaction: update.summary.clone(),
+                version: update.version,
+            };
+            let event = if add {
+                Event::ReactionAdded(payload)
+            } else {
+                Event::ReactionRemoved(payload)
+            };
+            self.emit(&room, event).await;
+        }
+        Ok(ReactionResult {
+            reaction: update.summary,
+            version: update.version,
+        })
+    }
+
+    /// Pins (`pinned`) or unpins a message; emits `MESSAGE_PINNED` /
+    /// `MESSAGE_UNPINNED` when that changes anything.
+    pub async fn set_pinned(&self, user: Id, message_id: Id, pinned: bool) -> Result<Message> {
+        let current = self.message(user, message_id).await?;
+        let (channel, room) = self.visible_channel(user, current.channel_id).await?;
+        self.require_in_channel(user, &channel, PIN_MESSAGES)
+            .await?;
+        if current.thread_parent_id.is_some() {
+            return Err(ChatError::invalid("thread replies cannot be pinned"));
+        }
+        let message = if pinned {
+            self.store.pin_message(message_id).await
+        } else {
+            self.store.unpin_message(message_id).await
+        }
+        .or_not_found("message")?;
+        if message.pinned != current.pinned {
+            let payload = PinChanged {
+                message_id,
+                channel_id: channel.id,
+                actor_id: user,
+                pinned,
+                version: message.version,
+            };
+            let event = if pinned {
+                Event::MessagePinned(payload)
+            } else {
+                Event::MessageUnpinned(payload)
+            };
+            self.emit(&room, event).await;
+        }
+        Ok(message)
+    }
+
+    /// A channel's pinned messages, most recently pinned first.
+    pub async fn pinned_messages(&self, user: Id, channel_id: Id) -> Result<Vec<Message>> {
+        self.visible_channel(user, channel_id).await?;
+        Ok(self.store.pinned_messages(channel_id).await?)
+    }
+}

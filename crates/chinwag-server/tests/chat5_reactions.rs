@@ -1,0 +1,204 @@
+//! Reactions and pins over real sockets: REACTION_ADDED/REMOVED and
+//! MESSAGE_PINNED/UNPINNED reach the message's room (channel or DM) with
+//! the new version; nobody outside it receives them; reacting in a channel
+//! one cannot see is NOT_FOUND and changes nothing; ADD_REACTIONS and
+//! PIN_MESSAGES are enforced. Runs on SQLite and, when configured,
+//! PostgreSQL.
+
+#[path = "chat_support.rs"]
+mod chat_support;
+
+use chat_support::{Api, drain, each_backend, id, next_event};
+use chinwag_protocol::permissions::*;
+use serde_json::json;
+
+#[tokio::test]
+async fn reactions_and_pins_reach_only_viewers() {
+    each_backend(|server| async move {
+        let api = Api { addr: server.addr };
+        let (alice, alice_t) = api.register("alice").await;
+        let (bob, bob_t) = api.register("bob").await;
+        let (carol, carol_t) = api.register("carol").await;
+        let community = api.community(&alice_t, "Guild").await;
+        let general = api.channel(&alice_t, community, "general", false).await;
+        let staff = api.channel(&alice_t, community, "staff", false).await;
+        let code = api.invite(&alice_t, community).await;
+        api.join(&bob_t, &code).await;
+        api.join(&carol_t, &code).await;
+        // Staff is hidden from @everyone except bob.
+        api.ok(
+            204,
+            "PUT",
+            &format!("/channels/{staff}/overrides/role/{community}"),
+            &alice_t,
+            Some(json!({"deny": VIEW_CHANNEL})),
+        )
+        .await;
+        api.ok(
+            204,
+            "PUT",
+            &format!("/channels/{staff}/overrides/user/{bob}"),
+            &alice_t,
+            Some(json!({"allow": VIEW_CHANNEL})),
+        )
+        .await;
+        let groom = format!("channel:{general}");
+        let sroom = format!("channel:{staff}");
+
+        let mut alice_ws = server.client(alice).await;
+        let mut bob_ws = server.client(bob).await;
+        let mut carol_ws = server.client(carol).await;
+
+        let msg = api.send(&alice_t, general, "react to me").await;
+        let mid = id(&msg["id"]);
+        let version = msg["version"].as_i64().unwrap();
+        let r = api
+            .ok(
+                200,
+                "PUT",
+                &format!("/messages/{mid}/reactions/%F0%9F%91%8D"),
+                &bob_t,
+                None,
+            )
+            .await;
+        assert_eq!(r["reaction"]["count"], 1);
+        for ws in [&mut alice_ws, &mut carol_ws] {
+            let ev = next_event(ws, &groom, "REACTION_ADDED").await;
+            assert_eq!(ev["data"]["reaction"]["emoji"], "👍");
+            assert_eq!(id(&ev["data"]["user_id"]), bob);
+            assert!(ev["data"]["version"].as_i64().unwrap() > version);
+        }
+        api.ok(
+            200,
+            "DELETE",
+            &format!("/messages/{mid}/reactions/%F0%9F%91%8D"),
+            &bob_t,
+            None,
+        )
+        .await;
+        let ev = next_event(&mut carol_ws, &groom, "REACTION_REMOVED").await;
+        assert_eq!(ev["data"]["reaction"]["count"], 0);
+
+        // Staff: bob's reaction reaches alice and bob, never carol; carol
+        // cannot react there (NOT_FOUND) and nothing changes.
+        let secret = api.send(&alice_t, staff, "secret").await;
+        let sid = id(&secret["id"]);
+        let r = api
+            .call(
+                "PUT",
+                &format!("/messages/{sid}/reactions/x"),
+                Some(&carol_t),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 404, "{:?}", r.body);
+        let stored = api
+            .ok(200, "GET", &format!("/messages/{sid}"), &alice_t, None)
+            .await;
+        assert!(stored["reactions"].as_array().unwrap().is_empty());
+        assert_eq!(stored["version"], secret["version"]);
+        api.ok(
+            200,
+            "PUT",
+            &format!("/messages/{sid}/reactions/x"),
+            &bob_t,
+            None,
+        )
+        .await;
+        next_event(&mut alice_ws, &sroom, "REACTION_ADDED").await;
+        let seen = drain(&mut carol_ws).await;
+        assert!(seen.iter().all(|e| e["room"] != sroom), "{seen:?}");
+
+        // ADD_REACTIONS denied for carol in general: 403, nothing stored.
+        api.ok(
+            204,
+            "PUT",
+            &format!("/channels/{general}/overrides/user/{carol}"),
+            &alice_t,
+            Some(json!({"deny": ADD_REACTIONS})),
+        )
+        .await;
+        let r = api
+            .call(
+                "PUT",
+                &format!("/messages/{mid}/reactions/y"),
+                Some(&carol_t),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 403, "{:?}", r.body);
+
+        // Pins: bob lacks PIN_MESSAGES; alice pins and unpins.
+        let r = api
+            .call("PUT", &format!("/messages/{mid}/pin"), Some(&bob_t), None)
+            .await;
+        assert_eq!(r.status, 403);
+        let pinned = api
+            .ok(200, "PUT", &format!("/messages/{mid}/pin"), &alice_t, None)
+            .await;
+        assert_eq!(pinned["pinned"], true);
+        for ws in [&mut bob_ws, &mut carol_ws] {
+            let ev = next_event(ws, &groom, "MESSAGE_PINNED").await;
+            assert_eq!(id(&ev["data"]["message_id"]), mid);
+            assert_eq!(ev["data"]["version"], pinned["version"]);
+        }
+        let pins = api
+            .ok(
+                200,
+                "GET",
+                &format!("/channels/{general}/pins"),
+                &carol_t,
+                None,
+            )
+            .await;
+        assert_eq!(pins.as_array().unwrap().len(), 1);
+        api.ok(
+            200,
+            "DELETE",
+            &format!("/messages/{mid}/pin"),
+            &alice_t,
+            None,
+        )
+        .await;
+        next_event(&mut carol_ws, &groom, "MESSAGE_UNPINNED").await;
+
+        // DMs: reactions and pins go to dm:{id}; carol sees nothing.
+        let dm = api
+            .ok(
+                200,
+                "POST",
+                "/dms",
+                &alice_t,
+                Some(json!({"recipient_id": bob.to_string()})),
+            )
+            .await;
+        let dm = id(&dm["id"]);
+        let dmroom = format!("dm:{dm}");
+        let dmsg = api.send(&bob_t, dm, "hi").await;
+        let dmid = id(&dmsg["id"]);
+        api.ok(
+            200,
+            "PUT",
+            &format!("/messages/{dmid}/reactions/wave"),
+            &alice_t,
+            None,
+        )
+        .await;
+        next_event(&mut bob_ws, &dmroom, "REACTION_ADDED").await;
+        api.ok(200, "PUT", &format!("/messages/{dmid}/pin"), &bob_t, None)
+            .await;
+        next_event(&mut alice_ws, &dmroom, "MESSAGE_PINNED").await;
+        let r = api
+            .call(
+                "PUT",
+                &format!("/messages/{dmid}/reactions/x"),
+                Some(&carol_t),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 404);
+        let seen = drain(&mut carol_ws).await;
+        assert!(seen.iter().all(|e| e["room"] != dmroom), "{seen:?}");
+    })
+    .await;
+}
