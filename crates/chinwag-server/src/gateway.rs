@@ -50,7 +50,7 @@ pub async fn ws_handler(
     upgrade
         .max_message_size(limit)
         .max_frame_size(limit)
-        .read_buffer_size(4096)
+        .read_buffer_size(1024)
         .on_upgrade(move |socket| {
             sessions.track_future(session::run(socket, state, params.token, encoding))
         })
