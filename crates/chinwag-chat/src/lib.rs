@@ -30,6 +30,7 @@
 //! - [`roles`]: roles, assignments, channel overrides.
 //! - [`moderation`]: kick, ban, unban, timeouts.
 //! - [`reactions`]: reactions and pins.
+//! - [`notifications`]: read receipts and notifications.
 //! - [`dms`]: open a DM, create a group DM, list DMs.
 //!
 //! [`Store`]: chinwag_store::Store
@@ -45,6 +46,7 @@ pub mod error;
 pub mod invites;
 pub mod messages;
 pub mod moderation;
+pub mod notifications;
 pub mod permissions;
 pub mod reactions;
 pub mod roles;

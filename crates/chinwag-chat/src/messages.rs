@@ -141,6 +141,7 @@ impl Chat {
                 self.emit(&room, event).await;
             }
         }
+        self.notify_message(&message).await;
         Ok(message)
     }
 

@@ -17,6 +17,7 @@
 //! - [`roles`]: roles, assignments, permissions, channel overrides.
 //! - [`moderation`]: kick, ban, unban, timeouts.
 //! - [`reactions`]: reactions and pins.
+//! - [`notifications`]: read receipts and notifications.
 
 pub mod auth;
 pub mod channels;
@@ -26,6 +27,7 @@ pub mod extract;
 pub mod invites;
 pub mod messages;
 pub mod moderation;
+pub mod notifications;
 pub mod reactions;
 pub mod roles;
 
@@ -68,6 +70,7 @@ pub fn api() -> Router<AppState> {
         .merge(roles::routes())
         .merge(moderation::routes())
         .merge(reactions::routes())
+        .merge(notifications::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }

@@ -1,0 +1,155 @@
+//! Read receipts and notifications: per-user state, delivered only to the
+//! user's own `user:{id}` room.
+//!
+//! Marking a channel or DM read emits `READ_RECEIPT_UPDATED` (with unread
+//! and mention counts). Sending a message creates notifications: a
+//! mention for each mentioned user who sees the channel, a reply for a
+//! thread parent's author, a DM for each other DM participant (one per
+//! recipient and message, mention first); each emits `NEW_NOTIFICATION`.
+//! Marking notifications read emits `NOTIFICATION_READ`.
+
+use chinwag_protocol::event::notification::{NewNotification, NotificationRead};
+use chinwag_protocol::event::read_state::ReadReceiptUpdated;
+use chinwag_protocol::model::{Message, Notification, NotificationKind, ReadState};
+use chinwag_protocol::permissions::VIEW_CHANNEL;
+use chinwag_protocol::{Event, Id};
+use chinwag_store::NewNotification as StoreNotification;
+
+use crate::chat::Chat;
+use crate::error::{OrNotFound as _, Result};
+use crate::validate;
+
+impl Chat {
+    /// Moves the caller's read position in a channel or DM to
+    /// `message_id`; emits `READ_RECEIPT_UPDATED` to `user:{id}`.
+    pub async fn mark_read(&self, user: Id, channel_id: Id, message_id: Id) -> Result<ReadState> {
+        self.visible_channel(user, channel_id).await?;
+        let state = self
+            .store
+            .mark_read(user, channel_id, message_id)
+            .await
+            .or_not_found("message")?;
+        if let Err(err) = self
+            .hub
+            .to_user(
+                user,
+                Event::ReadReceiptUpdated(ReadReceiptUpdated {
+                    read_state: state.clone(),
+                }),
+            )
+            .await
+        {
+            tracing::error!(%err, "emitting READ_RECEIPT_UPDATED failed");
+        }
+        Ok(state)
+    }
+
+    /// The caller's read state in a channel it sees.
+    pub async fn read_state(&self, user: Id, channel_id: Id) -> Result<ReadState> {
+        self.visible_channel(user, channel_id).await?;
+        Ok(self.store.read_state(user, channel_id).await?)
+    }
+
+    /// Every stored read state of the caller.
+    pub async fn read_states(&self, user: Id) -> Result<Vec<ReadState>> {
+        Ok(self.store.read_states(user).await?)
+    }
+
+    /// A page of the caller's notifications, newest first.
+    pub async fn notifications(
+        &self,
+        user: Id,
+        before: Option<Id>,
+        limit: Option<u32>,
+        unread_only: bool,
+    ) -> Result<Vec<Notification>> {
+        let limit = validate::limit(limit.unwrap_or(50))?;
+        Ok(self
+            .store
+            .notifications(user, before, limit, unread_only)
+            .await?)
+    }
+
+    /// Marks notifications read; emits `NOTIFICATION_READ` with the ids
+    /// that changed.
+    pub async fn mark_notifications_read(&self, user: Id, ids: &[Id]) -> Result<Vec<Id>> {
+        let changed = self.store.mark_notifications_read(user, ids).await?;
+        if !changed.is_empty()
+            && let Err(err) = self
+                .hub
+                .to_user(
+                    user,
+                    Event::NotificationRead(NotificationRead {
+                        notification_ids: changed.clone(),
+                    }),
+                )
+                .await
+        {
+            tracing::error!(%err, "emitting NOTIFICATION_READ failed");
+        }
+        Ok(changed)
+    }
+
+    /// Creates the notifications a new message causes. Failures are
+    /// logged: the message is already stored and emitted.
+    pub(crate) async fn notify_message(&self, message: &Message) {
+        if let Err(err) = self.try_notify_message(message).await {
+            tracing::error!(%err, message = %message.id, "creating notifications failed");
+        }
+    }
+
+    async fn try_notify_message(&self, message: &Message) -> Result<()> {
+        let author = message.author.id;
+        let channel = self.store.channel(message.channel_id).await?;
+        let mut targets: Vec<(Id, NotificationKind)> = Vec::new();
+        let mut add = |user: Id, kind| {
+            if user != author && !targets.iter().any(|(u, _)| *u == user) {
+                targets.push((user, kind));
+            }
+        };
+        for &user in &message.mention_ids {
+            add(user, NotificationKind::Mention);
+        }
+        if let Some(parent) = message.thread_parent_id
+            && let Ok(parent) = self.store.message(parent).await
+        {
+            add(parent.author.id, NotificationKind::Reply);
+        }
+        if channel.community_id.is_none() {
+            for &user in &channel.recipient_ids {
+                add(user, NotificationKind::Dm);
+            }
+        }
+        for (user, kind) in targets {
+            let sees = match channel.community_id {
+                None => channel.recipient_ids.contains(&user),
+                Some(community_id) => match self.standing(user, community_id).await {
+                    Ok(standing) => self.can_in(&standing, &channel, VIEW_CHANNEL).await?,
+                    Err(_) => false,
+                },
+            };
+            if !sees {
+                continue;
+            }
+            let notification = self
+                .store
+                .create_notification(StoreNotification {
+                    user_id: user,
+                    kind,
+                    actor_id: author,
+                    channel_id: channel.id,
+                    community_id: channel.community_id,
+                    message_id: message.id,
+                    excerpt: message.content.clone(),
+                })
+                .await?;
+            self.hub
+                .to_user(
+                    user,
+                    Event::NewNotification(NewNotification { notification }),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,187 @@
+//! Read receipts and notifications over real sockets: READ_RECEIPT_UPDATED
+//! and NEW_NOTIFICATION / NOTIFICATION_READ reach only the user's own
+//! `user:` room; mentions of a user who cannot see the channel create
+//! nothing; thread replies notify the parent's author; DMs notify the
+//! other participants. Runs on SQLite and, when configured, PostgreSQL.
+
+#[path = "chat_support.rs"]
+mod chat_support;
+
+use chat_support::{Api, drain, each_backend, id, next_event};
+use chinwag_protocol::permissions::*;
+use serde_json::json;
+
+#[tokio::test]
+async fn receipts_and_notifications_reach_only_their_user() {
+    each_backend(|server| async move {
+        let api = Api { addr: server.addr };
+        let (alice, alice_t) = api.register("alice").await;
+        let (bob, bob_t) = api.register("bob").await;
+        let (carol, carol_t) = api.register("carol").await;
+        let community = api.community(&alice_t, "Guild").await;
+        let general = api.channel(&alice_t, community, "general", false).await;
+        let staff = api.channel(&alice_t, community, "staff", false).await;
+        let code = api.invite(&alice_t, community).await;
+        api.join(&bob_t, &code).await;
+        api.join(&carol_t, &code).await;
+        api.ok(
+            204,
+            "PUT",
+            &format!("/channels/{staff}/overrides/user/{carol}"),
+            &alice_t,
+            Some(json!({"deny": VIEW_CHANNEL})),
+        )
+        .await;
+        let (aroom, broom, croom) = (
+            format!("user:{alice}"),
+            format!("user:{bob}"),
+            format!("user:{carol}"),
+        );
+
+        let mut alice_ws = server.client(alice).await;
+        let mut bob_ws = server.client(bob).await;
+        let mut carol_ws = server.client(carol).await;
+
+        // A mention notifies bob, only bob.
+        let m1 = api.send(&alice_t, general, &format!("hey <@{bob}>")).await;
+        let ev = next_event(&mut bob_ws, &broom, "NEW_NOTIFICATION").await;
+        assert_eq!(ev["data"]["notification"]["kind"], "mention");
+        assert_eq!(ev["data"]["notification"]["message_id"], m1["id"]);
+        let n1 = id(&ev["data"]["notification"]["id"]);
+
+        // Mentioning carol in a channel she cannot see creates nothing.
+        api.send(&alice_t, staff, &format!("psst <@{carol}>")).await;
+        let seen = drain(&mut carol_ws).await;
+        assert!(
+            seen.iter().all(|e| e["type"] != "NEW_NOTIFICATION"),
+            "{seen:?}"
+        );
+        let list = api
+            .ok(200, "GET", "/users/@me/notifications", &carol_t, None)
+            .await;
+        assert!(list.as_array().unwrap().is_empty());
+
+        // A thread reply notifies the parent's author (alice).
+        let reply = api
+            .ok(
+                201,
+                "POST",
+                &format!("/channels/{general}/messages"),
+                &bob_t,
+                Some(json!({"content": "a reply", "thread_parent_id": m1["id"]})),
+            )
+            .await;
+        let ev = next_event(&mut alice_ws, &aroom, "NEW_NOTIFICATION").await;
+        assert_eq!(ev["data"]["notification"]["kind"], "reply");
+        assert_eq!(ev["data"]["notification"]["message_id"], reply["id"]);
+
+        // A DM notifies the other participant.
+        let dm = api
+            .ok(
+                200,
+                "POST",
+                "/dms",
+                &alice_t,
+                Some(json!({"recipient_id": carol.to_string()})),
+            )
+            .await;
+        let dm = id(&dm["id"]);
+        let dmsg = api.send(&alice_t, dm, "hello carol").await;
+        let ev = next_event(&mut carol_ws, &croom, "NEW_NOTIFICATION").await;
+        assert_eq!(ev["data"]["notification"]["kind"], "dm");
+
+        // Mark read: NOTIFICATION_READ to bob's room only.
+        let r = api
+            .ok(
+                200,
+                "POST",
+                "/users/@me/notifications/read",
+                &bob_t,
+                Some(json!({"notification_ids": [n1.to_string()]})),
+            )
+            .await;
+        assert_eq!(r["notification_ids"].as_array().unwrap().len(), 1);
+        let ev = next_event(&mut bob_ws, &broom, "NOTIFICATION_READ").await;
+        assert_eq!(id(&ev["data"]["notification_ids"][0]), n1);
+        // Carol marking bob's notification changes nothing.
+        let r = api
+            .ok(
+                200,
+                "POST",
+                "/users/@me/notifications/read",
+                &carol_t,
+                Some(json!({"notification_ids": [n1.to_string()]})),
+            )
+            .await;
+        assert!(r["notification_ids"].as_array().unwrap().is_empty());
+
+        // Read receipts: the reader's own room only, with counts.
+        let before = api
+            .ok(
+                200,
+                "GET",
+                &format!("/channels/{general}/read"),
+                &bob_t,
+                None,
+            )
+            .await;
+        assert!(before["unread_count"].as_i64().unwrap() >= 1);
+        let state = api
+            .ok(
+                200,
+                "PUT",
+                &format!("/channels/{general}/read"),
+                &bob_t,
+                Some(json!({"message_id": m1["id"]})),
+            )
+            .await;
+        let ev = next_event(&mut bob_ws, &broom, "READ_RECEIPT_UPDATED").await;
+        assert_eq!(ev["data"]["read_state"]["channel_id"], general.to_string());
+        assert_eq!(ev["data"]["read_state"]["version"], state["version"]);
+        assert!(ev["data"]["read_state"]["mention_count"].is_i64());
+        api.ok(
+            200,
+            "PUT",
+            &format!("/channels/{dm}/read"),
+            &carol_t,
+            Some(json!({"message_id": dmsg["id"]})),
+        )
+        .await;
+        let ev = next_event(&mut carol_ws, &croom, "READ_RECEIPT_UPDATED").await;
+        assert_eq!(ev["data"]["read_state"]["unread_count"], 0);
+        // Carol cannot mark a channel she cannot see.
+        let r = api
+            .call(
+                "PUT",
+                &format!("/channels/{staff}/read"),
+                Some(&carol_t),
+                Some(json!({"message_id": m1["id"]})),
+            )
+            .await;
+        assert_eq!(r.status, 404);
+        for (ws, me) in [
+            (&mut alice_ws, &aroom),
+            (&mut bob_ws, &broom),
+            (&mut carol_ws, &croom),
+        ] {
+            let seen = drain(ws).await;
+            assert!(
+                seen.iter().all(|e| {
+                    let personal = [
+                        "READ_RECEIPT_UPDATED",
+                        "NEW_NOTIFICATION",
+                        "NOTIFICATION_READ",
+                    ]
+                    .contains(&e["type"].as_str().unwrap());
+                    !personal || &e["room"] == me
+                }),
+                "{seen:?}"
+            );
+        }
+        let states = api
+            .ok(200, "GET", "/users/@me/read-states", &bob_t, None)
+            .await;
+        assert_eq!(states.as_array().unwrap().len(), 1);
+    })
+    .await;
+}
