@@ -31,6 +31,7 @@
 //! - [`moderation`]: kick, ban, unban, timeouts.
 //! - [`reactions`]: reactions and pins.
 //! - [`notifications`]: read receipts and notifications.
+//! - [`profiles`]: profile updates.
 //! - [`dms`]: open a DM, create a group DM, list DMs.
 //!
 //! [`Store`]: chinwag_store::Store
@@ -48,6 +49,7 @@ pub mod messages;
 pub mod moderation;
 pub mod notifications;
 pub mod permissions;
+pub mod profiles;
 pub mod reactions;
 pub mod roles;
 pub mod validate;

@@ -18,6 +18,7 @@
 //! - [`moderation`]: kick, ban, unban, timeouts.
 //! - [`reactions`]: reactions and pins.
 //! - [`notifications`]: read receipts and notifications.
+//! - [`profiles`]: profile updates.
 
 pub mod auth;
 pub mod channels;
@@ -28,6 +29,7 @@ pub mod invites;
 pub mod messages;
 pub mod moderation;
 pub mod notifications;
+pub mod profiles;
 pub mod reactions;
 pub mod roles;
 

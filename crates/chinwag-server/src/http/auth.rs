@@ -21,7 +21,7 @@ pub fn routes() -> Router<AppState> {
         .route("/auth/login", post(login))
         .route("/auth/refresh", post(refresh))
         .route("/auth/logout", post(logout))
-        .route("/users/@me", get(me))
+        .route("/users/@me", get(me).patch(super::profiles::update_me))
 }
 
 /// `POST /auth/register` body.

@@ -1,0 +1,64 @@
+//! Profiles: a user changes their display name, avatar URL and bio.
+//! `USER_PROFILE_UPDATED` goes to the user's own `user:` room and to every
+//! `community:` and `dm:` room they are in.
+
+use chinwag_protocol::event::profile::UserProfileUpdated;
+use chinwag_protocol::model::User;
+use chinwag_protocol::{Event, Id};
+use chinwag_realtime::RoomId;
+use chinwag_store::ProfileUpdate;
+
+use crate::chat::Chat;
+use crate::error::{OrNotFound as _, Result};
+use crate::validate;
+
+/// A profile change; `None` fields stay, `Some(None)` clears.
+#[derive(Debug, Clone, Default)]
+pub struct ProfileChange {
+    /// New display name (1..=100 characters).
+    pub display_name: Option<String>,
+    /// New avatar URL.
+    pub avatar_url: Option<Option<String>>,
+    /// New bio.
+    pub bio: Option<Option<String>>,
+}
+
+impl Chat {
+    /// Changes the caller's profile; emits `USER_PROFILE_UPDATED`.
+    pub async fn update_profile(&self, user: Id, change: ProfileChange) -> Result<User> {
+        let display_name = match change.display_name {
+            Some(name) => Some(validate::name("display_name", &name)?),
+            None => None,
+        };
+        let avatar_url = match change.avatar_url {
+            Some(url) => Some(validate::text("avatar_url", url)?),
+            None => None,
+        };
+        let bio = match change.bio {
+            Some(bio) => Some(validate::text("bio", bio)?),
+            None => None,
+        };
+        let updated = self
+            .store
+            .update_profile(
+                user,
+                ProfileUpdate {
+                    display_name,
+                    avatar_url,
+                    bio,
+                },
+            )
+            .await
+            .or_not_found("user")?;
+        let event = Event::UserProfileUpdated(UserProfileUpdated {
+            user_id: user,
+            version: updated.version,
+        });
+        let mut rooms = vec![RoomId::user(user)];
+        rooms.extend(self.presence_rooms(user).await?);
+        for room in rooms {
+            self.emit(&room, event.clone()).await;
+        }
+        Ok(updated)
+    }
+}
