@@ -32,6 +32,7 @@
 //! - [`reactions`]: reactions and pins.
 //! - [`notifications`]: read receipts and notifications.
 //! - [`profiles`]: profile updates.
+//! - [`voice`]: voice presence state and the [`voice::VoiceReaper`].
 //! - [`dms`]: open a DM, create a group DM, list DMs.
 //!
 //! [`Store`]: chinwag_store::Store
@@ -53,6 +54,7 @@ pub mod profiles;
 pub mod reactions;
 pub mod roles;
 pub mod validate;
+pub mod voice;
 
 pub use access::Access;
 pub use accounts::Session;

@@ -19,6 +19,7 @@
 //! - [`reactions`]: reactions and pins.
 //! - [`notifications`]: read receipts and notifications.
 //! - [`profiles`]: profile updates.
+//! - [`voice`]: voice presence state.
 
 pub mod auth;
 pub mod channels;
@@ -30,6 +31,7 @@ pub mod messages;
 pub mod moderation;
 pub mod notifications;
 pub mod profiles;
+pub mod voice;
 pub mod reactions;
 pub mod roles;
 
@@ -73,6 +75,7 @@ pub fn api() -> Router<AppState> {
         .merge(moderation::routes())
         .merge(reactions::routes())
         .merge(notifications::routes())
+        .merge(voice::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }

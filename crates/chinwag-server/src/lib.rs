@@ -20,6 +20,7 @@ pub mod http;
 pub mod policy;
 pub mod server;
 pub mod state;
+pub mod voice;
 
 pub use config::Config;
 pub use error::ApiError;

@@ -45,6 +45,7 @@ pub mod reactions;
 pub mod read_states;
 pub mod roles;
 pub mod store;
+pub mod voice;
 #[cfg(feature = "test-support")]
 pub mod testing;
 

@@ -90,6 +90,7 @@ pub async fn drive<S, R>(
         {
             tracing::error!(%err, "presence update on disconnect failed");
         }
+        crate::voice::connection_ended(&state, session.who.user_id);
     })
     .await;
     tracing::debug!(conn = %conn.id(), "connection closed");

@@ -1,0 +1,166 @@
+//! Voice presence over real sockets: VOICE_CHANNEL_USER_* reach the
+//! community room (not outsiders); DM_VOICE_CALL_STARTED and DM_VOICE_USER_*
+//! reach the DM room; versions grow; a user whose connections all drop
+//! leaves voice after the grace period. Runs on SQLite and, when
+//! configured, PostgreSQL.
+
+#[path = "chat_support.rs"]
+mod chat_support;
+
+use chat_support::{Api, drain, each_backend, id, next_event};
+use serde_json::json;
+
+#[tokio::test]
+async fn voice_state_events_and_reaping() {
+    each_backend(|server| async move {
+        let api = Api { addr: server.addr };
+        let (alice, alice_t) = api.register("alice").await;
+        let (bob, bob_t) = api.register("bob").await;
+        let (carol, carol_t) = api.register("carol").await;
+        let community = api.community(&alice_t, "Guild").await;
+        let text = api.channel(&alice_t, community, "general", false).await;
+        let lounge = id(&api
+            .ok(
+                201,
+                "POST",
+                &format!("/communities/{community}/channels"),
+                &alice_t,
+                Some(json!({"name": "lounge", "kind": "voice"})),
+            )
+            .await["id"]);
+        let code = api.invite(&alice_t, community).await;
+        api.join(&bob_t, &code).await;
+        let croom = format!("community:{community}");
+
+        let mut alice_ws = server.client(alice).await;
+        let mut carol_ws = server.client(carol).await;
+
+        // Text channels are not voice channels; outsiders cannot join.
+        let r = api
+            .call(
+                "PUT",
+                &format!("/channels/{text}/voice"),
+                Some(&bob_t),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 400);
+        let r = api
+            .call(
+                "PUT",
+                &format!("/channels/{lounge}/voice"),
+                Some(&carol_t),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 404);
+
+        let joined = api
+            .ok(
+                200,
+                "PUT",
+                &format!("/channels/{lounge}/voice"),
+                &bob_t,
+                None,
+            )
+            .await;
+        let ev = next_event(&mut alice_ws, &croom, "VOICE_CHANNEL_USER_JOINED").await;
+        assert_eq!(id(&ev["data"]["state"]["user_id"]), bob);
+        assert_eq!(ev["data"]["state"]["version"], joined["version"]);
+        let updated = api
+            .ok(
+                200,
+                "PATCH",
+                "/users/@me/voice",
+                &bob_t,
+                Some(json!({"muted": true})),
+            )
+            .await;
+        assert!(updated["version"].as_i64() > joined["version"].as_i64());
+        let ev = next_event(&mut alice_ws, &croom, "VOICE_CHANNEL_USER_UPDATED").await;
+        assert_eq!(ev["data"]["state"]["muted"], true);
+        let list = api
+            .ok(
+                200,
+                "GET",
+                &format!("/channels/{lounge}/voice"),
+                &alice_t,
+                None,
+            )
+            .await;
+        assert_eq!(list.as_array().unwrap().len(), 1);
+        api.ok(204, "DELETE", "/users/@me/voice", &bob_t, None)
+            .await;
+        let ev = next_event(&mut alice_ws, &croom, "VOICE_CHANNEL_USER_LEFT").await;
+        assert!(ev["data"]["state"]["version"].as_i64() > updated["version"].as_i64());
+        let seen = drain(&mut carol_ws).await;
+        assert!(
+            seen.iter()
+                .all(|e| !e["type"].as_str().unwrap().contains("VOICE")),
+            "{seen:?}"
+        );
+
+        // DM call: the first join starts the call.
+        let dm = id(&api
+            .ok(
+                200,
+                "POST",
+                "/dms",
+                &alice_t,
+                Some(json!({"recipient_id": carol.to_string()})),
+            )
+            .await["id"]);
+        let dmroom = format!("dm:{dm}");
+        api.ok(200, "PUT", &format!("/channels/{dm}/voice"), &alice_t, None)
+            .await;
+        let ev = next_event(&mut carol_ws, &dmroom, "DM_VOICE_CALL_STARTED").await;
+        assert_eq!(id(&ev["data"]["started_by"]), alice);
+        next_event(&mut carol_ws, &dmroom, "DM_VOICE_USER_JOINED").await;
+        next_event(&mut alice_ws, &dmroom, "DM_VOICE_USER_JOINED").await;
+        api.ok(
+            200,
+            "PUT",
+            &format!("/channels/{dm}/voice"),
+            &carol_t,
+            Some(json!({"deafened": true})),
+        )
+        .await;
+        let ev = next_event(&mut alice_ws, &dmroom, "DM_VOICE_USER_JOINED").await;
+        assert_eq!(ev["data"]["state"]["deafened"], true);
+        api.ok(
+            200,
+            "PATCH",
+            "/users/@me/voice",
+            &carol_t,
+            Some(json!({"deafened": false})),
+        )
+        .await;
+        next_event(&mut alice_ws, &dmroom, "DM_VOICE_USER_UPDATED").await;
+        let seen = drain(&mut alice_ws).await;
+        assert!(
+            seen.iter().all(|e| e["type"] != "DM_VOICE_CALL_STARTED"),
+            "one start per call"
+        );
+        api.ok(204, "DELETE", "/users/@me/voice", &carol_t, None)
+            .await;
+        next_event(&mut alice_ws, &dmroom, "DM_VOICE_USER_LEFT").await;
+
+        // Carol rejoins, then drops her only connection: after the grace
+        // period she leaves the call.
+        api.ok(200, "PUT", &format!("/channels/{dm}/voice"), &carol_t, None)
+            .await;
+        next_event(&mut alice_ws, &dmroom, "DM_VOICE_USER_JOINED").await;
+        drop(carol_ws);
+        let ev = next_event(&mut alice_ws, &dmroom, "DM_VOICE_USER_LEFT").await;
+        assert_eq!(id(&ev["data"]["state"]["user_id"]), carol);
+        let list = api
+            .ok(200, "GET", &format!("/channels/{dm}/voice"), &alice_t, None)
+            .await;
+        assert_eq!(
+            list.as_array().unwrap().len(),
+            1,
+            "only alice is left in the call"
+        );
+    })
+    .await;
+}
