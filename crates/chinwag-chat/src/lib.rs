@@ -9,12 +9,15 @@
 //! and `MEMBER_ADDED_TO_COMMUNITY`; `channel:{id}` carries a community
 //! channel's messages; `dm:{id}` carries a DM's messages.
 //!
-//! Permissions (for now): members see non-private channels, read their
-//! history and post in them; a private channel is visible to its member
-//! list and to the community's managers (the owner and holders of the
-//! Admin role). Managers update and delete the community, manage channels
-//! and private channel members, and create invites. Anything of a
-//! community is `NOT_FOUND` to a non-member.
+//! Permissions: every check uses the member's effective permission bits
+//! ([`chinwag_protocol::permissions`]; see [`permissions`]): @everyone's and
+//! their roles' bits, a private channel's member list, then channel
+//! overrides; the owner and `ADMINISTRATOR` holders (the Admin role) hold
+//! everything. `VIEW_CHANNEL` decides who sees a channel (and joins its
+//! room), `SEND_MESSAGES` who posts, `MANAGE_CHANNELS` who changes
+//! structure, `MANAGE_COMMUNITY` who updates or deletes the community,
+//! `CREATE_INVITE` who invites. Anything of a community is `NOT_FOUND` to a
+//! non-member.
 //!
 //! # Layout
 //! - [`chat`]: [`Chat`], event emission and live membership helpers.

@@ -82,7 +82,7 @@ impl Chat {
         )
         .await;
         self.remove_from_rooms(target, &rooms, KICKED).await?;
-        self.after_removal(target).await;
+        self.after_removal(community_id, target).await;
         Ok(())
     }
 
@@ -115,7 +115,7 @@ impl Chat {
         )
         .await;
         self.remove_from_rooms(target, &rooms, BANNED).await?;
-        self.after_removal(target).await;
+        self.after_removal(community_id, target).await;
         Ok(ban)
     }
 
@@ -200,9 +200,18 @@ impl Chat {
         Ok(active)
     }
 
-    /// After a member leaves a community: their rooms changed, so their
-    /// connections should re-authenticate.
-    async fn after_removal(&self, target: Id) {
+    /// After a member leaves a community: they leave its voice channels,
+    /// and their connections should re-authenticate.
+    async fn after_removal(&self, community_id: Id, target: Id) {
+        match self.store.voice_state(target).await {
+            Ok(Some(state)) if state.community_id == Some(community_id) => {
+                if let Err(err) = self.leave_voice(target).await {
+                    tracing::warn!(%err, "leaving voice after removal failed");
+                }
+            }
+            Ok(_) => {}
+            Err(err) => tracing::warn!(%err, "reading voice state failed"),
+        }
         if let Err(err) = self
             .hub
             .require_reauth(target, crate::permissions::PERMISSIONS_CHANGED)

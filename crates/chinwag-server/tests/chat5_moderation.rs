@@ -100,6 +100,13 @@ async fn kick_ban_timeout_and_hierarchy() {
         assert_eq!(id(&ev["data"]["user_id"]), carol);
         api.send(&carol_t, general, "free again").await;
 
+        // Dave is in a voice channel; a kick takes him out of it.
+        let lounge = id(&api
+            .ok(201, "POST", &format!("/communities/{community}/channels"), &alice_t,
+                Some(json!({"name": "lounge", "kind": "voice"})))
+            .await["id"]);
+        api.ok(200, "PUT", &format!("/channels/{lounge}/voice"), &dave_t, None).await;
+
         // Kick: dave sees USER_KICKED, then leaves the community's rooms.
         api.ok(204, "DELETE", &format!("/communities/{community}/members/{dave}"), &bob_t, None).await;
         let ev = next_event(&mut dave_ws, &croom, "USER_KICKED").await;
@@ -119,6 +126,9 @@ async fn kick_ban_timeout_and_hierarchy() {
         let ev = next_event(&mut carol_ws, &croom, "USER_KICKED").await;
         assert_eq!(id(&ev["data"]["user_id"]), dave);
         assert_eq!(api.call("GET", &format!("/communities/{community}"), Some(&dave_t), None).await.status, 404);
+
+        let voice = api.ok(200, "GET", &format!("/channels/{lounge}/voice"), &alice_t, None).await;
+        assert!(voice.as_array().unwrap().is_empty(), "the kicked user left voice: {voice}");
 
         // Ban: carol sees USER_BANNED, leaves, and gets nothing more.
         let ban = api
