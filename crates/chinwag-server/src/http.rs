@@ -31,9 +31,9 @@ pub mod messages;
 pub mod moderation;
 pub mod notifications;
 pub mod profiles;
-pub mod voice;
 pub mod reactions;
 pub mod roles;
+pub mod voice;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};

@@ -45,9 +45,9 @@ pub mod reactions;
 pub mod read_states;
 pub mod roles;
 pub mod store;
-pub mod voice;
 #[cfg(feature = "test-support")]
 pub mod testing;
+pub mod voice;
 
 pub use accounts::{Credentials, NewUser, ProfileUpdate, RefreshToken};
 pub use channels::{ChannelUpdate, NewChannel};
