@@ -7,8 +7,8 @@
 //! A member's rank is their highest role's position (the owner outranks
 //! everyone); they manage only roles and members ranked strictly below.
 //!
-//! When permissions change, [`Chat::snapshot`] before and
-//! [`Chat::resync`] after move the affected users' connections into and
+//! When permissions change, `Chat::snapshot` before and
+//! `Chat::resync` after move the affected users' connections into and
 //! out of channel rooms live and ask them to re-authenticate
 //! (`reauth_required`, reason `permissions_changed`).
 
