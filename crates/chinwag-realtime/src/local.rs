@@ -180,6 +180,22 @@ impl Local {
         self.conn(id).is_some_and(|c| c.push_event(frame))
     }
 
+    /// Delivers an event without an offset (a `to_conn` push) to one local
+    /// connection, labelled with `room`.
+    pub fn send_to_local_conn(
+        &self,
+        id: ConnId,
+        room: &RoomId,
+        event: chinwag_protocol::Event,
+    ) -> Result<(), crate::HubError> {
+        let frame = Arc::new(SharedFrame::new(room.clone(), None, event, None));
+        if self.deliver_to_conn(id, &frame) {
+            Ok(())
+        } else {
+            Err(crate::HubError::UnknownConn)
+        }
+    }
+
     /// Sends a control message to every local connection of a user.
     pub fn control_user(&self, user: Id, make: impl Fn() -> Control) {
         for conn in self.user_conns(user) {

@@ -180,12 +180,7 @@ impl Engine for MemoryEngine {
         room: &RoomId,
         event: Event,
     ) -> Result<(), HubError> {
-        let frame = Arc::new(SharedFrame::new(room.clone(), None, event, None));
-        if self.local.deliver_to_conn(conn, &frame) {
-            Ok(())
-        } else {
-            Err(HubError::UnknownConn)
-        }
+        self.local.send_to_local_conn(conn, room, event)
     }
 
     async fn control(&self, msg: ControlMsg) -> Result<(), HubError> {

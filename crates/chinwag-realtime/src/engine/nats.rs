@@ -62,7 +62,7 @@ use crate::engine::{
     ControlMsg, ControlSender, Engine, HistoryConfig, PresenceOp, PresenceSnapshot, Replay,
 };
 use crate::local::Local;
-use crate::{ConnId, HubError, KeyedSerializer, RoomId, SharedFrame};
+use crate::{ConnId, HubError, KeyedSerializer, RoomId};
 
 use chain::Chain;
 use names::Names;
@@ -269,12 +269,7 @@ impl Engine for NatsEngine {
     ) -> Result<(), HubError> {
         let inner = &self.inner;
         if conn.node_tag() == inner.local.node().tag() {
-            let frame = Arc::new(SharedFrame::new(room.clone(), None, event, None));
-            return if inner.local.deliver_to_conn(conn, &frame) {
-                Ok(())
-            } else {
-                Err(HubError::UnknownConn)
-            };
+            return inner.local.send_to_local_conn(conn, room, event);
         }
         let json = EncodedEvent::new(room, event)?.plain();
         let reply = inner

@@ -51,7 +51,7 @@ use crate::engine::{
     ControlMsg, ControlSender, Engine, HistoryConfig, PresenceOp, PresenceSnapshot, Replay,
 };
 use crate::local::Local;
-use crate::{ConnId, HubError, RoomId, SharedFrame};
+use crate::{ConnId, HubError, RoomId};
 
 use keys::Keys;
 
@@ -319,12 +319,7 @@ impl Engine for RedisEngine {
     ) -> Result<(), HubError> {
         let inner = &self.inner;
         if conn.node_tag() == inner.local.node().tag() {
-            let frame = Arc::new(SharedFrame::new(room.clone(), None, event, None));
-            return if inner.local.deliver_to_conn(conn, &frame) {
-                Ok(())
-            } else {
-                Err(HubError::UnknownConn)
-            };
+            return inner.local.send_to_local_conn(conn, room, event);
         }
         let json = EncodedEvent::new(room, event)?.plain();
         let mut redis = inner.conn();
