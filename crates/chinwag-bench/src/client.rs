@@ -84,7 +84,7 @@ pub enum ResumeFrom {
 
 /// Opens a TCP connection from a chosen loopback source address, so tens of
 /// thousands of clients do not exhaust one address's ephemeral ports.
-async fn tcp(addr: SocketAddr, src: Option<Ipv4Addr>) -> Result<TcpStream> {
+pub(crate) async fn tcp(addr: SocketAddr, src: Option<Ipv4Addr>) -> Result<TcpStream> {
     let sock = TcpSocket::new_v4()?;
     if let Some(ip) = src {
         sock.bind(SocketAddr::from((ip, 0)))?;
@@ -93,7 +93,7 @@ async fn tcp(addr: SocketAddr, src: Option<Ipv4Addr>) -> Result<TcpStream> {
     Ok(sock.connect(addr).await?)
 }
 
-async fn next_text(ws: &mut Ws) -> Result<Utf8Bytes> {
+pub(crate) async fn next_text(ws: &mut Ws) -> Result<Utf8Bytes> {
     loop {
         let msg = tokio::time::timeout(STEP_TIMEOUT, ws.next())
             .await

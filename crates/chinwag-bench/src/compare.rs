@@ -8,8 +8,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::coord::servers::{self, Env, Kind, Options, Server};
 use crate::report::{self, Machine};
+use crate::scenario::chat::{self, Backend};
 use crate::scenario::fanout::Plan;
-use crate::scenario::{FanoutResult, IdleResult, Outcome, ResumeResult, fanout, idle, resume};
+use crate::scenario::{
+    ChatResult, FanoutResult, IdleResult, Outcome, ResumeResult, fanout, idle, resume,
+};
 
 /// The scenarios, by name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -48,6 +51,15 @@ pub struct Sizes {
     pub resume_clients: u64,
     /// Events each resuming client missed.
     pub resume_missed: u64,
+    /// Chat: users (= connections).
+    #[serde(default)]
+    pub chat_users: u64,
+    /// Chat: deliveries/s per step (messages/s × 10).
+    #[serde(default)]
+    pub chat_deliveries: Vec<f64>,
+    /// Chat: step length, s.
+    #[serde(default)]
+    pub chat_step_s: f64,
 }
 
 impl Sizes {
@@ -63,6 +75,9 @@ impl Sizes {
             cluster_subs: 500,
             resume_clients: 200,
             resume_missed: 100,
+            chat_users: 1_000,
+            chat_deliveries: vec![2.5e3, 5e3, 10e3, 20e3],
+            chat_step_s: 5.0,
         }
     }
 
@@ -78,6 +93,9 @@ impl Sizes {
             cluster_subs: 1_000,
             resume_clients: 1_000,
             resume_missed: 100,
+            chat_users: 10_000,
+            chat_deliveries: vec![2.5e3, 5e3, 10e3, 20e3, 40e3, 80e3],
+            chat_step_s: 10.0,
         }
     }
 
@@ -93,7 +111,29 @@ impl Sizes {
             stop_p99_ms: 1000.0,
         }
     }
+
+    fn chat_plan(&self) -> chat::Plan {
+        chat::Plan {
+            users: self.chat_users,
+            room_size: CHAT_ROOM_SIZE,
+            deliveries: self.chat_deliveries.clone(),
+            step: Duration::from_secs_f64(self.chat_step_s),
+            typing: CHAT_TYPING,
+            churn: CHAT_CHURN_PER_S,
+            away: Duration::from_millis(500),
+            // The question is where p99 crosses 50 ms; one step past it
+            // is enough.
+            stop_p99_ms: 50.0,
+        }
+    }
 }
+
+/// Chat: members per room.
+pub const CHAT_ROOM_SIZE: u64 = 10;
+/// Chat: fraction of messages preceded by `typing`.
+pub const CHAT_TYPING: f64 = 0.2;
+/// Chat: fraction of connections dropped (and resumed) per second.
+pub const CHAT_CHURN_PER_S: f64 = 0.003;
 
 /// Everything one comparison measured.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -108,12 +148,20 @@ pub struct Results {
     pub idle: Vec<IdleResult>,
     /// Scenario 2.
     pub fanout: Vec<FanoutResult>,
-    /// Scenario 3 (why it did not run, if it did not).
-    pub chat: Vec<(Kind, Outcome)>,
+    /// Scenario 3, per server and database.
+    #[serde(default, deserialize_with = "lenient")]
+    pub chat: Vec<ChatResult>,
     /// Scenario 4.
     pub cluster: Vec<FanoutResult>,
     /// Scenario 5.
     pub resume: Vec<ResumeResult>,
+}
+
+/// Reads results written before the chat scenario existed (its entries
+/// were bare outcomes) as "not run".
+fn lenient<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<ChatResult>, D::Error> {
+    let v = serde_json::Value::deserialize(d)?;
+    Ok(serde_json::from_value(v).unwrap_or_default())
 }
 
 fn unavailable_fanout(kind: Kind, setup: &str, subs: u64, why: &str) -> FanoutResult {
@@ -196,13 +244,21 @@ pub async fn run(
     }
     if has(Scenario::Chat) {
         for &k in kinds {
-            let why = match k {
-                Kind::Chinwag => {
-                    "not yet available: the chat REST API (accounts, communities, channels, messages) is not built yet"
-                }
-                _ => "not applicable: the peers here are pub/sub servers with no chat domain",
-            };
-            r.chat.push((k, Outcome::Unavailable(why.into())));
+            for backend in [Backend::Sqlite, Backend::Postgres] {
+                let res = match k {
+                    Kind::Chinwag => chat::run(env, backend, &sizes.chat_plan()).await,
+                    _ if backend == Backend::Sqlite => ChatResult::unavailable(
+                        k,
+                        backend,
+                        "not applicable: the peers here are pub/sub servers with no chat domain"
+                            .into(),
+                    ),
+                    _ => continue,
+                };
+                eprintln!("chat {} on {}: {:?}", k.name(), backend.name(), res.outcome);
+                r.chat.push(res);
+                cool_down().await;
+            }
         }
     }
     if has(Scenario::Cluster) {

@@ -6,8 +6,11 @@
 //! - [`idle`]: idle connections, JWT checked at connect.
 //! - [`fanout`]: one topic room, publish rate stepped up (also on a
 //!   two-node cluster).
+//! - [`chat`]: users in rooms of ten send persisted messages, with typing
+//!   and presence churn, on SQLite and PostgreSQL.
 //! - [`resume`]: clients drop, events are published, clients resume.
 
+pub mod chat;
 pub mod fanout;
 pub mod idle;
 pub mod resume;
@@ -23,6 +26,8 @@ use crate::coord::pool::Pool;
 use crate::coord::servers::Kind;
 use crate::hist::Histogram;
 use crate::worker::{Cmd, Reply, Stats};
+
+pub use chat::ChatResult;
 
 /// Subscriber user ids start here (the publisher is user 1).
 pub const FIRST_UID: u64 = 1000;

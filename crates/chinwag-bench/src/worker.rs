@@ -1,6 +1,12 @@
 //! A load-generator worker process: it holds a shard of the clients on one
 //! single-threaded runtime and takes commands as JSON lines on stdin,
 //! answering (and ticking live counters) as JSON lines on stdout.
+//!
+//! # Layout
+//! - this file: the pub/sub clients (fan-out, cluster, resume scenarios).
+//! - [`chat`]: the chat scenario's clients and load driver.
+
+pub mod chat;
 
 use std::cell::RefCell;
 use std::io::Write;
@@ -56,6 +62,20 @@ pub enum Cmd {
         /// Give up on a client after this long.
         timeout_ms: u64,
     },
+    /// Chat: connect these users (each identifies with a minted token and
+    /// joins its community and channel rooms). Answered with `connected`.
+    ChatConnect {
+        /// Server address.
+        addr: SocketAddr,
+        /// JWT secret to mint tokens with.
+        secret: String,
+        /// The users, whole rooms only.
+        members: Vec<chat::Member>,
+        /// Handshakes in flight at once.
+        concurrency: usize,
+    },
+    /// Chat: run one load step. Answered with `chat_stepped`.
+    ChatStep(chat::StepPlan),
 }
 
 /// A line from a worker.
@@ -89,6 +109,8 @@ pub enum Reply {
     },
     /// `resume` done.
     Resumed(ResumeStats),
+    /// `chat_step` done.
+    ChatStepped(Box<chat::StepStats>),
 }
 
 /// Counters since start, plus the current window's latency histogram.
@@ -172,6 +194,7 @@ struct Worker {
     dropped: Vec<ClientState>,
     proto: Proto,
     addr: Option<SocketAddr>,
+    chat: Option<chat::ChatWorker>,
 }
 
 fn emit(reply: &Reply) {
@@ -212,6 +235,7 @@ async fn serve() -> Result<()> {
         dropped: Vec::new(),
         proto: Proto::Chinwag,
         addr: None,
+        chat: None,
     };
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     while let Some(line) = lines.next_line().await? {
@@ -349,6 +373,33 @@ impl Worker {
                     }
                 }
                 Reply::Resumed(rs)
+            }
+            Cmd::ChatConnect {
+                addr,
+                secret,
+                members,
+                concurrency,
+            } => {
+                let (w, ok, failed, first_error) = chat::ChatWorker::connect(
+                    self.shared.clone(),
+                    addr,
+                    &secret,
+                    members,
+                    concurrency,
+                )
+                .await?;
+                self.chat = Some(w);
+                Reply::Connected {
+                    ok,
+                    failed,
+                    first_error,
+                }
+            }
+            Cmd::ChatStep(plan) => {
+                let Some(w) = self.chat.as_mut() else {
+                    anyhow::bail!("chat_step before chat_connect");
+                };
+                Reply::ChatStepped(Box::new(w.step(&plan).await))
             }
         })
     }

@@ -129,12 +129,23 @@ impl Pool {
         cmd: impl Fn(usize) -> Cmd,
         timeout: Duration,
     ) -> Result<Vec<Reply>> {
+        self.send(cmd).await?;
+        self.collect(timeout).await
+    }
+
+    /// Sends each worker its command (`cmd(i)`) without waiting.
+    pub async fn send(&mut self, cmd: impl Fn(usize) -> Cmd) -> Result<()> {
         for (i, w) in self.workers.iter_mut().enumerate() {
             let mut line = serde_json::to_vec(&cmd(i))?;
             line.push(b'\n');
             w.stdin.write_all(&line).await?;
             w.stdin.flush().await?;
         }
+        Ok(())
+    }
+
+    /// One reply from every worker, in order.
+    pub async fn collect(&mut self, timeout: Duration) -> Result<Vec<Reply>> {
         let mut out = Vec::with_capacity(self.workers.len());
         for w in &mut self.workers {
             match tokio::time::timeout(timeout, w.replies.recv()).await {

@@ -58,6 +58,8 @@ pub struct Options {
     pub nats_url: Option<String>,
     /// Cluster: a node id.
     pub node_id: Option<String>,
+    /// Chinwag: the database URL (default: SQLite in the data directory).
+    pub database_url: Option<String>,
 }
 
 /// Where binaries and scratch files are.
@@ -167,6 +169,9 @@ pub fn start(env: &Env, kind: Kind, opts: &Options) -> Result<Server> {
                 // (the peers have none).
                 .env("CHINWAG_GATEWAY__RATE_PER_SEC", "10000000")
                 .env("CHINWAG_GATEWAY__RATE_BURST", "10000000");
+            if let Some(url) = &opts.database_url {
+                c.args(["--database-url", url]);
+            }
             if let Some(id) = &opts.node_id {
                 c.args(["--node-name", id]);
             }
