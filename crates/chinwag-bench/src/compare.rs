@@ -76,7 +76,7 @@ impl Sizes {
             resume_clients: 200,
             resume_missed: 100,
             chat_users: 1_000,
-            chat_deliveries: vec![2.5e3, 5e3, 10e3, 20e3],
+            chat_deliveries: vec![1e3, 2.5e3, 5e3, 10e3, 20e3],
             chat_step_s: 5.0,
         }
     }
@@ -94,7 +94,7 @@ impl Sizes {
             resume_clients: 1_000,
             resume_missed: 100,
             chat_users: 10_000,
-            chat_deliveries: vec![2.5e3, 5e3, 10e3, 20e3, 40e3, 80e3],
+            chat_deliveries: vec![1e3, 2.5e3, 5e3, 10e3, 20e3, 40e3, 80e3],
             chat_step_s: 10.0,
         }
     }

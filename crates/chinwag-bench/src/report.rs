@@ -520,7 +520,13 @@ fn chat_section(o: &mut String, runs: &[ChatResult]) {
                     }
                 )
             })
-            .unwrap_or_else(dash);
+            .unwrap_or_else(|| match c.crossing(CHAT_BUDGET_MS) {
+                Some(s) if ran && s.target < CHAT_TARGET_RATE => format!(
+                    "not run: p99 was already over {CHAT_BUDGET_MS:.0} ms at {}/s",
+                    rate(s.deliveries_per_s)
+                ),
+                _ => dash(),
+            });
         let _ = writeln!(
             o,
             "| {} | {} | {} | {} | {} | {} | {} | {} |",
