@@ -119,9 +119,9 @@ impl Chat {
             Some(parent) => {
                 self.emit(
                     &room,
-                    Event::NewThreadReply(ThreadReply {
+                    Event::NewThreadReply(Box::new(ThreadReply {
                         message: message.clone(),
-                    }),
+                    })),
                 )
                 .await;
                 self.emit_reply_count(&room, channel_id, parent, Some(message.created_at))
@@ -129,14 +129,14 @@ impl Chat {
             }
             None => {
                 let event = if channel.community_id.is_some() {
-                    Event::NewMessage(NewMessage {
+                    Event::NewMessage(Box::new(NewMessage {
                         message: message.clone(),
-                    })
+                    }))
                 } else {
-                    Event::NewDm(NewDm {
+                    Event::NewDm(Box::new(NewDm {
                         message: message.clone(),
                         channel,
-                    })
+                    }))
                 };
                 self.emit(&room, event).await;
             }
@@ -189,13 +189,13 @@ impl Chat {
             .await
             .or_not_found("message")?;
         let event = if message.thread_parent_id.is_some() {
-            Event::UpdateThreadReply(ThreadReply {
+            Event::UpdateThreadReply(Box::new(ThreadReply {
                 message: message.clone(),
-            })
+            }))
         } else {
-            Event::UpdateMessage(UpdateMessage {
+            Event::UpdateMessage(Box::new(UpdateMessage {
                 message: message.clone(),
-            })
+            }))
         };
         self.emit(&room, event).await;
         Ok(message)

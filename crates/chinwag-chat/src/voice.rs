@@ -181,10 +181,15 @@ impl VoiceReaper {
         let this = self.clone();
         tokio::spawn(async move {
             tokio::time::sleep(this.grace).await;
-            let still = (this.connected)(user).await;
-            if let Err(err) = this.chat.leave_voice_if_gone(user, still).await {
-                tracing::warn!(%err, %user, "voice reaper failed");
-            }
+            // Boxed so the task stays small while it sleeps: a disconnect
+            // storm parks one of these per connection.
+            Box::pin(async move {
+                let still = (this.connected)(user).await;
+                if let Err(err) = this.chat.leave_voice_if_gone(user, still).await {
+                    tracing::warn!(%err, %user, "voice reaper failed");
+                }
+            })
+            .await;
         });
     }
 }

@@ -118,13 +118,16 @@ macro_rules! events {
     };
 }
 
+// Payloads that carry a whole message are boxed: they are several times
+// larger than the rest, and every frame in a room's history would
+// otherwise pay for them.
 events! {
     /// A message was posted in a community channel.
-    NewMessage(message::NewMessage) = "NEW_MESSAGE", Durable, Direct, Shared;
+    NewMessage(Box<message::NewMessage>) = "NEW_MESSAGE", Durable, Direct, Shared;
     /// A message was posted in a DM.
-    NewDm(message::NewDm) = "NEW_DM", Durable, Direct, Shared;
+    NewDm(Box<message::NewDm>) = "NEW_DM", Durable, Direct, Shared;
     /// A message was edited.
-    UpdateMessage(message::UpdateMessage) = "UPDATE_MESSAGE", Durable, Direct, Shared;
+    UpdateMessage(Box<message::UpdateMessage>) = "UPDATE_MESSAGE", Durable, Direct, Shared;
     /// A message was deleted.
     DeleteMessage(message::DeleteMessage) = "DELETE_MESSAGE", Durable, Direct, Shared;
     /// A reaction was added.
@@ -140,9 +143,9 @@ events! {
     /// The user's read position in a channel changed (own devices only).
     ReadReceiptUpdated(read_state::ReadReceiptUpdated) = "READ_RECEIPT_UPDATED", Durable, Direct, UsersOnly;
     /// A reply was posted in a thread.
-    NewThreadReply(thread::ThreadReply) = "NEW_THREAD_REPLY", Durable, Direct, Shared;
+    NewThreadReply(Box<thread::ThreadReply>) = "NEW_THREAD_REPLY", Durable, Direct, Shared;
     /// A thread reply was edited.
-    UpdateThreadReply(thread::ThreadReply) = "UPDATE_THREAD_REPLY", Durable, Direct, Shared;
+    UpdateThreadReply(Box<thread::ThreadReply>) = "UPDATE_THREAD_REPLY", Durable, Direct, Shared;
     /// A thread reply was deleted.
     DeleteThreadReply(thread::DeleteThreadReply) = "DELETE_THREAD_REPLY", Durable, Direct, Shared;
     /// A user came online, or changed status while online.

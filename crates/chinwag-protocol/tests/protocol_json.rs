@@ -65,7 +65,7 @@ fn durable_event_frame_carries_room_epoch_offset_type_and_data() {
         room: "channel:5".into(),
         epoch: Some("e1".into()),
         offset: Some(7),
-        event: Event::NewMessage(NewMessage { message }),
+        event: Event::NewMessage(Box::new(NewMessage { message })),
     });
     let expected = json!({
         "op": "event", "room": "channel:5", "epoch": "e1", "offset": 7,

@@ -46,12 +46,12 @@ pub async fn ws_handler(
         return ApiError::new(ErrorCode::Unavailable, "shutting down").into_response();
     }
     let limit = state.config.gateway.max_frame_bytes;
-    let sessions = state.sessions.clone();
     upgrade
         .max_message_size(limit)
         .max_frame_size(limit)
         .read_buffer_size(1024)
         .on_upgrade(move |socket| {
-            sessions.track_future(session::run(socket, state, params.token, encoding))
+            session::spawn(socket, state, params.token, encoding);
+            std::future::ready(())
         })
 }

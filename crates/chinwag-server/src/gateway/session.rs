@@ -27,20 +27,53 @@ use super::writer::{After, Writer};
 use crate::AppState;
 use crate::auth::{Identity, TokenError, now_ms};
 
-/// Runs a session on an upgraded WebSocket.
-pub async fn run(socket: WebSocket, state: AppState, token: Option<String>, encoding: Encoding) {
+/// Starts a session on an upgraded WebSocket as its own task, tracked for
+/// shutdown.
+///
+/// The session gets a task of its own rather than running inside axum's
+/// upgrade task: that task also keeps the upgrade machinery and the socket
+/// configuration alive, which would be most of an idle connection's memory.
+pub fn spawn(socket: WebSocket, state: AppState, token: Option<String>, encoding: Encoding) {
     let (sink, stream) = socket.split();
-    drive(sink, stream, state, token, encoding).await;
+    let sessions = state.sessions.clone();
+    sessions.spawn(drive(sink, stream, state, token, encoding));
 }
 
 /// Runs a session on any sink and stream of WebSocket messages.
-pub async fn drive<S, R>(
+///
+/// The returned future is what an idle connection costs, so only the main
+/// loop lives in it: the handshake and the clean-up run in boxed futures
+/// that exist only while they run.
+pub fn drive<S, R>(
+    sink: S,
+    stream: R,
+    state: AppState,
+    token: Option<String>,
+    encoding: Encoding,
+) -> impl Future<Output = ()> + Send
+where
+    S: Sink<Message, Error = axum::Error> + Unpin + Send,
+    R: Stream<Item = Result<Message, axum::Error>> + Unpin + Send,
+{
+    let opening = Box::pin(open(sink, stream, state, token, encoding));
+    async move {
+        let Some((mut session, mut stream, outbox, identified)) = opening.await else {
+            return;
+        };
+        session.serve(&mut stream, outbox, identified).await;
+        Box::pin(session.end()).await;
+    }
+}
+
+/// Says `hello`, waits for a valid identity, and registers the connection.
+async fn open<S, R>(
     sink: S,
     mut stream: R,
     state: AppState,
     token: Option<String>,
     encoding: Encoding,
-) where
+) -> Option<(Session<S>, R, Outbox, Identified)>
+where
     S: Sink<Message, Error = axum::Error> + Unpin + Send,
     R: Stream<Item = Result<Message, axum::Error>> + Unpin + Send,
 {
@@ -52,48 +85,21 @@ pub async fn drive<S, R>(
         max_frame_bytes: gateway.max_frame_bytes,
         node_id: state.hub.node().name().to_string(),
     });
-    if writer.send_frame(&hello).await.is_err() {
-        return;
-    }
+    writer.send_frame(&hello).await.ok()?;
     let mut limiter = RateLimiter::new(gateway.rate_per_sec, gateway.rate_burst);
-    // Rare, large futures are boxed so the long-lived session future stays
-    // small (it is most of a connection's memory).
-    let Some((who, identify)) = Box::pin(identify(
-        &mut writer,
-        &mut stream,
-        &state,
-        token,
-        &mut limiter,
-    ))
-    .await
-    else {
-        return;
-    };
+    let (who, identified) = identify(&mut writer, &mut stream, &state, token, &mut limiter).await?;
     let (conn, outbox) = state.hub.register(who.user_id, who.role);
     tracing::debug!(conn = %conn.id(), user = %who.user_id, "connection identified");
-    let mut session = Session {
-        state: state.clone(),
+    let session = Session {
+        state,
         who,
-        conn: conn.clone(),
+        conn,
         writer,
         limiter,
         invalid: 0,
         typing: HashMap::new(),
     };
-    session.serve(&mut stream, outbox, identify).await;
-    Box::pin(async {
-        state.hub.unregister(&conn).await;
-        if let Err(err) = state
-            .presence
-            .disconnected(session.who.user_id, conn.id())
-            .await
-        {
-            tracing::error!(%err, "presence update on disconnect failed");
-        }
-        crate::voice::connection_ended(&state, session.who.user_id);
-    })
-    .await;
-    tracing::debug!(conn = %conn.id(), "connection closed");
+    Some((session, stream, outbox, identified))
 }
 
 /// The `identify` content, whether it came in the URL or a frame.
@@ -309,6 +315,19 @@ impl<S> Session<S>
 where
     S: Sink<Message, Error = axum::Error> + Unpin + Send,
 {
+    /// Clean-up after the connection ends: leave every room, tell presence,
+    /// and let the voice reaper check on the user later.
+    async fn end(self) {
+        let state = &self.state;
+        let user = self.who.user_id;
+        state.hub.unregister(&self.conn).await;
+        if let Err(err) = state.presence.disconnected(user, self.conn.id()).await {
+            tracing::error!(%err, "presence update on disconnect failed");
+        }
+        crate::voice::connection_ended(state, user);
+        tracing::debug!(conn = %self.conn.id(), "connection closed");
+    }
+
     async fn serve<R>(&mut self, stream: &mut R, mut outbox: Outbox, identified: Identified)
     where
         R: Stream<Item = Result<Message, axum::Error>> + Unpin + Send,
@@ -316,11 +335,16 @@ where
         if Box::pin(self.start(identified)).await.is_err() {
             return;
         }
-        let gateway = self.state.config.gateway.clone();
+        let gateway = &self.state.config.gateway;
         let heartbeat_timeout = Duration::from_millis(gateway.heartbeat_timeout_ms);
-        let heartbeat = tokio::time::sleep(heartbeat_timeout);
-        let expiry = tokio::time::sleep(self.token_ttl());
-        tokio::pin!(heartbeat, expiry);
+        let (write_batch, max_invalid) = (gateway.write_batch, gateway.max_invalid_frames);
+        // One timer serves both deadlines (it is a large part of an idle
+        // connection): it fires at the earlier one, and the loop tells
+        // which one it was.
+        let mut heard_at = Instant::now();
+        let mut expires_at = Instant::now() + self.token_ttl();
+        let timer = tokio::time::sleep_until(expires_at.min(heard_at + heartbeat_timeout));
+        tokio::pin!(timer);
         let mut batch = Vec::new();
         let conn = self.conn.clone();
         let shutdown = self.state.shutdown.clone();
@@ -336,7 +360,7 @@ where
                     Box::pin(self.close_slow()).await;
                     return;
                 }
-                received = outbox.recv_many(&mut batch, gateway.write_batch) => {
+                received = outbox.recv_many(&mut batch, write_batch) => {
                     if received == 0 {
                         return;
                     }
@@ -353,14 +377,13 @@ where
                         Ok(After::Closed) | Err(_) => return,
                     }
                     if let Some(dropped) = conn.take_ephemeral_drops()
-                        && self.writer.send_lagged(dropped, &[]).await.is_err()
+                        && Box::pin(self.writer.send_lagged(dropped, &[])).await.is_err()
                     {
                         return;
                     }
                 }
                 next = stream.next() => {
-                    heartbeat.as_mut().reset(Instant::now() + heartbeat_timeout);
-                    let max_invalid = gateway.max_invalid_frames;
+                    heard_at = Instant::now();
                     let read = read_frame(&mut self.writer, next, &mut self.limiter, &mut self.invalid, max_invalid);
                     match Box::pin(read).await {
                         Read::Command(command) => {
@@ -369,26 +392,31 @@ where
                                 return;
                             }
                             if self.who.expires_at_ms != expires {
-                                expiry.as_mut().reset(Instant::now() + self.token_ttl());
+                                expires_at = Instant::now() + self.token_ttl();
                             }
                         }
                         Read::Nothing => {}
                         Read::End => return,
                     }
+                    timer.as_mut().reset(expires_at.min(heard_at + heartbeat_timeout));
                 }
-                () = &mut heartbeat => {
-                    tracing::info!(node = self.state.hub.node().name(), conn = %self.conn.id(), "heartbeat timeout");
-                    Box::pin(self.finish(None, CloseCode::HeartbeatTimeout)).await;
-                    return;
-                }
-                () = &mut expiry => {
-                    let frame = ServerFrame::Error(ErrorFrame {
-                        code: ErrorCode::TokenExpired,
-                        message: "token expired; reconnect with a new token".into(),
-                        nonce: None,
-                    });
-                    Box::pin(self.finish(Some(frame), CloseCode::TokenExpired)).await;
-                    return;
+                () = &mut timer => {
+                    let now = Instant::now();
+                    if now >= expires_at {
+                        let frame = ServerFrame::Error(ErrorFrame {
+                            code: ErrorCode::TokenExpired,
+                            message: "token expired; reconnect with a new token".into(),
+                            nonce: None,
+                        });
+                        Box::pin(self.finish(Some(frame), CloseCode::TokenExpired)).await;
+                        return;
+                    }
+                    if now >= heard_at + heartbeat_timeout {
+                        tracing::info!(node = self.state.hub.node().name(), conn = %self.conn.id(), "heartbeat timeout");
+                        Box::pin(self.finish(None, CloseCode::HeartbeatTimeout)).await;
+                        return;
+                    }
+                    timer.as_mut().reset(expires_at.min(heard_at + heartbeat_timeout));
                 }
             }
         }

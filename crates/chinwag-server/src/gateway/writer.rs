@@ -175,29 +175,14 @@ where
                 Outgoing::Event(frame) => {
                     self.feed_event(&frame, false).await?;
                 }
-                Outgoing::Control(control) => match *control {
-                    Control::Joined(room, pos) => {
-                        self.set_floor(&room, &pos);
-                        let frame = ServerFrame::RoomJoined(RoomJoined {
-                            room: room.to_string(),
-                            position: pos,
-                        });
-                        self.feed_frame(&frame).await?;
-                    }
-                    Control::Left(room, reason) => {
-                        self.forget(&room);
-                        let frame = ServerFrame::RoomLeft(RoomLeft {
-                            room: room.to_string(),
-                            reason,
-                        });
-                        self.feed_frame(&frame).await?;
-                    }
-                    Control::Frame(frame) => self.feed_frame(&frame).await?,
-                    Control::Close(code) => {
+                Outgoing::Control(control) => {
+                    // Rare, and the frames are large: boxed so they do not
+                    // grow the long-lived session future.
+                    if let Some(code) = Box::pin(self.feed_control(*control)).await? {
                         close = Some(code);
                         break;
                     }
-                },
+                }
             }
         }
         self.sink.flush().await?;
@@ -208,6 +193,32 @@ where
             }
             None => Ok(After::Continue),
         }
+    }
+
+    /// Queues a control message's frame; returns the close code if it is a
+    /// close.
+    async fn feed_control(&mut self, control: Control) -> Result<Option<CloseCode>, axum::Error> {
+        match control {
+            Control::Joined(room, pos) => {
+                self.set_floor(&room, &pos);
+                let frame = ServerFrame::RoomJoined(RoomJoined {
+                    room: room.to_string(),
+                    position: pos,
+                });
+                self.feed_frame(&frame).await?;
+            }
+            Control::Left(room, reason) => {
+                self.forget(&room);
+                let frame = ServerFrame::RoomLeft(RoomLeft {
+                    room: room.to_string(),
+                    reason,
+                });
+                self.feed_frame(&frame).await?;
+            }
+            Control::Frame(frame) => self.feed_frame(&frame).await?,
+            Control::Close(code) => return Ok(Some(code)),
+        }
+        Ok(None)
     }
 
     /// Sends a `lagged` frame.
