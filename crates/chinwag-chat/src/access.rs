@@ -35,6 +35,31 @@ pub(crate) struct Seen {
     pub room: RoomId,
     /// The caller's membership, for community channels.
     pub member: Option<Member>,
+    /// The caller's effective permission bits in the channel (every bit
+    /// in a DM: participants need nothing more).
+    pub permissions: u64,
+}
+
+impl Seen {
+    /// `FORBIDDEN` unless the caller holds every bit of `wanted` here.
+    pub fn require(&self, wanted: u64) -> Result<()> {
+        if chinwag_protocol::permissions::has(self.permissions, wanted) {
+            Ok(())
+        } else {
+            Err(ChatError::forbidden("missing permission in this channel"))
+        }
+    }
+
+    /// [`Seen::require`], and `TIMED_OUT` while the caller is timed out
+    /// in the community: for anything that writes.
+    pub fn require_active(&self, wanted: u64) -> Result<()> {
+        if let Some(until) = self.member.as_ref().and_then(|m| m.timed_out_until)
+            && until > chinwag_store::id::now_ms()
+        {
+            return Err(ChatError::TimedOut(until));
+        }
+        self.require(wanted)
+    }
 }
 
 /// The room a channel's messages go to: `dm:{id}` for DMs, else
@@ -97,12 +122,12 @@ impl Chat {
             .channel(channel_id)
             .await
             .or_not_found("channel")?;
-        let member = match channel.community_id {
+        let (member, permissions) = match channel.community_id {
             None => {
                 if !channel.recipient_ids.contains(&user) {
                     return Err(hidden());
                 }
-                None
+                (None, u64::MAX)
             }
             Some(community_id) => {
                 let member = match self.store.member(community_id, user).await {
@@ -118,10 +143,11 @@ impl Chat {
                 let standing = self
                     .standing_of(community, user, member.role_ids.clone())
                     .await?;
-                if !self.can_in(&standing, &channel, VIEW_CHANNEL).await? {
+                let bits = self.channel_permissions(&standing, &channel).await?;
+                if !chinwag_protocol::permissions::has(bits, VIEW_CHANNEL) {
                     return Err(hidden());
                 }
-                Some(member)
+                (Some(member), bits)
             }
         };
         let room = channel_room(&channel);
@@ -129,6 +155,7 @@ impl Chat {
             channel,
             room,
             member,
+            permissions,
         })
     }
 

@@ -88,17 +88,7 @@ impl Chat {
             return Err(ChatError::invalid("nonce must be at most 64 bytes"));
         }
         let seen = self.seen_channel(user, channel_id).await?;
-        if let Some(until) = seen.member.as_ref().and_then(|m| m.timed_out_until)
-            && until > chinwag_store::id::now_ms()
-        {
-            return Err(ChatError::TimedOut(until));
-        }
-        self.require_in_channel(
-            user,
-            &seen.channel,
-            chinwag_protocol::permissions::SEND_MESSAGES,
-        )
-        .await?;
+        seen.require_active(chinwag_protocol::permissions::SEND_MESSAGES)?;
         let (channel, room) = (seen.channel, seen.room);
         let mention_ids = validate::mentions(&content);
         let _turn = self.channel_writes.lock(channel_id).await;
@@ -135,13 +125,13 @@ impl Chat {
                 } else {
                     Event::NewDm(Box::new(NewDm {
                         message: message.clone(),
-                        channel,
+                        channel: channel.clone(),
                     }))
                 };
                 self.emit(&room, event).await;
             }
         }
-        self.notify_message(&message).await;
+        self.notify_message(&message, &channel).await;
         Ok(message)
     }
 
@@ -151,7 +141,7 @@ impl Chat {
     }
 
     /// A message the caller sees, with its channel.
-    async fn seen_message(&self, user: Id, message_id: Id) -> Result<(Message, Seen)> {
+    pub(crate) async fn seen_message(&self, user: Id, message_id: Id) -> Result<(Message, Seen)> {
         let message = self
             .store
             .message(message_id)

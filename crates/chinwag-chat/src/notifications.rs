@@ -10,7 +10,7 @@
 
 use chinwag_protocol::event::notification::{NewNotification, NotificationRead};
 use chinwag_protocol::event::read_state::ReadReceiptUpdated;
-use chinwag_protocol::model::{Message, Notification, NotificationKind, ReadState};
+use chinwag_protocol::model::{Channel, Message, Notification, NotificationKind, ReadState};
 use chinwag_protocol::permissions::VIEW_CHANNEL;
 use chinwag_protocol::{Event, Id};
 use chinwag_store::NewNotification as StoreNotification;
@@ -92,15 +92,14 @@ impl Chat {
 
     /// Creates the notifications a new message causes. Failures are
     /// logged: the message is already stored and emitted.
-    pub(crate) async fn notify_message(&self, message: &Message) {
-        if let Err(err) = self.try_notify_message(message).await {
+    pub(crate) async fn notify_message(&self, message: &Message, channel: &Channel) {
+        if let Err(err) = self.try_notify_message(message, channel).await {
             tracing::error!(%err, message = %message.id, "creating notifications failed");
         }
     }
 
-    async fn try_notify_message(&self, message: &Message) -> Result<()> {
+    async fn try_notify_message(&self, message: &Message, channel: &Channel) -> Result<()> {
         let author = message.author.id;
-        let channel = self.store.channel(message.channel_id).await?;
         let mut targets: Vec<(Id, NotificationKind)> = Vec::new();
         let mut add = |user: Id, kind| {
             if user != author && !targets.iter().any(|(u, _)| *u == user) {

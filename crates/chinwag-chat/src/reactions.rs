@@ -52,12 +52,11 @@ impl Chat {
         emoji: &str,
         add: bool,
     ) -> Result<ReactionResult> {
-        let message = self.message(user, message_id).await?;
-        let (channel, room) = self.visible_channel(user, message.channel_id).await?;
+        let (_, seen) = self.seen_message(user, message_id).await?;
         if add {
-            self.require_in_channel(user, &channel, ADD_REACTIONS)
-                .await?;
+            seen.require_active(ADD_REACTIONS)?;
         }
+        let (channel, room) = (seen.channel, seen.room);
         let update = if add {
             self.store.add_reaction(message_id, user, emoji).await
         } else {
@@ -88,10 +87,9 @@ impl Chat {
     /// Pins (`pinned`) or unpins a message; emits `MESSAGE_PINNED` /
     /// `MESSAGE_UNPINNED` when that changes anything.
     pub async fn set_pinned(&self, user: Id, message_id: Id, pinned: bool) -> Result<Message> {
-        let current = self.message(user, message_id).await?;
-        let (channel, room) = self.visible_channel(user, current.channel_id).await?;
-        self.require_in_channel(user, &channel, PIN_MESSAGES)
-            .await?;
+        let (current, seen) = self.seen_message(user, message_id).await?;
+        seen.require(PIN_MESSAGES)?;
+        let (channel, room) = (seen.channel, seen.room);
         if current.thread_parent_id.is_some() {
             return Err(ChatError::invalid("thread replies cannot be pinned"));
         }

@@ -8,6 +8,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use axum::serve::ListenerExt as _;
 use tokio::net::TcpListener;
 
 use crate::{AppState, router};
@@ -61,6 +62,14 @@ pub async fn run(
         shutdown.await;
         tracing::info!("shutting down: telling clients to reconnect");
         signal.cancel();
+    });
+    // Frames are small and latency matters: do not let Nagle's algorithm
+    // hold one back waiting for the client's delayed ACK (seen as a ~40 ms
+    // p99 floor in the chat bench).
+    let listener = listener.tap_io(|tcp| {
+        if let Err(err) = tcp.set_nodelay(true) {
+            tracing::debug!(%err, "TCP_NODELAY not set");
+        }
     });
     axum::serve(listener, app.into_make_service())
         .with_graceful_shutdown(async move { token.cancelled().await })

@@ -80,7 +80,7 @@ async fn kick_ban_timeout_and_hierarchy() {
         assert_eq!(members.as_array().unwrap().len(), 5, "every refused attack changed nothing");
         assert!(api.ok(200, "GET", &format!("/communities/{community}/bans"), &alice_t, None).await
             .as_array().unwrap().is_empty());
-        api.send(&erin_t, general, "still here").await;
+        let still_here = id(&api.send(&erin_t, general, "still here").await["id"]);
 
         // Timeout: USER_TIMED_OUT to the community; carol cannot send.
         let member = api
@@ -95,7 +95,10 @@ async fn kick_ban_timeout_and_hierarchy() {
         let r = api.call("POST", &format!("/channels/{general}/messages"), Some(&carol_t),
                          Some(json!({"content": "let me talk"}))).await;
         assert_eq!(r.code(), "TIMED_OUT", "{:?}", r.body);
+        let r = api.call("PUT", &format!("/messages/{still_here}/reactions/x"), Some(&carol_t), None).await;
+        assert_eq!(r.code(), "TIMED_OUT", "a timed-out member cannot react either: {:?}", r.body);
         api.ok(204, "DELETE", &format!("/communities/{community}/members/{carol}/timeout"), &bob_t, None).await;
+        api.ok(200, "PUT", &format!("/messages/{still_here}/reactions/x"), &carol_t, None).await;
         let ev = next_event(&mut dave_ws, &croom, "TIMEOUT_REMOVED").await;
         assert_eq!(id(&ev["data"]["user_id"]), carol);
         api.send(&carol_t, general, "free again").await;
