@@ -22,8 +22,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use chinwag_protocol::model::UserRole;
 use chinwag_protocol::{CloseCode, EventClass, Id, ServerFrame, StreamPos};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::Notify;
 
+use crate::outbox::{self, Outbox, PushError};
 use crate::{RoomId, SharedFrame};
 
 /// This node's identity: a human-readable name for logs and health, and a
@@ -127,16 +128,13 @@ pub enum Control {
     Close(CloseCode),
 }
 
-/// The receiving end of a connection's outbox, drained by the transport.
-pub type Outbox = mpsc::Receiver<Outgoing>;
-
 /// The hub's handle on one local connection.
 #[derive(Debug)]
 pub struct ConnHandle {
     id: ConnId,
     user_id: Id,
     role: UserRole,
-    tx: mpsc::Sender<Outgoing>,
+    tx: outbox::Sender,
     config: OutboxConfig,
     rooms: Mutex<HashSet<RoomId>>,
     dropped_ephemeral: AtomicU64,
@@ -153,7 +151,7 @@ impl ConnHandle {
         role: UserRole,
         config: OutboxConfig,
     ) -> (Arc<ConnHandle>, Outbox) {
-        let (tx, rx) = mpsc::channel(config.capacity.max(1));
+        let (tx, rx) = outbox::outbox(config.capacity);
         let handle = ConnHandle {
             id,
             user_id,
@@ -213,15 +211,14 @@ impl ConnHandle {
         if self.closing.load(Ordering::Relaxed) || !frame.is_for(self.role) {
             return false;
         }
-        if frame.class() == EventClass::Ephemeral
-            && self.tx.capacity() < self.config.ephemeral_headroom
+        if frame.class() == EventClass::Ephemeral && self.tx.free() < self.config.ephemeral_headroom
         {
             self.drop_ephemeral();
             return false;
         }
-        match self.tx.try_send(Outgoing::Event(frame.clone())) {
+        match self.tx.try_push(Outgoing::Event(frame.clone())) {
             Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
+            Err(PushError::Full) => {
                 if frame.class() == EventClass::Ephemeral {
                     self.drop_ephemeral();
                 } else {
@@ -229,20 +226,20 @@ impl ConnHandle {
                 }
                 false
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
+            Err(PushError::Closed) => false,
         }
     }
 
     /// Queues a control message. A full outbox means the connection is
     /// already too slow: it is marked for closing.
     pub fn push_control(&self, control: Control) -> bool {
-        match self.tx.try_send(Outgoing::Control(Box::new(control))) {
+        match self.tx.try_push(Outgoing::Control(Box::new(control))) {
             Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
+            Err(PushError::Full) => {
                 self.mark_closing();
                 false
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
+            Err(PushError::Closed) => false,
         }
     }
 

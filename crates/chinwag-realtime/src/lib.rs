@@ -9,7 +9,8 @@
 //! # Layout
 //! - [`room`]: room names ([`RoomId`], [`RoomKind`]).
 //! - [`conn`]: connection ids and the hub-side handle ([`ConnHandle`]), with
-//!   the bounded outbox and its overflow policy.
+//!   the outbox overflow policy.
+//! - [`outbox`]: the bounded per-connection queue ([`Outbox`]).
 //! - [`frame`]: [`SharedFrame`], an event serialized once per fan-out.
 //! - [`local`]: this node's connections and room memberships.
 //! - [`engine`]: the [`Engine`] trait (offsets, history, cross-node fan-out,
@@ -26,15 +27,17 @@ pub mod error;
 pub mod frame;
 pub mod hub;
 pub mod local;
+pub mod outbox;
 pub mod presence;
 pub mod room;
 pub mod serializer;
 
-pub use conn::{ConnHandle, ConnId, NodeId, Outbox, OutboxConfig, Outgoing};
+pub use conn::{ConnHandle, ConnId, NodeId, OutboxConfig, Outgoing};
 pub use engine::{AnyEngine, Engine, HistoryConfig, Replay};
 pub use error::HubError;
 pub use frame::SharedFrame;
 pub use hub::{BusMessage, Hub};
+pub use outbox::Outbox;
 pub use presence::PresenceTracker;
 pub use room::{RoomId, RoomKind};
 pub use serializer::KeyedSerializer;

@@ -19,7 +19,7 @@ fn hub() -> Hub {
 
 fn events(outbox: &mut Outbox) -> Vec<Event> {
     let mut out = Vec::new();
-    while let Ok(item) = outbox.try_recv() {
+    while let Some(item) = outbox.try_recv() {
         if let Outgoing::Event(frame) = item {
             out.push(frame.event().clone());
         }

@@ -25,7 +25,7 @@ fn observe(outbox: &mut Outbox) -> (Option<(PresenceStatus, i64)>, usize, bool) 
     let mut state: Option<(PresenceStatus, i64)> = None;
     let mut seen = 0;
     let mut regressed = false;
-    while let Ok(item) = outbox.try_recv() {
+    while let Some(item) = outbox.try_recv() {
         let Outgoing::Event(frame) = item else {
             continue;
         };
