@@ -72,6 +72,11 @@ pub async fn run(listener: TcpListener, secret: String) -> Result<()> {
     let (layer, io) = SocketIo::builder().with_state(Secret(secret)).build_layer();
     io.ns("/", on_connect.with(authenticate));
     let app = axum::Router::new().layer(layer);
+    // TCP_NODELAY, as Chinwag and Node's http server set it, so latency
+    // compares like for like.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app).await?;
     Ok(())
 }

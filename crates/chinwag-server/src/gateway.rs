@@ -49,7 +49,7 @@ pub async fn ws_handler(
     upgrade
         .max_message_size(limit)
         .max_frame_size(limit)
-        .read_buffer_size(1024)
+        .read_buffer_size(512)
         .on_upgrade(move |socket| {
             session::spawn(socket, state, params.token, encoding);
             std::future::ready(())
