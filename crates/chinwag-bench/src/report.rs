@@ -1,5 +1,7 @@
 //! `docs/benchmarks.md` and its latency plot, written from [`Results`].
 
+mod efficiency;
+
 use std::fmt::Write;
 use std::process::Command;
 
@@ -366,6 +368,8 @@ pub fn markdown(r: &Results, svg_name: &str) -> String {
     );
     let _ = writeln!(o, "![p99 latency vs deliveries/s]({svg_name})\n");
     fanout_summary(&mut o, &r.fanout);
+    let _ = writeln!(o, "### Efficiency at equal offered load\n");
+    efficiency::section(&mut o, &r.fanout);
     fanout_details(&mut o, &r.fanout);
 
     let _ = writeln!(o, "## 3. Chat workload\n");
