@@ -123,7 +123,7 @@ impl Chat {
             let sees = match channel.community_id {
                 None => channel.recipient_ids.contains(&user),
                 Some(community_id) => match self.standing(user, community_id).await {
-                    Ok(standing) => self.can_in(&standing, &channel, VIEW_CHANNEL).await?,
+                    Ok(standing) => self.can_in(&standing, channel, VIEW_CHANNEL).await?,
                     Err(_) => false,
                 },
             };
