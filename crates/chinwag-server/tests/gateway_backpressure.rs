@@ -18,6 +18,11 @@ async fn slow_reader_is_lagged_closed_and_resumes_completely() {
         c.gateway.outbox_capacity = 32;
         c.gateway.outbox_ephemeral_headroom = 8;
         c.history.max_len = 5000;
+        // The slow client reads only after the fast one has everything; on
+        // a loaded machine that can take longer than the default 2 s the
+        // server gives a stuck close, which would end in a reset instead
+        // of the 4010 under test.
+        c.gateway.close_timeout_ms = 60_000;
     })
     .await;
     let mut fast = server.client(1).await;
