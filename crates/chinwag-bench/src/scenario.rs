@@ -198,6 +198,12 @@ pub async fn connect_spread(
             Duration::from_secs(600),
         )
         .await?;
+    all_connected(replies, count)
+}
+
+/// Adds up the workers' `Connected` replies; fails unless all `expected`
+/// clients connected.
+pub fn all_connected(replies: Vec<Reply>, expected: u64) -> Result<()> {
     let (mut ok, mut failed, mut err) = (0, 0, None);
     for r in replies {
         if let Reply::Connected {
@@ -211,9 +217,9 @@ pub async fn connect_spread(
             err = err.or(first_error);
         }
     }
-    if failed > 0 || ok != count {
+    if failed > 0 || ok != expected {
         bail!(
-            "{ok} of {count} clients connected, {failed} failed: {}",
+            "{ok} of {expected} clients connected, {failed} failed: {}",
             err.unwrap_or_default()
         );
     }

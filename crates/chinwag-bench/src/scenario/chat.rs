@@ -313,26 +313,7 @@ async fn steps(
             Duration::from_secs(600),
         )
         .await?;
-    let (mut ok, mut failed, mut err) = (0, 0, None);
-    for r in replies {
-        if let Reply::Connected {
-            ok: o,
-            failed: f,
-            first_error,
-        } = r
-        {
-            ok += o;
-            failed += f;
-            err = err.or(first_error);
-        }
-    }
-    if failed > 0 || ok != plan.users {
-        bail!(
-            "{ok} of {} users connected, {failed} failed: {}",
-            plan.users,
-            err.unwrap_or_default()
-        );
-    }
+    super::all_connected(replies, plan.users)?;
     res.setup_s = t0.elapsed().as_secs_f64();
     progress.println(format!(
         "  {label}: {} users in {} rooms connected; setup took {:.0} s",
