@@ -211,12 +211,12 @@ impl ConnHandle {
         if self.closing.load(Ordering::Relaxed) || !frame.is_for(self.role) {
             return false;
         }
-        if frame.class() == EventClass::Ephemeral && self.tx.free() < self.config.ephemeral_headroom
-        {
-            self.drop_ephemeral();
-            return false;
-        }
-        match self.tx.try_push(Outgoing::Event(frame.clone())) {
+        // Ephemeral events leave the headroom free for durable ones.
+        let keep_free = match frame.class() {
+            EventClass::Ephemeral => self.config.ephemeral_headroom,
+            EventClass::Durable => 0,
+        };
+        match self.tx.try_push(Outgoing::Event(frame.clone()), keep_free) {
             Ok(()) => true,
             Err(PushError::Full) => {
                 if frame.class() == EventClass::Ephemeral {
@@ -233,7 +233,7 @@ impl ConnHandle {
     /// Queues a control message. A full outbox means the connection is
     /// already too slow: it is marked for closing.
     pub fn push_control(&self, control: Control) -> bool {
-        match self.tx.try_push(Outgoing::Control(Box::new(control))) {
+        match self.tx.try_push(Outgoing::Control(Box::new(control)), 0) {
             Ok(()) => true,
             Err(PushError::Full) => {
                 self.mark_closing();

@@ -65,14 +65,15 @@ pub(crate) fn outbox(capacity: usize) -> (Sender, Outbox) {
 }
 
 impl Sender {
-    /// Queues `item` unless the outbox is full or closed.
-    pub(crate) fn try_push(&self, item: Outgoing) -> Result<(), PushError> {
+    /// Queues `item` unless the outbox is closed or fewer than
+    /// `keep_free` slots (at least one) would be free before it.
+    pub(crate) fn try_push(&self, item: Outgoing, keep_free: usize) -> Result<(), PushError> {
         let was_empty = {
             let mut queue = lock(&self.shared.queue);
             if queue.closed {
                 return Err(PushError::Closed);
             }
-            if queue.items.len() >= self.capacity {
+            if self.capacity - queue.items.len() < keep_free.max(1) {
                 return Err(PushError::Full);
             }
             queue.items.push_back(item);
@@ -85,7 +86,8 @@ impl Sender {
     }
 
     /// Free slots.
-    pub(crate) fn free(&self) -> usize {
+    #[cfg(test)]
+    fn free(&self) -> usize {
         self.capacity - lock(&self.shared.queue).items.len()
     }
 }
@@ -159,9 +161,9 @@ mod tests {
     async fn bounded_batched_and_closed_when_the_sender_goes() {
         let (tx, mut rx) = outbox(3);
         for _ in 0..3 {
-            tx.try_push(item()).unwrap();
+            tx.try_push(item(), 0).unwrap();
         }
-        assert_eq!(tx.try_push(item()), Err(PushError::Full));
+        assert_eq!(tx.try_push(item(), 0), Err(PushError::Full));
         assert_eq!(tx.free(), 0);
         let mut batch = Vec::new();
         assert_eq!(rx.recv_many(&mut batch, 2).await, 2);
@@ -173,15 +175,26 @@ mod tests {
             (got, rx.recv_many(&mut batch, 8).await)
         });
         tokio::task::yield_now().await;
-        tx.try_push(item()).unwrap();
+        tx.try_push(item(), 0).unwrap();
         drop(tx);
         assert_eq!(waiter.await.unwrap(), (1, 0));
+    }
+
+    #[test]
+    fn keep_free_holds_slots_back() {
+        let (tx, _rx) = outbox(3);
+        // Allowed while at least 2 slots are free before the push.
+        tx.try_push(item(), 2).unwrap();
+        tx.try_push(item(), 2).unwrap();
+        assert_eq!(tx.try_push(item(), 2), Err(PushError::Full));
+        tx.try_push(item(), 0).unwrap();
+        assert_eq!(tx.try_push(item(), 0), Err(PushError::Full));
     }
 
     #[tokio::test]
     async fn a_dropped_outbox_refuses_pushes() {
         let (tx, rx) = outbox(3);
         drop(rx);
-        assert_eq!(tx.try_push(item()), Err(PushError::Closed));
+        assert_eq!(tx.try_push(item(), 0), Err(PushError::Closed));
     }
 }
