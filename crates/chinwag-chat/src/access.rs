@@ -7,12 +7,14 @@
 //! `ADMINISTRATOR` holders (the Admin role) see everything.
 
 use chinwag_protocol::Id;
-use chinwag_protocol::model::{Channel, Community, Member};
+use chinwag_protocol::model::{Channel, Community, User};
 use chinwag_protocol::permissions::{MANAGE_CHANNELS, VIEW_CHANNEL};
 use chinwag_realtime::RoomId;
+use chinwag_store::ChannelAccess;
 
 use crate::chat::Chat;
 use crate::error::{ChatError, OrNotFound as _, Result};
+use crate::permissions::{channel_bits, community_bits};
 
 /// A member's standing in a community.
 #[derive(Debug, Clone)]
@@ -33,11 +35,13 @@ pub(crate) struct Seen {
     pub channel: Channel,
     /// Its room.
     pub room: RoomId,
-    /// The caller's membership, for community channels.
-    pub member: Option<Member>,
+    /// Until when the caller is timed out in the channel's community.
+    pub timed_out_until: Option<i64>,
     /// The caller's effective permission bits in the channel (every bit
     /// in a DM: participants need nothing more).
     pub permissions: u64,
+    /// The caller's user row, read with the check (for authoring).
+    pub caller: Option<User>,
 }
 
 impl Seen {
@@ -53,7 +57,7 @@ impl Seen {
     /// [`Seen::require`], and `TIMED_OUT` while the caller is timed out
     /// in the community: for anything that writes.
     pub fn require_active(&self, wanted: u64) -> Result<()> {
-        if let Some(until) = self.member.as_ref().and_then(|m| m.timed_out_until)
+        if let Some(until) = self.timed_out_until
             && until > chinwag_store::id::now_ms()
         {
             return Err(ChatError::TimedOut(until));
@@ -69,6 +73,38 @@ pub fn channel_room(channel: &Channel) -> RoomId {
         None => RoomId::dm(channel.id),
         Some(_) => RoomId::channel(channel.id),
     }
+}
+
+/// The caller's timeout and effective bits in a channel, from what
+/// [`chinwag_store::Store::channel_access`] read; `None` unless they see
+/// it. A DM's participants hold every bit. In a community channel the
+/// membership, the roles' bits, the private list and the overrides are
+/// combined by [`community_bits`] and [`channel_bits`], exactly as
+/// [`Chat::standing`] and [`Chat::channel_permissions`] do from their
+/// separate queries.
+fn seen_bits(user: Id, access: &ChannelAccess) -> Option<(Option<i64>, u64)> {
+    let channel = &access.channel;
+    let Some(community_id) = channel.community_id else {
+        return channel
+            .recipient_ids
+            .contains(&user)
+            .then_some((None, u64::MAX));
+    };
+    let (member, owner_id) = (access.member.as_ref()?, access.owner_id?);
+    let held: Vec<Id> = member.held.iter().map(|(id, _)| *id).collect();
+    let community = community_bits(
+        owner_id == user,
+        std::iter::once(member.everyone_permissions).chain(member.held.iter().map(|(_, b)| *b)),
+    );
+    let bits = channel_bits(
+        community,
+        channel.private && !member.private_member,
+        &member.overrides,
+        community_id,
+        user,
+        &held,
+    );
+    chinwag_protocol::permissions::has(bits, VIEW_CHANNEL).then_some((member.timed_out_until, bits))
 }
 
 impl Chat {
@@ -111,52 +147,35 @@ impl Chat {
         Ok((seen.channel, seen.room))
     }
 
-    /// [`Chat::visible_channel`] with the caller's membership (for
-    /// community channels), in as few queries as the common case allows:
-    /// the channel, then the membership; only a private channel the caller
-    /// is not listed on needs the manager check.
+    /// [`Chat::visible_channel`] with the caller's standing there, in one
+    /// query ([`chinwag_store::Store::channel_access`]).
     pub(crate) async fn seen_channel(&self, user: Id, channel_id: Id) -> Result<Seen> {
-        let hidden = || ChatError::NotFound("channel");
-        let channel = self
+        let access = self
             .store
-            .channel(channel_id)
+            .channel_access(channel_id, user)
             .await
             .or_not_found("channel")?;
-        let (member, permissions) = match channel.community_id {
-            None => {
-                if !channel.recipient_ids.contains(&user) {
-                    return Err(hidden());
-                }
-                (None, u64::MAX)
-            }
-            Some(community_id) => {
-                let member = match self.store.member(community_id, user).await {
-                    Ok(member) => member,
-                    Err(chinwag_store::StoreError::NotFound) => return Err(hidden()),
-                    Err(err) => return Err(err.into()),
-                };
-                let community = self
-                    .store
-                    .community(community_id)
-                    .await
-                    .or_not_found("channel")?;
-                let standing = self
-                    .standing_of(community, user, member.role_ids.clone())
-                    .await?;
-                let bits = self.channel_permissions(&standing, &channel).await?;
-                if !chinwag_protocol::permissions::has(bits, VIEW_CHANNEL) {
-                    return Err(hidden());
-                }
-                (Some(member), bits)
-            }
+        let Some((timed_out_until, permissions)) = seen_bits(user, &access) else {
+            return Err(ChatError::NotFound("channel"));
         };
-        let room = channel_room(&channel);
+        let room = channel_room(&access.channel);
         Ok(Seen {
-            channel,
+            channel: access.channel,
             room,
-            member,
+            timed_out_until,
             permissions,
+            caller: access.caller,
         })
+    }
+
+    /// Whether `user` sees a channel (an unknown channel is seen by no
+    /// one), in one query.
+    pub(crate) async fn sees_channel(&self, user: Id, channel_id: Id) -> Result<bool> {
+        match self.store.channel_access(channel_id, user).await {
+            Ok(access) => Ok(seen_bits(user, &access).is_some()),
+            Err(chinwag_store::StoreError::NotFound) => Ok(false),
+            Err(err) => Err(err.into()),
+        }
     }
 
     /// The community members who see a channel (for joining its room).

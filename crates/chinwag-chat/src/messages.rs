@@ -91,19 +91,22 @@ impl Chat {
         seen.require_active(chinwag_protocol::permissions::SEND_MESSAGES)?;
         let (channel, room) = (seen.channel, seen.room);
         let mention_ids = validate::mentions(&content);
+        let new = StoreNewMessage {
+            channel_id,
+            author_id: user,
+            content,
+            mention_ids,
+            thread_parent_id: spec.thread_parent_id,
+            nonce: spec.nonce,
+        };
         let _turn = self.channel_writes.lock(channel_id).await;
-        let created = self
-            .store
-            .create_message(StoreNewMessage {
-                channel_id,
-                author_id: user,
-                content,
-                mention_ids,
-                thread_parent_id: spec.thread_parent_id,
-                nonce: spec.nonce,
-            })
-            .await
-            .or_not_found("thread parent")?;
+        // The author's row came with the access check, so the store builds
+        // the message from what it wrote instead of reading it back.
+        let created = match seen.caller {
+            Some(author) => self.store.create_message_by(new, author).await,
+            None => self.store.create_message(new).await,
+        }
+        .or_not_found("thread parent")?;
         let message = created.message;
         match created.parent {
             Some(parent) => {
@@ -131,7 +134,8 @@ impl Chat {
                 self.emit(&room, event).await;
             }
         }
-        self.notify_message(&message, &channel).await;
+        self.notify_message(&message, &channel, created.parent_author_id)
+            .await;
         Ok(message)
     }
 

@@ -11,7 +11,6 @@
 use chinwag_protocol::event::notification::{NewNotification, NotificationRead};
 use chinwag_protocol::event::read_state::ReadReceiptUpdated;
 use chinwag_protocol::model::{Channel, Message, Notification, NotificationKind, ReadState};
-use chinwag_protocol::permissions::VIEW_CHANNEL;
 use chinwag_protocol::{Event, Id};
 use chinwag_store::NewNotification as StoreNotification;
 
@@ -92,13 +91,27 @@ impl Chat {
 
     /// Creates the notifications a new message causes. Failures are
     /// logged: the message is already stored and emitted.
-    pub(crate) async fn notify_message(&self, message: &Message, channel: &Channel) {
-        if let Err(err) = self.try_notify_message(message, channel).await {
+    /// `parent_author` is the thread parent's author, for a reply.
+    pub(crate) async fn notify_message(
+        &self,
+        message: &Message,
+        channel: &Channel,
+        parent_author: Option<Id>,
+    ) {
+        if let Err(err) = self
+            .try_notify_message(message, channel, parent_author)
+            .await
+        {
             tracing::error!(%err, message = %message.id, "creating notifications failed");
         }
     }
 
-    async fn try_notify_message(&self, message: &Message, channel: &Channel) -> Result<()> {
+    async fn try_notify_message(
+        &self,
+        message: &Message,
+        channel: &Channel,
+        parent_author: Option<Id>,
+    ) -> Result<()> {
         let author = message.author.id;
         let mut targets: Vec<(Id, NotificationKind)> = Vec::new();
         let mut add = |user: Id, kind| {
@@ -109,10 +122,8 @@ impl Chat {
         for &user in &message.mention_ids {
             add(user, NotificationKind::Mention);
         }
-        if let Some(parent) = message.thread_parent_id
-            && let Ok(parent) = self.store.message(parent).await
-        {
-            add(parent.author.id, NotificationKind::Reply);
+        if let Some(parent) = parent_author {
+            add(parent, NotificationKind::Reply);
         }
         if channel.community_id.is_none() {
             for &user in &channel.recipient_ids {
@@ -122,10 +133,7 @@ impl Chat {
         for (user, kind) in targets {
             let sees = match channel.community_id {
                 None => channel.recipient_ids.contains(&user),
-                Some(community_id) => match self.standing(user, community_id).await {
-                    Ok(standing) => self.can_in(&standing, channel, VIEW_CHANNEL).await?,
-                    Err(_) => false,
-                },
+                Some(_) => self.sees_channel(user, channel.id).await?,
             };
             if !sees {
                 continue;

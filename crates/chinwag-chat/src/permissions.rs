@@ -19,7 +19,7 @@ use chinwag_protocol::model::{Channel, Community, Role};
 use chinwag_protocol::permissions::{ADMINISTRATOR, ALL, VIEW_CHANNEL, has};
 use chinwag_realtime::RoomId;
 use chinwag_store::StoreError;
-use chinwag_store::roles::OverrideTarget;
+use chinwag_store::roles::{OverrideTarget, PermissionOverride};
 
 use crate::chat::{ACCESS_REVOKED, Chat};
 use crate::error::{ChatError, OrNotFound as _, Result};
@@ -81,6 +81,66 @@ pub(crate) struct Snap {
     visible: BTreeSet<Id>,
 }
 
+/// A member's community bits: every bit for the owner, else the union of
+/// `role_bits` (@everyone's and each held role's), every bit if that
+/// includes [`ADMINISTRATOR`].
+pub(crate) fn community_bits(owner: bool, role_bits: impl IntoIterator<Item = u64>) -> u64 {
+    if owner {
+        return ALL;
+    }
+    let bits = role_bits.into_iter().fold(0u64, |acc, b| acc | b);
+    if bits & ADMINISTRATOR != 0 { ALL } else { bits }
+}
+
+/// A member's bits in a community channel from their community bits:
+/// [`ADMINISTRATOR`] holds every bit; otherwise `VIEW_CHANNEL` goes if the
+/// channel is private and they are not on its list (`hidden`), then
+/// @everyone's override applies, then the union of their roles'
+/// overrides, then their own user override.
+pub(crate) fn channel_bits(
+    community: u64,
+    hidden: bool,
+    overrides: &[PermissionOverride],
+    everyone: Id,
+    user: Id,
+    held: &[Id],
+) -> u64 {
+    if community & ADMINISTRATOR != 0 {
+        return ALL;
+    }
+    let mut bits = community;
+    if hidden {
+        bits &= !VIEW_CHANNEL;
+    }
+    if overrides.is_empty() {
+        return bits;
+    }
+    if let Some(o) = overrides
+        .iter()
+        .find(|o| o.target == OverrideTarget::Role(everyone))
+    {
+        bits = (bits & !o.deny) | o.allow;
+    }
+    let (mut allow, mut deny) = (0u64, 0u64);
+    for o in overrides {
+        if let OverrideTarget::Role(role) = o.target
+            && role != everyone
+            && held.contains(&role)
+        {
+            allow |= o.allow;
+            deny |= o.deny;
+        }
+    }
+    bits = (bits & !deny) | allow;
+    if let Some(o) = overrides
+        .iter()
+        .find(|o| o.target == OverrideTarget::User(user))
+    {
+        bits = (bits & !o.deny) | o.allow;
+    }
+    bits
+}
+
 /// Computes a rank from the community's roles and the held ids.
 fn rank_of(community: &Community, user: Id, roles: &[Role], held: &[Id]) -> i64 {
     if community.owner_id == user {
@@ -119,15 +179,13 @@ impl Chat {
     ) -> Result<Standing> {
         let roles = self.store.community_roles(community.id).await?;
         let rank = rank_of(&community, user, &roles, &held);
-        let permissions = if community.owner_id == user {
-            ALL
-        } else {
-            let bits = roles
+        let permissions = community_bits(
+            community.owner_id == user,
+            roles
                 .iter()
                 .filter(|r| r.id == community.id || held.contains(&r.id))
-                .fold(0u64, |acc, r| acc | r.permissions);
-            if bits & ADMINISTRATOR != 0 { ALL } else { bits }
-        };
+                .map(|r| r.permissions),
+        );
         Ok(Standing {
             community,
             user,
@@ -153,44 +211,20 @@ impl Chat {
         if standing.permissions & ADMINISTRATOR != 0 {
             return Ok(ALL);
         }
-        let mut bits = standing.permissions;
-        if channel.private
+        let hidden = channel.private
             && !self
                 .store
                 .is_private_channel_member(channel.id, standing.user)
-                .await?
-        {
-            bits &= !VIEW_CHANNEL;
-        }
+                .await?;
         let overrides = self.store.channel_overrides(channel.id).await?;
-        if overrides.is_empty() {
-            return Ok(bits);
-        }
-        let everyone = standing.community.id;
-        if let Some(o) = overrides
-            .iter()
-            .find(|o| o.target == OverrideTarget::Role(everyone))
-        {
-            bits = (bits & !o.deny) | o.allow;
-        }
-        let (mut allow, mut deny) = (0u64, 0u64);
-        for o in &overrides {
-            if let OverrideTarget::Role(role) = o.target
-                && role != everyone
-                && standing.held.contains(&role)
-            {
-                allow |= o.allow;
-                deny |= o.deny;
-            }
-        }
-        bits = (bits & !deny) | allow;
-        if let Some(o) = overrides
-            .iter()
-            .find(|o| o.target == OverrideTarget::User(standing.user))
-        {
-            bits = (bits & !o.deny) | o.allow;
-        }
-        Ok(bits)
+        Ok(channel_bits(
+            standing.permissions,
+            hidden,
+            &overrides,
+            standing.community.id,
+            standing.user,
+            &standing.held,
+        ))
     }
 
     /// Whether a member with this standing holds `wanted` in a channel.

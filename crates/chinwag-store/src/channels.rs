@@ -46,7 +46,7 @@ fn parse_kind(s: &str) -> ChannelKind {
 }
 
 impl ChannelRow {
-    fn into_channel(self, recipient_ids: Vec<Id>) -> Channel {
+    pub(crate) fn into_channel(self, recipient_ids: Vec<Id>) -> Channel {
         Channel {
             id: Id(self.id),
             community_id: self.community_id.map(Id),

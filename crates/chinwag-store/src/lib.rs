@@ -13,6 +13,7 @@
 //! # Layout
 //! - [`store`]: [`Store`], opening, backend dispatch.
 //! - [`error`]: the [`StoreError`] enum.
+//! - [`access`]: a caller's standing in one channel, in one statement.
 //! - [`id`]: the [`IdGenerator`] for snowflake ids.
 //! - [`crypto`]: argon2 password hashing, refresh-token hashing.
 //! - [`accounts`]: users, profiles, refresh tokens.
@@ -29,6 +30,7 @@
 //! - [`notifications`]: notifications and marking them read.
 //! - `testing` (feature `test-support`): run a test on every backend.
 
+pub mod access;
 pub mod accounts;
 pub mod channels;
 pub mod communities;
@@ -49,6 +51,7 @@ pub mod store;
 pub mod testing;
 pub mod voice;
 
+pub use access::{ChannelAccess, ChannelStanding};
 pub use accounts::{Credentials, NewUser, ProfileUpdate, RefreshToken};
 pub use channels::{ChannelUpdate, NewChannel};
 pub use communities::{CommunityUpdate, CreatedCommunity, NewCommunity};

@@ -10,13 +10,13 @@
 
 use std::collections::HashMap;
 
-use chinwag_protocol::model::{Message, ReactionSummary};
+use chinwag_protocol::model::{Message, ReactionSummary, User};
 use chinwag_protocol::{Id, Timestamp};
 
 use crate::accounts::{USER_COLUMNS, UserRow};
 use crate::error::{Result, StoreError};
 use crate::id::IdGenerator;
-use crate::store::{BeginWrite as _, Store, check_limit, placeholders, with_pool};
+use crate::store::{BackendKind, BeginWrite as _, Store, check_limit, placeholders, with_pool};
 
 /// The most mentions a message records.
 pub const MAX_MENTIONS: usize = 100;
@@ -99,6 +99,28 @@ pub struct CreatedMessage {
     pub message: Message,
     /// For a thread reply, the parent's new counters.
     pub parent: Option<ThreadParentUpdate>,
+    /// For a thread reply, the parent's author.
+    pub parent_author_id: Option<Id>,
+}
+
+/// Inserts a message into an existing channel, taking the channel's
+/// community; no row when the channel is unknown. Binds `$1` id, `$2`
+/// channel, `$3` author, `$4` content, `$5` thread parent, `$6` time.
+const INSERT_MESSAGE: &str = "
+INSERT INTO messages (id, channel_id, community_id, author_id, content, thread_parent_id,
+                      created_at)
+SELECT $1, c.id, c.community_id, $3, $4, $5, $6 FROM channels c WHERE c.id = $2
+RETURNING community_id, reply_count, pinned, created_at, edited_at, version";
+
+/// What [`INSERT_MESSAGE`] returns: the columns the database filled in.
+#[derive(Debug, sqlx::FromRow)]
+struct InsertedRow {
+    community_id: Option<i64>,
+    reply_count: i64,
+    pinned: bool,
+    created_at: i64,
+    edited_at: Option<i64>,
+    version: i64,
 }
 
 /// What [`Store::delete_message`] removed.
@@ -143,73 +165,130 @@ impl Store {
     /// Creates a message. A thread reply increments the parent's
     /// `reply_count` and `version` in the same transaction.
     pub async fn create_message(&self, new: NewMessage) -> Result<CreatedMessage> {
-        let mentions = dedup_mentions(&new.mention_ids)?;
+        self.insert_message(new, None).await
+    }
+
+    /// [`Store::create_message`] by an author the caller has already read
+    /// (for example with [`Store::channel_access`]): the message is built
+    /// from what was written instead of being read back.
+    pub async fn create_message_by(&self, new: NewMessage, author: User) -> Result<CreatedMessage> {
+        self.insert_message(new, Some(author)).await
+    }
+
+    /// The write behind [`Store::create_message`]. A plain message is one
+    /// statement (the channel's community is taken in the `INSERT`); a
+    /// thread reply or a message with mentions writes in one transaction.
+    /// On SQLite the id is taken and written under [`Store::sqlite_writes`],
+    /// so ids follow commit order.
+    async fn insert_message(
+        &self,
+        new: NewMessage,
+        author: Option<User>,
+    ) -> Result<CreatedMessage> {
+        let mut mentions = dedup_mentions(&new.mention_ids)?;
+        mentions.sort_by_key(|m| m.0);
+        let order = match self.backend() {
+            BackendKind::Sqlite => Some(self.sqlite_writes.lock().await),
+            BackendKind::Postgres => None,
+        };
         let ids = &self.ids;
-        let (id, parent) = with_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
-            let channel: Option<(Option<i64>,)> =
-                sqlx::query_as("SELECT community_id FROM channels WHERE id = $1")
+        let id = ids.next_id();
+        // A macro, not a value: each backend's expansion needs its own query type.
+        macro_rules! insert {
+            () => {
+                sqlx::query_as::<_, InsertedRow>(INSERT_MESSAGE)
+                    .bind(id.0)
+                    .bind(new.channel_id.0)
+                    .bind(new.author_id.0)
+                    .bind(&new.content)
+                    .bind(new.thread_parent_id.map(|p| p.0))
+                    .bind(IdGenerator::timestamp_of(id))
+            };
+        }
+        let (inserted, parent) = if new.thread_parent_id.is_none() && mentions.is_empty() {
+            let row = with_pool!(self, pool => insert!().fetch_optional(pool).await?);
+            (row.ok_or(StoreError::NotFound)?, None)
+        } else {
+            with_pool!(self, pool => {
+                let mut tx = pool.begin_write().await?;
+                let mut parent = None;
+                if let Some(parent_id) = new.thread_parent_id {
+                    let row: Option<(i64, i64, i64)> = sqlx::query_as(
+                        "UPDATE messages SET reply_count = reply_count + 1, version = version + 1
+                         WHERE id = $1 AND channel_id = $2 AND thread_parent_id IS NULL AND deleted = FALSE
+                         RETURNING reply_count, version, author_id",
+                    )
+                    .bind(parent_id.0)
                     .bind(new.channel_id.0)
                     .fetch_optional(&mut *tx)
                     .await?;
-            let Some((community_id,)) = channel else {
-                return Err(StoreError::NotFound);
-            };
-            let mut parent = None;
-            if let Some(parent_id) = new.thread_parent_id {
-                let row: Option<(i64, i64)> = sqlx::query_as(
-                    "UPDATE messages SET reply_count = reply_count + 1, version = version + 1
-                     WHERE id = $1 AND channel_id = $2 AND thread_parent_id IS NULL AND deleted = FALSE
-                     RETURNING reply_count, version",
-                )
-                .bind(parent_id.0)
-                .bind(new.channel_id.0)
-                .fetch_optional(&mut *tx)
-                .await?;
-                let Some((reply_count, version)) = row else {
-                    let nested: Option<(i64,)> = sqlx::query_as(
-                        "SELECT CAST(1 AS BIGINT) FROM messages WHERE id = $1 AND thread_parent_id IS NOT NULL",
-                    )
-                    .bind(parent_id.0)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    return Err(if nested.is_some() {
-                        StoreError::invalid("threads do not nest")
-                    } else {
-                        StoreError::NotFound
-                    });
+                    let Some((reply_count, version, parent_author)) = row else {
+                        let nested: Option<(i64,)> = sqlx::query_as(
+                            "SELECT CAST(1 AS BIGINT) FROM messages WHERE id = $1 AND thread_parent_id IS NOT NULL",
+                        )
+                        .bind(parent_id.0)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                        return Err(if nested.is_some() {
+                            StoreError::invalid("threads do not nest")
+                        } else {
+                            StoreError::NotFound
+                        });
+                    };
+                    parent = Some((
+                        ThreadParentUpdate { message_id: parent_id, reply_count, version },
+                        Id(parent_author),
+                    ));
+                }
+                let Some(row) = insert!().fetch_optional(&mut *tx).await? else {
+                    return Err(StoreError::NotFound);
                 };
-                parent = Some(ThreadParentUpdate { message_id: parent_id, reply_count, version });
-            }
-            // Taken under the write lock, so on SQLite ids follow commit order.
-            let id = ids.next_id();
-            sqlx::query(
-                "INSERT INTO messages (id, channel_id, community_id, author_id, content,
-                                       thread_parent_id, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(id.0)
-            .bind(new.channel_id.0)
-            .bind(community_id)
-            .bind(new.author_id.0)
-            .bind(&new.content)
-            .bind(new.thread_parent_id.map(|p| p.0))
-            .bind(IdGenerator::timestamp_of(id))
-            .execute(&mut *tx)
-            .await?;
-            for user in &mentions {
-                sqlx::query("INSERT INTO message_mentions (message_id, user_id) VALUES ($1, $2)")
-                    .bind(id.0)
-                    .bind(user.0)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            tx.commit().await?;
-            (id, parent)
-        });
-        let mut message = self.message(id).await?;
+                if !mentions.is_empty() {
+                    let values = (0..mentions.len())
+                        .map(|i| format!("($1, ${})", i + 2))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    let sql = format!("INSERT INTO message_mentions (message_id, user_id) VALUES {values}");
+                    let mut q = sqlx::query(&sql).bind(id.0);
+                    for user in &mentions {
+                        q = q.bind(user.0);
+                    }
+                    q.execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                (row, parent)
+            })
+        };
+        drop(order);
+        let (parent, parent_author_id) = match parent {
+            Some((update, author)) => (Some(update), Some(author)),
+            None => (None, None),
+        };
+        let mut message = match author {
+            Some(author) => Message {
+                id,
+                channel_id: new.channel_id,
+                community_id: inserted.community_id.map(Id),
+                author,
+                content: new.content,
+                mention_ids: mentions,
+                thread_parent_id: new.thread_parent_id,
+                reply_count: inserted.reply_count,
+                reactions: Vec::new(),
+                pinned: inserted.pinned,
+                created_at: inserted.created_at,
+                edited_at: inserted.edited_at,
+                nonce: None,
+                version: inserted.version,
+            },
+            None => self.message(id).await?,
+        };
         message.nonce = new.nonce;
-        Ok(CreatedMessage { message, parent })
+        Ok(CreatedMessage {
+            message,
+            parent,
+            parent_author_id,
+        })
     }
 
     /// A message by id, with author, mentions and reactions.

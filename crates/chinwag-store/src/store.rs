@@ -72,6 +72,10 @@ pub(crate) enum Db {
 pub struct Store {
     pub(crate) db: Db,
     pub(crate) ids: Arc<IdGenerator>,
+    /// On SQLite, message writes take an id and insert under this lock,
+    /// so message ids follow commit order (SQLite has one writer anyway;
+    /// this queues them here instead of in its busy handler).
+    pub(crate) sqlite_writes: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Store {
@@ -137,6 +141,7 @@ impl Store {
         Ok(Self {
             db: Db::Sqlite(pool),
             ids: Arc::new(IdGenerator::new(node_id)),
+            sqlite_writes: Arc::default(),
         })
     }
 
@@ -147,6 +152,7 @@ impl Store {
         Ok(Self {
             db: Db::Postgres(pool),
             ids: Arc::new(IdGenerator::new(node_id)),
+            sqlite_writes: Arc::default(),
         })
     }
 
