@@ -253,3 +253,6 @@ impl Chat {
         Ok(rooms)
     }
 }
+
+#[cfg(test)]
+mod tests;
