@@ -107,8 +107,8 @@ pub(crate) async fn next_text(ws: &mut Ws) -> Result<Utf8Bytes> {
     }
 }
 
-/// Opens an authenticated connection. With `resume`, Chinwag subscribes
-/// again and sends `resume` with the last position (the caller reads until
+/// Opens an authenticated connection. With `resume`, Chinwag sends
+/// `resume` naming the topic with the last position (the caller reads until
 /// `resumed`); Socket.IO sends `pid`/`offset` in its CONNECT packet.
 pub async fn open(
     proto: Proto,
@@ -120,9 +120,8 @@ pub async fn open(
     let stream = tcp(addr, src).await?;
     match proto {
         Proto::Chinwag => {
-            // Topic rooms are opt-in, so a resume is: connect, subscribe
-            // again, then `resume` from the last position seen (the server
-            // only resumes rooms the connection is in).
+            // Topic rooms are opt-in: a `resume` naming the topic
+            // subscribes it again and replays from the last position seen.
             let url = format!("ws://{addr}/ws?token={token}");
             let (mut ws, _) = client_async_with_config(url, stream, Some(ws_config())).await?;
             let mut session = Session::default();
@@ -146,7 +145,6 @@ pub async fn open(
             match resume {
                 None => {}
                 Some(ResumeFrom::Chinwag(pos)) => {
-                    subscribe(proto, &mut ws, TOPIC).await?;
                     let frame = ClientFrame::Resume(Resume {
                         rooms: [(format!("topic:{TOPIC}"), pos.clone())].into(),
                     });

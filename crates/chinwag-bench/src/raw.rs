@@ -208,16 +208,22 @@ async fn connection(stream: TcpStream, hub: Arc<Hub>, secret: Arc<String>) -> Re
                     let mut replayed = serde_json::Map::new();
                     let mut denied = Vec::new();
                     for (room, pos) in rooms {
-                        match room
-                            .strip_prefix("topic:")
-                            .and_then(|t| joined.get(t).map(|u| (t, *u)))
-                        {
-                            Some((topic, upto)) => {
-                                let n = hub.replay(topic, &tx, pos.offset, upto);
-                                replayed.insert(room.clone(), n.into());
+                        // A topic not subscribed yet is subscribed again, as
+                        // Chinwag does.
+                        let Some(topic) = room.strip_prefix("topic:") else {
+                            denied.push(room);
+                            continue;
+                        };
+                        let upto = match joined.get(topic) {
+                            Some(upto) => *upto,
+                            None => {
+                                let upto = hub.subscribe(topic, conn, &tx);
+                                joined.insert(topic.to_owned(), upto);
+                                upto
                             }
-                            None => denied.push(room),
-                        }
+                        };
+                        let n = hub.replay(topic, &tx, pos.offset, upto);
+                        replayed.insert(room.clone(), n.into());
                     }
                     let resumed = serde_json::json!({
                         "op": "resumed", "replayed": replayed, "resync": [], "denied": denied

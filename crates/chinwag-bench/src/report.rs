@@ -301,9 +301,9 @@ pub fn markdown(r: &Results, svg_name: &str) -> String {
            except the per-connection rate limit (20 frames/s, burst 60), which would close the one publisher connection: the \
            bench lifts it with `CHINWAG_GATEWAY__RATE_PER_SEC` / `CHINWAG_GATEWAY__RATE_BURST`. The cluster runs pass \
            `--engine redis://…` / `--engine nats://…` (the binary must be built with `--features redis,nats`).\n\
-         - **Chinwag resume** of a topic room: the client reconnects, subscribes again, then sends `resume` with the last \
-           epoch/offset it saw (the server resumes only rooms the connection is in; `identify` with `resume` covers the rooms \
-           joined at connect). Catch-up time includes the reconnect, the JWT check and the re-subscribe.\n\
+         - **Chinwag resume** of a topic room: the client reconnects and sends `resume` naming the topic with the last \
+           epoch/offset it saw; the server subscribes it again and replays in one step. Catch-up time includes the reconnect, \
+           the JWT check and the re-subscribe.\n\
          - **Socket.IO (Node)**: one process, `bufferutil` and `utf-8-validate` installed, WebSocket transport only. Resume uses \
            connection-state recovery, enabled only for the resume scenario (it keeps a copy of every broadcast). The cluster uses \
            `@socket.io/redis-adapter`; there is no official NATS adapter.\n\
@@ -386,7 +386,7 @@ pub fn markdown(r: &Results, svg_name: &str) -> String {
         let _ = writeln!(
             o,
             "Clients subscribed to one room drop at once; events are published to the room; the clients reconnect and \
-             resume (Chinwag and raw: re-subscribe, then `resume` with the last epoch/offset; Socket.IO: connection-state recovery). \
+             resume (Chinwag and raw: `resume` naming the topic with the last epoch/offset, which subscribes it again; Socket.IO: connection-state recovery). \
              Catch-up is measured from the first reconnect until every client has every missed event. \
              Completeness must be 100%.\n"
         );

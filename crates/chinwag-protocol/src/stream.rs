@@ -36,6 +36,10 @@ pub enum ResyncReason {
     HistoryTruncated,
     /// The stream was recreated; the client's epoch is gone.
     EpochChanged,
+    /// Live events after the client's join were already delivered on this
+    /// connection, so what it missed before the join cannot be replayed in
+    /// order. Resume before subscribing (or name the topic in the resume).
+    LiveAhead,
 }
 
 /// A room the client must refetch over REST.

@@ -235,3 +235,70 @@ async fn identify_resume_resubscribes_allowed_topics_only() {
     let live = client.recv_in("topic:public.news").await;
     assert_eq!(live["offset"], 6);
 }
+
+/// Publishes `n` to the `public.news` topic.
+async fn publish_news(server: &TestServer, n: u64) {
+    server
+        .state
+        .hub
+        .bus_publish("public.news", None, json!({"n": n}))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn resume_below_live_events_already_sent_is_a_resync_not_a_silent_gap() {
+    let (server, _policy) = TestServer::with_policy(|_| {}).await;
+    let mut client = server.client(9).await;
+    let ack = client.subscribe("public.news").await;
+    let epoch = ack["data"]["epoch"].as_str().unwrap().to_string();
+    drop(client);
+    for n in 0..3 {
+        publish_news(&server, n).await;
+    }
+
+    // Subscribe again; a live event goes out before the client resumes
+    // from its old position, so offsets 1..=3 can no longer come in order.
+    let mut client = server.client(9).await;
+    let ack = client.subscribe("public.news").await;
+    assert_eq!(ack["data"]["offset"], 3);
+    publish_news(&server, 3).await;
+    let live = client.recv_in("topic:public.news").await;
+    assert_eq!(live["offset"], 4);
+    client
+        .send(json!({"op":"resume","rooms":{"topic:public.news":{"epoch":epoch,"offset":0}}}))
+        .await;
+    let (events, resumed) = read_until_resumed(&mut client).await;
+    assert_eq!(events, vec![]);
+    assert_eq!(
+        resumed["resync"],
+        json!([{"room":"topic:public.news","reason":"live_ahead",
+                "position":{"epoch":epoch,"offset":4}}])
+    );
+    // The stream goes on after the position given.
+    publish_news(&server, 4).await;
+    assert_eq!(client.recv_in("topic:public.news").await["offset"], 5);
+}
+
+#[tokio::test]
+async fn resume_right_after_subscribe_replays_the_gap() {
+    let (server, _policy) = TestServer::with_policy(|_| {}).await;
+    let mut client = server.client(10).await;
+    let ack = client.subscribe("public.news").await;
+    let epoch = ack["data"]["epoch"].as_str().unwrap().to_string();
+    drop(client);
+    for n in 0..3 {
+        publish_news(&server, n).await;
+    }
+    let mut client = server.client(10).await;
+    client.subscribe("public.news").await;
+    client
+        .send(json!({"op":"resume","rooms":{"topic:public.news":{"epoch":epoch,"offset":0}}}))
+        .await;
+    let (events, resumed) = read_until_resumed(&mut client).await;
+    let offsets: Vec<u64> = events.iter().map(|e| e.1).collect();
+    assert_eq!(offsets, vec![1, 2, 3]);
+    assert_eq!(resumed["resync"], json!([]));
+    publish_news(&server, 3).await;
+    assert_eq!(client.recv_in("topic:public.news").await["offset"], 4);
+}

@@ -507,6 +507,14 @@ where
                     continue;
                 }
             };
+            if let Some(position) = self.writer.live_ahead(&room, &since) {
+                summary.resync.push(Resync {
+                    room: name,
+                    reason: ResyncReason::LiveAhead,
+                    position,
+                });
+                continue;
+            }
             let replay = match self.state.hub.replay(&room, &since).await {
                 Ok(replay) => replay,
                 Err(err) => {

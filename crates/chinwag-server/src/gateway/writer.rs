@@ -88,6 +88,20 @@ where
         self.cursors.get(room)
     }
 
+    /// Where a resume from `since` must resync instead: live events past
+    /// the floor already went out, and `since` lies below the floor, so the
+    /// gap could only be sent out of order. Returns the position reached.
+    pub fn live_ahead(&self, room: &RoomId, since: &StreamPos) -> Option<StreamPos> {
+        let cursor = self.cursors.get(room)?;
+        let gap_below_live = cursor.epoch == since.epoch
+            && since.offset < cursor.floor
+            && cursor.sent > cursor.floor;
+        gap_below_live.then(|| StreamPos {
+            epoch: cursor.epoch.clone(),
+            offset: cursor.sent,
+        })
+    }
+
     /// Forgets a room.
     pub fn forget(&mut self, room: &RoomId) {
         self.cursors.remove(room);
