@@ -16,7 +16,7 @@ use chinwag_protocol::{Id, Timestamp};
 use crate::accounts::{USER_COLUMNS, UserRow};
 use crate::error::{Result, StoreError};
 use crate::id::IdGenerator;
-use crate::store::{BackendKind, BeginWrite as _, Store, check_limit, placeholders, with_pool};
+use crate::store::{BeginWrite as _, Store, check_limit, placeholders, with_pool};
 
 /// The most mentions a message records.
 pub const MAX_MENTIONS: usize = 100;
@@ -178,8 +178,8 @@ impl Store {
     /// The write behind [`Store::create_message`]. A plain message is one
     /// statement (the channel's community is taken in the `INSERT`); a
     /// thread reply or a message with mentions writes in one transaction.
-    /// On SQLite the id is taken and written under [`Store::sqlite_writes`],
-    /// so ids follow commit order.
+    /// On SQLite the id is taken and written under the channel's
+    /// [`Store::message_turn`], so a channel's ids follow commit order.
     async fn insert_message(
         &self,
         new: NewMessage,
@@ -187,10 +187,7 @@ impl Store {
     ) -> Result<CreatedMessage> {
         let mut mentions = dedup_mentions(&new.mention_ids)?;
         mentions.sort_by_key(|m| m.0);
-        let order = match self.backend() {
-            BackendKind::Sqlite => Some(self.sqlite_writes.lock().await),
-            BackendKind::Postgres => None,
-        };
+        let order = self.message_turn(new.channel_id).await;
         let ids = &self.ids;
         let id = ids.next_id();
         // A macro, not a value: each backend's expansion needs its own query type.

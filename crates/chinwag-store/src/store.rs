@@ -72,10 +72,20 @@ pub(crate) enum Db {
 pub struct Store {
     pub(crate) db: Db,
     pub(crate) ids: Arc<IdGenerator>,
-    /// On SQLite, message writes take an id and insert under this lock,
-    /// so message ids follow commit order (SQLite has one writer anyway;
-    /// this queues them here instead of in its busy handler).
-    pub(crate) sqlite_writes: Arc<tokio::sync::Mutex<()>>,
+    /// On SQLite, a message write takes its id and inserts under the lock
+    /// of its channel's stripe, so within a channel ids follow commit
+    /// order. Striped, not one lock: a write stalled in a WAL checkpoint
+    /// holds up only the channels sharing its stripe.
+    pub(crate) message_locks: Arc<[tokio::sync::Mutex<()>]>,
+}
+
+/// How many locks SQLite message writes are spread over, by channel.
+const MESSAGE_LOCKS: usize = 64;
+
+fn message_locks() -> Arc<[tokio::sync::Mutex<()>]> {
+    (0..MESSAGE_LOCKS)
+        .map(|_| tokio::sync::Mutex::new(()))
+        .collect()
 }
 
 impl Store {
@@ -141,7 +151,7 @@ impl Store {
         Ok(Self {
             db: Db::Sqlite(pool),
             ids: Arc::new(IdGenerator::new(node_id)),
-            sqlite_writes: Arc::default(),
+            message_locks: message_locks(),
         })
     }
 
@@ -152,7 +162,7 @@ impl Store {
         Ok(Self {
             db: Db::Postgres(pool),
             ids: Arc::new(IdGenerator::new(node_id)),
-            sqlite_writes: Arc::default(),
+            message_locks: message_locks(),
         })
     }
 
@@ -161,6 +171,22 @@ impl Store {
         match self.db {
             Db::Sqlite(_) => BackendKind::Sqlite,
             Db::Postgres(_) => BackendKind::Postgres,
+        }
+    }
+
+    /// On SQLite, the lock a message write to `channel` holds from taking
+    /// its id to committing; `None` on PostgreSQL, whose nodes take ids
+    /// independently anyway.
+    pub(crate) async fn message_turn(
+        &self,
+        channel: Id,
+    ) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match self.db {
+            Db::Sqlite(_) => {
+                let stripe = channel.0.rem_euclid(MESSAGE_LOCKS as i64) as usize;
+                Some(self.message_locks[stripe].lock().await)
+            }
+            Db::Postgres(_) => None,
         }
     }
 
