@@ -200,7 +200,7 @@ pub async fn open(
 /// handler has registered the event handlers, so an emit sent at once can
 /// be dropped: the Socket.IO side re-sends an unanswered subscribe, with a
 /// fresh ack id, up to five times.
-pub async fn subscribe(proto: Proto, ws: &mut Ws, topic: &str) -> Result<()> {
+pub async fn subscribe(proto: Proto, ws: &mut Ws, topic: &str) -> Result<Option<StreamPos>> {
     match proto {
         Proto::Chinwag => {
             let frame = ClientFrame::Subscribe(TopicCommand {
@@ -213,7 +213,12 @@ pub async fn subscribe(proto: Proto, ws: &mut Ws, topic: &str) -> Result<()> {
                 let t = next_text(ws).await?;
                 let b = t.as_bytes();
                 if scan::contains(b, br#""op":"ack""#) && scan::contains(b, br#""nonce":"sub""#) {
-                    return Ok(());
+                    let epoch = scan::find_str(b, br#""epoch":"#);
+                    let offset = scan::find_u64(b, br#""offset":"#);
+                    return Ok(epoch.zip(offset).map(|(epoch, offset)| StreamPos {
+                        epoch: epoch.to_owned(),
+                        offset,
+                    }));
                 }
                 if scan::contains(b, br#""op":"error""#) {
                     bail!("subscribe refused: {t}");
@@ -238,7 +243,7 @@ pub async fn subscribe(proto: Proto, ws: &mut Ws, topic: &str) -> Result<()> {
                         EioPacket::Message(p)
                             if p.kind == SioKind::Ack && p.ack.is_some_and(|a| a <= attempt) =>
                         {
-                            return Ok(());
+                            return Ok(None);
                         }
                         _ => {}
                     }

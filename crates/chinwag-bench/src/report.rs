@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::compare::Results;
 use crate::coord::servers::{Env, Kind};
-use crate::scenario::{ChatResult, FanoutResult, Outcome};
+use crate::scenario::{ChatResult, FanoutResult, Outcome, Step};
 use crate::svg::{Plot, Series};
 
 /// The machine and revision a run happened on.
@@ -105,6 +105,21 @@ fn outcome_text(o: &Outcome) -> String {
         Outcome::Ok => "ok".into(),
         Outcome::Failed(w) => format!("**FAILED**: {}", one_line(w)),
         Outcome::Unavailable(w) => format!("n/a: {}", one_line(w)),
+    }
+}
+
+/// A step's outcome with what it survived: reordering, resumed closes.
+fn step_text(s: &Step) -> String {
+    let mut notes = Vec::new();
+    if s.reordered > 0 {
+        notes.push(format!("{} reordered", s.reordered));
+    }
+    if s.recovered > 0 {
+        notes.push(format!("{} slow-consumer closes resumed", s.recovered));
+    }
+    match (&s.outcome, notes.is_empty()) {
+        (Outcome::Ok, false) => format!("ok, {}", notes.join(", ")),
+        (other, _) => outcome_text(other),
     }
 }
 
@@ -284,8 +299,10 @@ pub fn markdown(r: &Results, svg_name: &str) -> String {
          - Latency is publish timestamp (taken by the publisher just before it writes) to receipt \
            (taken by the subscriber when the frame is read), same clock, recorded in a log-linear histogram with <1% error.\n\
          - Every event carries a sequence number; Chinwag events also carry their room offset. A step that \
-           misses or duplicates a single delivery, sees a Chinwag offset out of sequence, a connection closed or a `lagged` \
-           frame, is **failed** and is not a data point. Deliveries that arrive after a later event of the same publisher \
+           misses or duplicates a single delivery, sees a Chinwag offset out of sequence, or a connection closed, is **failed** \
+           and is not a data point. A Chinwag client closed as a slow consumer (`lagged`, then 4010) does what the protocol \
+           asks: it reconnects and resumes from its last offset; the step still fails unless the replay fills every gap \
+           exactly once, and the resumed closes are shown. Deliveries that arrive after a later event of the same publisher \
            are counted and shown as *reordered*.\n\
          - Fan-out steps go up until p99 passes 1 s (for the curve); the summary takes the highest step under 100 ms. A step \
            lasts a few seconds, then the bench waits until every delivery has arrived (or 10 s) before counting.\n\
@@ -670,11 +687,7 @@ fn fanout_details(o: &mut String, runs: &[FanoutResult]) {
                 s.server_cpu_pct,
                 s.server_rss as f64 / 1048576.0,
                 s.client_cpu_pct,
-                if s.reordered > 0 && s.outcome == Outcome::Ok {
-                    format!("ok, {} reordered", s.reordered)
-                } else {
-                    outcome_text(&s.outcome)
-                }
+                step_text(s)
             );
         }
         let _ = writeln!(o);

@@ -128,6 +128,10 @@ pub struct Stats {
     pub lagged: u64,
     /// Connections the server closed (or that failed) after the handshake.
     pub closed: u64,
+    /// Chinwag connections closed with a resumable code (4010 slow consumer,
+    /// 4011 shutdown) that reconnected and resumed without a resync.
+    #[serde(default)]
+    pub recovered: u64,
     /// Clients connected now.
     pub connected: u64,
     /// The first error seen.
@@ -490,7 +494,12 @@ async fn client_task(
         let handshake = async {
             let (mut ws, session) = client::open(proto, addr, st.src, &st.token, None).await?;
             if subscribe {
-                client::subscribe(proto, &mut ws, client::TOPIC).await?;
+                // The join position: where a resume starts if the server
+                // closes the connection before any event arrives.
+                if let Some(pos) = client::subscribe(proto, &mut ws, client::TOPIC).await? {
+                    st.epoch = Some(pos.epoch);
+                    st.offset = pos.offset;
+                }
             }
             anyhow::Ok((ws, session))
         };
@@ -519,7 +528,26 @@ async fn client_task(
     for t in &session.early {
         on_frame(proto, t, &mut st, &shared, true);
     }
-    let end = receive(proto, ws, &session, &mut st, &shared, &mut kill).await;
+    let mut end = receive(proto, ws, &session, &mut st, &shared, &mut kill).await;
+    // As a real client does: after a resumable close, reconnect and resume
+    // from the last offset seen, so the replay fills the gap.
+    let mut recoveries = 0;
+    while let Some(from) = resumable(proto, &end, &st).filter(|_| recoveries < MAX_RECOVERIES) {
+        recoveries += 1;
+        let reopened = tokio::time::timeout(
+            HANDSHAKE_TIMEOUT,
+            client::open(proto, addr, st.src, &st.token, Some(&from)),
+        )
+        .await
+        .unwrap_or_else(|_| Err(anyhow::anyhow!("resume took over {HANDSHAKE_TIMEOUT:?}")));
+        end = match reopened {
+            Ok((ws, session)) => {
+                shared.borrow_mut().stats.recovered += 1;
+                receive(proto, ws, &session, &mut st, &shared, &mut kill).await
+            }
+            Err(e) => Err(e.context("resuming after a close")),
+        };
+    }
     let mut sh = shared.borrow_mut();
     sh.stats.connected -= 1;
     if let Err(e) = end {
@@ -527,6 +555,36 @@ async fn client_task(
         sh.stats.first_error.get_or_insert_with(|| format!("{e:#}"));
     }
     st
+}
+
+/// Resumes after one connection's resumable closes at most this often.
+const MAX_RECOVERIES: u32 = 5;
+
+/// The server closed the connection with a close code.
+#[derive(Debug)]
+struct ServerClosed(Option<u16>);
+
+impl std::fmt::Display for ServerClosed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(code) => write!(f, "server closed with {code}"),
+            None => write!(f, "server closed"),
+        }
+    }
+}
+
+impl std::error::Error for ServerClosed {}
+
+/// Where to resume from, if `end` is a Chinwag close that asks the client
+/// to reconnect and resume (4010 slow consumer, 4011 shutdown).
+fn resumable(proto: Proto, end: &Result<()>, st: &ClientState) -> Option<ResumeFrom> {
+    let closed = end.as_ref().err()?.downcast_ref::<ServerClosed>()?;
+    let asks_resume = matches!(closed.0, Some(4010 | 4011));
+    (proto == Proto::Chinwag && asks_resume).then_some(())?;
+    Some(ResumeFrom::Chinwag(StreamPos {
+        epoch: st.epoch.clone()?,
+        offset: st.offset,
+    }))
 }
 
 /// Receives until killed (`Ok`) or the connection ends (`Err`).
@@ -545,11 +603,18 @@ async fn receive(
             _ = &mut *kill => return Ok(()),
             msg = ws.next() => match msg {
                 Some(Ok(Message::Text(t))) => {
+                    if let Incoming::Resumed(text) = client::classify(proto, &t)
+                        && !(text.contains(r#""resync":[]"#) && text.contains(r#""denied":[]"#))
+                    {
+                        anyhow::bail!("resume incomplete: {text}");
+                    }
                     if on_frame(proto, &t, st, shared, true) == Some("ping") {
                         ws.send(Message::text("3")).await?;
                     }
                 }
-                Some(Ok(Message::Close(c))) => anyhow::bail!("server closed: {c:?}"),
+                Some(Ok(Message::Close(c))) => {
+                    return Err(ServerClosed(c.map(|c| u16::from(c.code))).into())
+                }
                 Some(Ok(_)) => {}
                 Some(Err(e)) => return Err(e.into()),
                 None => anyhow::bail!("connection ended"),

@@ -83,6 +83,7 @@ async fn steps(
         anyhow::bail!("warm-up: {why}");
     }
     let mut reordered_before = stats.reordered;
+    let mut recovered_before = stats.recovered;
 
     for &rate in &plan.rates {
         pool.all(|_| Cmd::Reset, Duration::from_secs(30)).await?;
@@ -112,6 +113,7 @@ async fn steps(
             server_rss: s1.rss_bytes,
             client_cpu_pct: procstat::cpu_percent(&c0, &c1),
             reordered: stats.reordered - reordered_before,
+            recovered: stats.recovered - recovered_before,
             outcome: match damage(&stats, expected) {
                 None => Outcome::Ok,
                 Some(why) => Outcome::Failed(format!("at {rate} events/s: {why}")),
@@ -137,6 +139,7 @@ async fn steps(
             }
         ));
         reordered_before = stats.reordered;
+        recovered_before = stats.recovered;
         let stop = step.outcome != Outcome::Ok || step.p99_ms > plan.stop_p99_ms;
         res.steps.push(step);
         if stop {
