@@ -90,6 +90,7 @@ mod tests {
             server_rss: 0,
             client_cpu_pct: 0.0,
             reordered: 0,
+            recovered: 0,
             outcome: Outcome::Ok,
         }
     }
