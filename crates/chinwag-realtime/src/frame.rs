@@ -139,7 +139,11 @@ impl SharedFrame {
         };
         cell.get_or_init(|| {
             // Encoding typed frames cannot fail: every field is serializable.
-            Bytes::from(encoding.encode(&self.frame).unwrap_or_default())
+            // An exact-size slice: history keeps these bytes for minutes,
+            // and a `Vec` with spare capacity would also cost `Bytes` a
+            // second allocation.
+            let bytes = encoding.encode(&self.frame).unwrap_or_default();
+            Bytes::from(bytes.into_boxed_slice())
         })
     }
 }

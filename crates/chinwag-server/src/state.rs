@@ -19,9 +19,21 @@ use crate::auth::{Identity, TokenKeys, load_or_create_secret};
 use crate::config::Config;
 use crate::policy::{BoxFuture, Policy, is_public_topic};
 
-/// Shared server state. Cheap to clone.
+/// Shared server state: one pointer, cheap to clone. Every session holds
+/// one, so it is an `Arc` rather than a struct of `Arc`s.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<SharedState>);
+
+impl std::ops::Deref for AppState {
+    type Target = SharedState;
+
+    fn deref(&self) -> &SharedState {
+        &self.0
+    }
+}
+
+/// What [`AppState`] points to.
+pub struct SharedState {
     /// The configuration.
     pub config: Arc<Config>,
     /// The real-time hub.
@@ -126,7 +138,7 @@ impl AppState {
             }),
         );
         tracing::info!(node = hub.node().name(), engine = %config.engine, "hub started");
-        Ok(AppState {
+        Ok(AppState(Arc::new(SharedState {
             config: Arc::new(config),
             hub,
             presence,
@@ -135,7 +147,7 @@ impl AppState {
             chat,
             shutdown: CancellationToken::new(),
             sessions: TaskTracker::new(),
-        })
+        })))
     }
 }
 
