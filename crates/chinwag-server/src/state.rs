@@ -99,7 +99,7 @@ impl AppState {
             }
         };
         let store = Store::open(&url).await.context("opening the database")?;
-        tracing::info!(backend = ?store.backend(), "store opened");
+        tracing::info!(backend = ?store.backend(), node_id = store.node_id(), "store opened");
         Ok(store)
     }
 

@@ -38,6 +38,11 @@ impl IdGenerator {
         }
     }
 
+    /// The node id the generator stamps into its ids.
+    pub fn node(&self) -> u16 {
+        self.node as u16
+    }
+
     /// The next id. Never goes backwards, even if the clock does: within a
     /// millisecond the sequence counts up, and when it is used up the id
     /// borrows from the next millisecond.

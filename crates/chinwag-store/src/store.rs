@@ -17,7 +17,7 @@ use sqlx::sqlite::{
 use sqlx::{Pool, Postgres, Sqlite, Transaction};
 
 use crate::error::Result;
-use crate::id::IdGenerator;
+use crate::id::{IdGenerator, MAX_NODE_ID};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -35,8 +35,10 @@ pub enum BackendKind {
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
     /// This node's id for the snowflake generator (0..=1023). Nodes sharing
-    /// one PostgreSQL database need distinct ids. Default 0.
-    pub node_id: u16,
+    /// one PostgreSQL database need distinct ids. Default `None`: on
+    /// PostgreSQL the next one from the database (see
+    /// [`Store::from_postgres_pool`]), on SQLite 0.
+    pub node_id: Option<u16>,
     /// Pool size. Default 8 (always 1 for in-memory SQLite, whose database
     /// lives in its single connection).
     pub max_connections: u32,
@@ -50,7 +52,7 @@ pub struct StoreOptions {
 impl Default for StoreOptions {
     fn default() -> Self {
         Self {
-            node_id: 0,
+            node_id: None,
             max_connections: 8,
             busy_timeout: Duration::from_secs(5),
             acquire_timeout: Duration::from_secs(30),
@@ -141,7 +143,7 @@ impl Store {
             pool.max_connections(options.max_connections.max(1))
         };
         let pool = pool.connect_with(connect).await?;
-        Self::from_sqlite_pool(pool, options.node_id).await
+        Self::from_sqlite_pool(pool, options.node_id.unwrap_or(0)).await
     }
 
     /// Wraps an SQLite pool the caller built (it must enable foreign keys)
@@ -157,8 +159,22 @@ impl Store {
 
     /// Wraps a PostgreSQL pool the caller built (for example one whose
     /// connections set a `search_path`) and runs the migrations.
-    pub async fn from_postgres_pool(pool: PgPool, node_id: u16) -> Result<Self> {
+    ///
+    /// Without a `node_id`, the store takes the next value of the
+    /// database's `node_ids` sequence, modulo 1024: every node sharing the
+    /// database gets its own snowflake node id, with no configuration, as
+    /// long as fewer than 1024 stores open while one is still running.
+    pub async fn from_postgres_pool(pool: PgPool, node_id: Option<u16>) -> Result<Self> {
         POSTGRES_MIGRATIONS.run(&pool).await?;
+        let node_id = match node_id {
+            Some(id) => id,
+            None => {
+                let next: i64 = sqlx::query_scalar("SELECT nextval('node_ids')")
+                    .fetch_one(&pool)
+                    .await?;
+                (next.rem_euclid(i64::from(MAX_NODE_ID) + 1)) as u16
+            }
+        };
         Ok(Self {
             db: Db::Postgres(pool),
             ids: Arc::new(IdGenerator::new(node_id)),
@@ -188,6 +204,11 @@ impl Store {
             }
             Db::Postgres(_) => None,
         }
+    }
+
+    /// The snowflake node id this store's ids carry.
+    pub fn node_id(&self) -> u16 {
+        self.ids.node()
     }
 
     /// A fresh id from this store's generator.

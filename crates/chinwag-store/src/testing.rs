@@ -44,8 +44,22 @@ pub async fn postgres_store() -> Option<PgSchema> {
         .execute(format!("CREATE SCHEMA {schema}").as_str())
         .await
         .expect("create test schema");
+    let pool = schema_pool(&url, &schema).await;
+    let store = Store::from_postgres_pool(pool, None)
+        .await
+        .expect("migrate test schema");
+    Some(PgSchema {
+        store,
+        admin,
+        schema,
+        url,
+    })
+}
+
+/// A pool whose connections use `schema`.
+async fn schema_pool(url: &str, schema: &str) -> sqlx::PgPool {
     let set_path = format!("SET search_path TO {schema}");
-    let pool = PgPoolOptions::new()
+    PgPoolOptions::new()
         .max_connections(4)
         .after_connect(move |conn, _meta| {
             let set_path = set_path.clone();
@@ -54,17 +68,9 @@ pub async fn postgres_store() -> Option<PgSchema> {
                 Ok(())
             })
         })
-        .connect(&url)
+        .connect(url)
         .await
-        .expect("connect test pool");
-    let store = Store::from_postgres_pool(pool, 1)
-        .await
-        .expect("migrate test schema");
-    Some(PgSchema {
-        store,
-        admin,
-        schema,
-    })
+        .expect("connect test pool")
 }
 
 /// A PostgreSQL store living in its own schema.
@@ -74,9 +80,18 @@ pub struct PgSchema {
     pub store: Store,
     admin: sqlx::PgPool,
     schema: String,
+    url: String,
 }
 
 impl PgSchema {
+    /// Another store on the same schema, as a second node would open it.
+    pub async fn open_another(&self) -> Store {
+        let pool = schema_pool(&self.url, &self.schema).await;
+        Store::from_postgres_pool(pool, None)
+            .await
+            .expect("open a second store")
+    }
+
     /// Closes the store and drops the schema.
     pub async fn drop_schema(self) {
         self.store.close().await;

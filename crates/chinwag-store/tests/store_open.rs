@@ -77,3 +77,24 @@ async fn in_memory_stores_are_private() {
             .is_err()
     );
 }
+
+#[tokio::test]
+async fn nodes_sharing_postgres_take_distinct_node_ids() {
+    // Skipped only where this run does not use PostgreSQL (never in CI).
+    let Some(pg) = chinwag_store::testing::postgres_store().await else {
+        return;
+    };
+    let other = pg.open_another().await;
+    assert_ne!(pg.store.node_id(), other.node_id());
+    // Two nodes minting ids in the same milliseconds never collide.
+    let ids: Vec<_> = (0..20_000)
+        .flat_map(|_| [pg.store.next_id(), other.next_id()])
+        .collect();
+    let distinct: std::collections::HashSet<_> = ids.iter().collect();
+    assert_eq!(distinct.len(), 40_000);
+    // And both can write: the second node's user lands beside the first's.
+    user(&pg.store, "on-node-a").await;
+    user(&other, "on-node-b").await;
+    other.close().await;
+    pg.drop_schema().await;
+}
