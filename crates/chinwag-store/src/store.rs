@@ -81,8 +81,18 @@ pub struct Store {
     pub(crate) message_locks: Arc<[tokio::sync::Mutex<()>]>,
 }
 
-/// How many locks SQLite message writes are spread over, by channel.
+/// How many locks SQLite message writes are spread over, by channel (a
+/// power of two).
 const MESSAGE_LOCKS: usize = 64;
+
+/// The message lock stripe of a channel. Snowflake ids end in a
+/// per-millisecond sequence that is usually 0, so their low bits would put
+/// nearly every channel on one stripe: all the bits are mixed (Fibonacci
+/// hashing) and the top ones taken.
+fn message_stripe(channel: Id) -> usize {
+    let mixed = (channel.0 as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (mixed >> (64 - MESSAGE_LOCKS.trailing_zeros())) as usize
+}
 
 fn message_locks() -> Arc<[tokio::sync::Mutex<()>]> {
     (0..MESSAGE_LOCKS)
@@ -198,10 +208,7 @@ impl Store {
         channel: Id,
     ) -> Option<tokio::sync::MutexGuard<'_, ()>> {
         match self.db {
-            Db::Sqlite(_) => {
-                let stripe = channel.0.rem_euclid(MESSAGE_LOCKS as i64) as usize;
-                Some(self.message_locks[stripe].lock().await)
-            }
+            Db::Sqlite(_) => Some(self.message_locks[message_stripe(channel)].lock().await),
             Db::Postgres(_) => None,
         }
     }
@@ -275,5 +282,24 @@ pub(crate) fn check_limit(limit: u32) -> Result<i64> {
         Ok(i64::from(limit))
     } else {
         Err(crate::StoreError::invalid("limit must be within 1..=100"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channels_made_in_different_milliseconds_spread_over_the_stripes() {
+        // Ids as the generator makes them one per millisecond: sequence 0.
+        let stripes: std::collections::HashSet<usize> = (0..1000_i64)
+            .map(|ms| message_stripe(Id((1_000_000 + ms) << 22)))
+            .collect();
+        assert!(
+            stripes.len() > MESSAGE_LOCKS / 2,
+            "{} stripes",
+            stripes.len()
+        );
+        assert!(stripes.iter().all(|s| *s < MESSAGE_LOCKS));
     }
 }
