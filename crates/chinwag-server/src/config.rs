@@ -26,6 +26,9 @@ pub struct Config {
     /// Database URL: `sqlite://path` or `postgres://...`. Default: SQLite
     /// in the data directory.
     pub database_url: Option<String>,
+    /// Database connections this node keeps open at most. On PostgreSQL,
+    /// every node of a cluster opens this many. Default 8.
+    pub database_max_connections: u32,
     /// Engine URL: `memory` (default), `redis://...` or `nats://...`.
     pub engine: String,
     /// Namespace for the engine's keys and subjects; every node of one
@@ -48,6 +51,7 @@ impl Default for Config {
             data_dir: PathBuf::from("data"),
             node_name: None,
             database_url: None,
+            database_max_connections: 8,
             engine: "memory".into(),
             engine_prefix: "chinwag".into(),
             auth: AuthConfig::default(),
@@ -191,7 +195,9 @@ mod tests {
         figment::Jail::expect_with(|jail| {
             jail.set_env("CHINWAG_GATEWAY__RATE_BURST", "7");
             jail.set_env("CHINWAG_LISTEN", "127.0.0.1:9999");
+            jail.set_env("CHINWAG_DATABASE_MAX_CONNECTIONS", "3");
             let config = Config::load(None).map_err(|e| *e)?;
+            assert_eq!(config.database_max_connections, 3);
             assert_eq!(config.gateway.rate_burst, 7);
             assert_eq!(config.listen.port(), 9999);
             assert_eq!(config.engine, "memory");

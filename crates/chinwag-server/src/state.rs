@@ -10,7 +10,7 @@ use chinwag_chat::Chat;
 use chinwag_protocol::Id;
 use chinwag_realtime::engine::HistoryConfig;
 use chinwag_realtime::{Hub, NodeId, OutboxConfig, PresenceTracker, RoomId, SharedFrame};
-use chinwag_store::Store;
+use chinwag_store::{Store, StoreOptions};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -98,7 +98,13 @@ impl AppState {
                 config.data_dir.join("chinwag.db").display().to_string()
             }
         };
-        let store = Store::open(&url).await.context("opening the database")?;
+        let options = StoreOptions {
+            max_connections: config.database_max_connections,
+            ..StoreOptions::default()
+        };
+        let store = Store::open_with(&url, options)
+            .await
+            .context("opening the database")?;
         tracing::info!(backend = ?store.backend(), node_id = store.node_id(), "store opened");
         Ok(store)
     }
