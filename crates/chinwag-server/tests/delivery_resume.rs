@@ -246,29 +246,44 @@ async fn publish_news(server: &TestServer, n: u64) {
         .unwrap();
 }
 
-#[tokio::test]
-async fn resume_below_live_events_already_sent_is_a_resync_not_a_silent_gap() {
-    let (server, _policy) = TestServer::with_policy(|_| {}).await;
-    let mut client = server.client(9).await;
+/// A client of `user` that subscribed to `public.news` at offset 0, missed
+/// three events while away, and has just subscribed again. Returns it and
+/// the epoch of its old position.
+async fn back_after_three_missed(server: &TestServer, user: i64) -> (Client, String) {
+    let mut client = server.client(user).await;
     let ack = client.subscribe("public.news").await;
     let epoch = ack["data"]["epoch"].as_str().unwrap().to_string();
     drop(client);
     for n in 0..3 {
-        publish_news(&server, n).await;
+        publish_news(server, n).await;
     }
-
-    // Subscribe again; a live event goes out before the client resumes
-    // from its old position, so offsets 1..=3 can no longer come in order.
-    let mut client = server.client(9).await;
+    let mut client = server.client(user).await;
     let ack = client.subscribe("public.news").await;
     assert_eq!(ack["data"]["offset"], 3);
-    publish_news(&server, 3).await;
-    let live = client.recv_in("topic:public.news").await;
-    assert_eq!(live["offset"], 4);
+    (client, epoch)
+}
+
+/// Asks to resume `public.news` from its start, then reads to `resumed`.
+async fn resume_news_from_start(
+    client: &mut Client,
+    epoch: &str,
+) -> (Vec<(String, u64, u64)>, serde_json::Value) {
     client
         .send(json!({"op":"resume","rooms":{"topic:public.news":{"epoch":epoch,"offset":0}}}))
         .await;
-    let (events, resumed) = read_until_resumed(&mut client).await;
+    read_until_resumed(client).await
+}
+
+#[tokio::test]
+async fn resume_below_live_events_already_sent_is_a_resync_not_a_silent_gap() {
+    let (server, _policy) = TestServer::with_policy(|_| {}).await;
+    let (mut client, epoch) = back_after_three_missed(&server, 9).await;
+    // A live event goes out before the client resumes from its old
+    // position, so offsets 1..=3 can no longer come in order.
+    publish_news(&server, 3).await;
+    let live = client.recv_in("topic:public.news").await;
+    assert_eq!(live["offset"], 4);
+    let (events, resumed) = resume_news_from_start(&mut client, &epoch).await;
     assert_eq!(events, vec![]);
     assert_eq!(
         resumed["resync"],
@@ -283,19 +298,8 @@ async fn resume_below_live_events_already_sent_is_a_resync_not_a_silent_gap() {
 #[tokio::test]
 async fn resume_right_after_subscribe_replays_the_gap() {
     let (server, _policy) = TestServer::with_policy(|_| {}).await;
-    let mut client = server.client(10).await;
-    let ack = client.subscribe("public.news").await;
-    let epoch = ack["data"]["epoch"].as_str().unwrap().to_string();
-    drop(client);
-    for n in 0..3 {
-        publish_news(&server, n).await;
-    }
-    let mut client = server.client(10).await;
-    client.subscribe("public.news").await;
-    client
-        .send(json!({"op":"resume","rooms":{"topic:public.news":{"epoch":epoch,"offset":0}}}))
-        .await;
-    let (events, resumed) = read_until_resumed(&mut client).await;
+    let (mut client, epoch) = back_after_three_missed(&server, 10).await;
+    let (events, resumed) = resume_news_from_start(&mut client, &epoch).await;
     let offsets: Vec<u64> = events.iter().map(|e| e.1).collect();
     assert_eq!(offsets, vec![1, 2, 3]);
     assert_eq!(resumed["resync"], json!([]));
