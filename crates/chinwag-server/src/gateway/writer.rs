@@ -28,6 +28,23 @@ impl Cursor {
     pub fn position(&self) -> u64 {
         self.floor.max(self.sent)
     }
+
+    /// Records `pos` as sent if the client does not have it yet; returns
+    /// whether to send it. Live events stop at the floor and at what was
+    /// sent; `replayed` ones may go below the floor (the client asked for
+    /// them) but never repeat what was sent.
+    fn advance(&mut self, pos: &StreamPos, replayed: bool) -> bool {
+        let limit = if replayed { self.sent } else { self.position() };
+        if self.epoch == pos.epoch && pos.offset <= limit {
+            return false;
+        }
+        if self.epoch != pos.epoch {
+            self.epoch = pos.epoch.clone();
+            self.floor = 0;
+        }
+        self.sent = pos.offset;
+        true
+    }
 }
 
 /// What the session loop should do after a write.
@@ -148,27 +165,25 @@ where
         replayed: bool,
     ) -> Result<bool, axum::Error> {
         if let Some(pos) = frame.pos() {
-            let cursor = self
-                .cursors
-                .entry(frame.room().clone())
-                .or_insert_with(|| Cursor {
-                    epoch: pos.epoch.clone(),
-                    floor: 0,
-                    sent: 0,
-                });
-            let limit = if replayed {
-                cursor.sent
-            } else {
-                cursor.position()
+            // `get_mut` first: `entry` needs an owned key, and cloning the
+            // room bumps a refcount that every writer of the fan-out
+            // shares, on every delivery.
+            let fresh = match self.cursors.get_mut(frame.room()) {
+                Some(cursor) => cursor.advance(pos, replayed),
+                None => {
+                    let mut cursor = Cursor {
+                        epoch: pos.epoch.clone(),
+                        floor: 0,
+                        sent: 0,
+                    };
+                    let fresh = cursor.advance(pos, replayed);
+                    self.cursors.insert(frame.room().clone(), cursor);
+                    fresh
+                }
             };
-            if cursor.epoch == pos.epoch && pos.offset <= limit {
+            if !fresh {
                 return Ok(false);
             }
-            if cursor.epoch != pos.epoch {
-                cursor.epoch = pos.epoch.clone();
-                cursor.floor = 0;
-            }
-            cursor.sent = pos.offset;
         }
         // Built once per fan-out and shared: the clone is a refcount bump.
         let message = frame
