@@ -316,7 +316,9 @@ pub fn markdown(r: &Results, svg_name: &str) -> String {
         o,
         "- **Chinwag** runs with its defaults (in-memory engine, SQLite, outbox 1024 frames, 2000 events of history per room) \
            except the per-connection rate limit (20 frames/s, burst 60), which would close the one publisher connection: the \
-           bench lifts it with `CHINWAG_GATEWAY__RATE_PER_SEC` / `CHINWAG_GATEWAY__RATE_BURST`. The cluster runs pass \
+           bench lifts it with `CHINWAG_GATEWAY__RATE_PER_SEC` / `CHINWAG_GATEWAY__RATE_BURST`, and the per-address limit on \
+           register/login (10/min), since the chat setup registers 10k users from one address \
+           (`CHINWAG_AUTH__ATTEMPTS_PER_MINUTE=0`). The cluster runs pass \
            `--engine redis://…` / `--engine nats://…` (the binary must be built with `--features redis,nats`).\n\
          - **Chinwag resume** of a topic room: the client reconnects and sends `resume` naming the topic with the last \
            epoch/offset it saw; the server subscribes it again and replays in one step. Catch-up time includes the reconnect, \

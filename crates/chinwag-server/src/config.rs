@@ -73,6 +73,15 @@ pub struct AuthConfig {
     pub access_ttl_secs: u64,
     /// Refresh token lifetime in seconds. Default 30 days.
     pub refresh_ttl_secs: u64,
+    /// Register, login and refresh attempts allowed per client address per
+    /// minute, on average (0: no limit). Default 10.
+    pub attempts_per_minute: u32,
+    /// Attempts a client address may make in a burst. Default 20.
+    pub attempts_burst: u32,
+    /// Take the client address from the last `X-Forwarded-For` entry (set
+    /// it behind a reverse proxy that appends one, like
+    /// `deploy/nginx/chinwag.conf`). Default false: the peer address.
+    pub trust_forwarded_for: bool,
 }
 
 impl Default for AuthConfig {
@@ -81,6 +90,9 @@ impl Default for AuthConfig {
             jwt_secret: None,
             access_ttl_secs: 900,
             refresh_ttl_secs: 30 * 24 * 3600,
+            attempts_per_minute: 10,
+            attempts_burst: 20,
+            trust_forwarded_for: false,
         }
     }
 }

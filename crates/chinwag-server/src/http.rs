@@ -33,6 +33,7 @@ pub mod notifications;
 pub mod profiles;
 pub mod reactions;
 pub mod roles;
+pub mod throttle;
 pub mod voice;
 
 use axum::Router;
@@ -57,15 +58,15 @@ pub fn router(state: AppState) -> Router {
         .route("/ws", get(ws_handler))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .nest("/api/v1", api())
+        .nest("/api/v1", api(&state))
         .with_state(state)
 }
 
 /// The REST API, to be nested under `/api/v1`.
-pub fn api() -> Router<AppState> {
+pub fn api(state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/openapi.json", get(openapi))
-        .merge(auth::routes())
+        .merge(auth::routes(state))
         .merge(communities::routes())
         .merge(invites::routes())
         .merge(channels::routes())

@@ -71,9 +71,12 @@ pub async fn run(
             tracing::debug!(%err, "TCP_NODELAY not set");
         }
     });
-    axum::serve(listener, app.into_make_service())
-        .with_graceful_shutdown(async move { token.cancelled().await })
-        .await?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move { token.cancelled().await })
+    .await?;
     sessions.close();
     if tokio::time::timeout(DRAIN_TIMEOUT, sessions.wait())
         .await

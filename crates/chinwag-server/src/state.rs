@@ -17,6 +17,7 @@ use tokio_util::task::TaskTracker;
 use crate::ApiError;
 use crate::auth::{Identity, TokenKeys, load_or_create_secret};
 use crate::config::Config;
+use crate::http::throttle::Throttle;
 use crate::policy::{BoxFuture, Policy, is_public_topic};
 
 /// Shared server state: one pointer, cheap to clone. Every session holds
@@ -50,6 +51,8 @@ pub struct SharedState {
     pub shutdown: CancellationToken,
     /// Every live WebSocket session, so shutdown can wait for them.
     pub sessions: TaskTracker,
+    /// Per-address limits on register, login and refresh.
+    pub throttle: Throttle,
 }
 
 impl std::fmt::Debug for AppState {
@@ -144,6 +147,11 @@ impl AppState {
             }),
         );
         tracing::info!(node = hub.node().name(), engine = %config.engine, "hub started");
+        let throttle = Throttle::new(
+            config.auth.attempts_per_minute,
+            config.auth.attempts_burst,
+            config.auth.trust_forwarded_for,
+        );
         Ok(AppState(Arc::new(SharedState {
             config: Arc::new(config),
             hub,
@@ -153,6 +161,7 @@ impl AppState {
             chat,
             shutdown: CancellationToken::new(),
             sessions: TaskTracker::new(),
+            throttle,
         })))
     }
 }

@@ -45,9 +45,32 @@ pub async fn raw(
     content_type: Option<&str>,
     body: &[u8],
 ) -> Reply {
-    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    raw_with(addr, None, "", method, path, token, content_type, body).await
+}
+
+/// [`raw`] from a given loopback source address, with extra header lines
+/// (each ending in `\r\n`).
+#[allow(clippy::too_many_arguments)]
+pub async fn raw_with(
+    addr: SocketAddr,
+    source: Option<std::net::IpAddr>,
+    extra_headers: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Reply {
+    let mut stream = match source {
+        None => TcpStream::connect(addr).await.expect("connect"),
+        Some(ip) => {
+            let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+            socket.bind(SocketAddr::new(ip, 0)).expect("bind source");
+            socket.connect(addr).await.expect("connect")
+        }
+    };
     let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n{extra_headers}",
         body.len()
     );
     if let Some(token) = token {

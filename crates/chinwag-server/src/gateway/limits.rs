@@ -1,4 +1,5 @@
-//! A token bucket for client frames.
+//! A token bucket: client frames on the gateway, credential attempts on
+//! REST.
 
 use tokio::time::Instant;
 
@@ -20,6 +21,20 @@ impl RateLimiter {
             tokens: f64::from(burst.max(1)),
             last: Instant::now(),
         }
+    }
+
+    /// Allows `per_minute` on average and bursts of `burst`.
+    pub fn per_minute(per_minute: u32, burst: u32) -> RateLimiter {
+        RateLimiter {
+            rate: f64::from(per_minute) / 60.0,
+            ..RateLimiter::new(0, burst)
+        }
+    }
+
+    /// Whether the bucket has refilled completely (the client is idle).
+    pub fn is_full(&self) -> bool {
+        let refill = Instant::now().duration_since(self.last).as_secs_f64() * self.rate;
+        self.tokens + refill >= self.burst
     }
 
     /// Takes a token; false when the client is over the limit.

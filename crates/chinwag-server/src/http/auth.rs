@@ -1,25 +1,33 @@
 //! `/api/v1/auth/*` and `/api/v1/users/@me`: register, log in, refresh,
 //! log out, and the caller's profile.
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Json;
 use axum::routing::{get, post};
+use axum::{Router, middleware};
 use chinwag_chat::Session;
 use chinwag_protocol::Timestamp;
 use chinwag_protocol::model::{User, UserRole};
 use serde::{Deserialize, Serialize};
 
 use super::extract::{Auth, Body};
+use super::throttle;
 use crate::{ApiError, AppState};
 
-/// The routes of this area.
-pub fn routes() -> Router<AppState> {
-    Router::new()
+/// The routes of this area. Register, login and refresh are limited per
+/// client address ([`super::throttle`]).
+pub fn routes(state: &AppState) -> Router<AppState> {
+    let credentials = Router::new()
         .route("/auth/register", post(register))
         .route("/auth/login", post(login))
         .route("/auth/refresh", post(refresh))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            throttle::limit,
+        ));
+    Router::new()
+        .merge(credentials)
         .route("/auth/logout", post(logout))
         .route("/users/@me", get(me).patch(super::profiles::update_me))
 }

@@ -1,0 +1,65 @@
+//! Register, login and refresh are limited per client address: over the
+//! burst the answer is 429 RATE_LIMITED, other addresses are unaffected,
+//! and behind a trusted proxy the forwarded address counts.
+
+#[path = "chat_support.rs"]
+mod chat_support;
+
+use std::net::IpAddr;
+
+use chat_support::raw_with;
+use chat_support::support::TestServer;
+use serde_json::json;
+
+/// A wrong-password login from `source` with extra headers; the status.
+async fn login(server: &TestServer, source: [u8; 4], headers: &str) -> (u16, String) {
+    let body = json!({"username": "nobody", "password": "wrong password"}).to_string();
+    let reply = raw_with(
+        server.addr,
+        Some(IpAddr::from(source)),
+        headers,
+        "POST",
+        "/api/v1/auth/login",
+        None,
+        Some("application/json"),
+        body.as_bytes(),
+    )
+    .await;
+    (reply.status, reply.code().to_string())
+}
+
+#[tokio::test]
+async fn credential_attempts_are_limited_per_address() {
+    let server = TestServer::start_with(|c| {
+        c.auth.attempts_per_minute = 1;
+        c.auth.attempts_burst = 3;
+    })
+    .await;
+    for _ in 0..3 {
+        assert_eq!(login(&server, [127, 0, 0, 1], "").await.0, 401);
+    }
+    assert_eq!(
+        login(&server, [127, 0, 0, 1], "").await,
+        (429, "RATE_LIMITED".to_string())
+    );
+    // Another address has its own bucket.
+    assert_eq!(login(&server, [127, 0, 0, 2], "").await.0, 401);
+    // Without trust, a forwarded address does not buy a new bucket.
+    let forged = "X-Forwarded-For: 198.51.100.7\r\n";
+    assert_eq!(login(&server, [127, 0, 0, 1], forged).await.0, 429);
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_forwarded_address_counts() {
+    let server = TestServer::start_with(|c| {
+        c.auth.attempts_per_minute = 1;
+        c.auth.attempts_burst = 1;
+        c.auth.trust_forwarded_for = true;
+    })
+    .await;
+    let alice = "X-Forwarded-For: 198.51.100.7\r\n";
+    let bob = "X-Forwarded-For: 6.6.6.6, 198.51.100.8\r\n";
+    assert_eq!(login(&server, [127, 0, 0, 1], alice).await.0, 401);
+    assert_eq!(login(&server, [127, 0, 0, 1], alice).await.0, 429);
+    assert_eq!(login(&server, [127, 0, 0, 1], bob).await.0, 401);
+}
