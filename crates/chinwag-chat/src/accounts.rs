@@ -132,22 +132,32 @@ impl Chat {
         }
     }
 
-    /// Trades a live refresh token for a new one (the old one stops
-    /// working, so a replayed token rotates only once).
+    /// Trades a live refresh token for a new one. The old one stops
+    /// working; presenting it again means it leaked, and signs out every
+    /// session of its user (all their refresh tokens are revoked).
     pub async fn refresh(&self, refresh_token: &str) -> Result<Session> {
         let now = chinwag_store::id::now_ms();
         let new = generate_token();
         let expires = now.saturating_add(self.refresh_ttl_ms);
-        let record = self
+        let rotated = self
             .store
             .rotate_refresh_token(refresh_token, &new, expires, now)
-            .await
-            .map_err(|err| match err {
-                StoreError::NotFound => {
-                    ChatError::Unauthorized("refresh token is invalid or expired".into())
+            .await;
+        let record = match rotated {
+            Ok(record) => record,
+            Err(StoreError::NotFound) => {
+                // A token rotated away and presented again has leaked (or
+                // is replayed): whoever holds its successor may not be the
+                // user, so every session of the user ends.
+                if let Some((user, revoked)) = self.store.revoke_on_reuse(refresh_token).await? {
+                    tracing::warn!(%user, revoked, "rotated refresh token used again: signed out every session");
                 }
-                other => other.into(),
-            })?;
+                return Err(ChatError::Unauthorized(
+                    "refresh token is invalid or expired".into(),
+                ));
+            }
+            Err(other) => return Err(other.into()),
+        };
         let user = self.store.user(record.user_id).await?;
         Ok(Session {
             user,

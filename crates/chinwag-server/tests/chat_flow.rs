@@ -210,22 +210,40 @@ async fn accounts_register_login_refresh_logout() {
             .await;
         assert_eq!(rotated.status, 200);
         assert_eq!(rotated.body["user"]["username"], "dora");
-        // The old refresh token rotated away; it works only once.
+        let newest = rotated.body["refresh_token"].as_str().unwrap().to_string();
+        // Logging out revokes a refresh token.
+        let other = api
+            .call("POST", "/auth/login", None,
+                  Some(json!({"username": "dora", "password": "hunter2hunter2"})))
+            .await;
+        let other = other.body["refresh_token"].as_str().unwrap().to_string();
+        let out = api
+            .call("POST", "/auth/logout", None, Some(json!({"refresh_token": other})))
+            .await;
+        assert_eq!(out.status, 204);
+        let after = api
+            .call("POST", "/auth/refresh", None, Some(json!({"refresh_token": other})))
+            .await;
+        assert_eq!(after.status, 401);
+        // A logged-out token presented again is just refused: the newest
+        // session still works.
+        let again = api
+            .call("POST", "/auth/refresh", None, Some(json!({"refresh_token": newest})))
+            .await;
+        assert_eq!(again.status, 200);
+        let newest = again.body["refresh_token"].as_str().unwrap().to_string();
+
+        // The token rotated away at the start is used again: it leaked, so
+        // it is refused and every session of the user ends, the newest too.
         let replayed = api
             .call("POST", "/auth/refresh", None, Some(json!({"refresh_token": refresh})))
             .await;
         assert_eq!(replayed.status, 401);
         assert_eq!(replayed.code(), "UNAUTHORIZED");
-
-        let newest = rotated.body["refresh_token"].as_str().unwrap().to_string();
-        let out = api
-            .call("POST", "/auth/logout", None, Some(json!({"refresh_token": newest})))
-            .await;
-        assert_eq!(out.status, 204);
-        let after = api
+        let stolen_successor = api
             .call("POST", "/auth/refresh", None, Some(json!({"refresh_token": newest})))
             .await;
-        assert_eq!(after.status, 401);
+        assert_eq!(stolen_successor.status, 401);
 
         let wrong = api
             .call("POST", "/auth/login", None,

@@ -293,6 +293,24 @@ impl Store {
         Ok(n)
     }
 
+    /// If `token` was rotated away before, it is being used a second
+    /// time: it leaked, or a client replays it. Revokes every live refresh
+    /// token of its user and returns the user and how many were revoked;
+    /// `None` for any other token.
+    pub async fn revoke_on_reuse(&self, token: &str) -> Result<Option<(Id, u64)>> {
+        let owner: Option<(i64,)> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT user_id FROM refresh_tokens WHERE token_hash = $1 AND rotated_at IS NOT NULL",
+        )
+        .bind(hash_token(token))
+        .fetch_optional(pool)
+        .await?);
+        let Some((user_id,)) = owner else {
+            return Ok(None);
+        };
+        let revoked = self.revoke_all_refresh_tokens(Id(user_id)).await?;
+        Ok(Some((Id(user_id), revoked)))
+    }
+
     /// Atomically revokes `old` (which must be valid at `now`) and stores
     /// `new` for the same user. [`StoreError::NotFound`] if `old` is
     /// unknown, revoked or expired, so a replayed token rotates only once.
@@ -306,7 +324,7 @@ impl Store {
         let user_id: i64 = with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let user: Option<(i64,)> = sqlx::query_as(
-                "UPDATE refresh_tokens SET revoked_at = $2
+                "UPDATE refresh_tokens SET revoked_at = $2, rotated_at = $2
                  WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > $2
                  RETURNING user_id",
             )

@@ -187,3 +187,48 @@ async fn refresh_tokens_rotate_once_and_revoke() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_rotated_token_used_again_revokes_every_token_of_its_user() {
+    each_backend(|store| async move {
+        let now = chinwag_store::id::now_ms();
+        let u = user(&store, "rotor").await;
+        let bystander = user(&store, "bystander").await;
+        let (t1, t2, other, theirs) = (
+            chinwag_store::generate_token(),
+            chinwag_store::generate_token(),
+            chinwag_store::generate_token(),
+            chinwag_store::generate_token(),
+        );
+        for (owner, token) in [(u.id, &t1), (u.id, &other), (bystander.id, &theirs)] {
+            store
+                .create_refresh_token(owner, token, now + 60_000)
+                .await
+                .unwrap();
+        }
+        // Logged out, or never rotated: not a reuse.
+        assert_eq!(store.revoke_on_reuse(&other).await.unwrap(), None);
+        assert_eq!(store.revoke_on_reuse("unknown").await.unwrap(), None);
+        store
+            .rotate_refresh_token(&t1, &t2, now + 60_000, now)
+            .await
+            .unwrap();
+        assert_eq!(store.revoke_on_reuse(&t1).await.unwrap(), Some((u.id, 2)));
+        assert!(store.valid_refresh_token(&t2, now).await.unwrap().is_none());
+        assert!(
+            store
+                .valid_refresh_token(&other, now)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            store
+                .valid_refresh_token(&theirs, now)
+                .await
+                .unwrap()
+                .is_some()
+        );
+    })
+    .await;
+}
