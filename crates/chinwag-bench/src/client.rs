@@ -311,6 +311,12 @@ pub enum Incoming<'a> {
     Other,
 }
 
+/// Whether a Chinwag `resumed` frame replayed every room: nothing in
+/// `resync`, nothing `denied`.
+pub fn resume_is_clean(resumed: &[u8]) -> bool {
+    scan::contains(resumed, br#""resync":[]"#) && scan::contains(resumed, br#""denied":[]"#)
+}
+
 /// Classifies a text frame without a full parse.
 pub fn classify(proto: Proto, text: &str) -> Incoming<'_> {
     let b = text.as_bytes();

@@ -579,8 +579,9 @@ impl std::error::Error for ServerClosed {}
 /// to reconnect and resume (4010 slow consumer, 4011 shutdown).
 fn resumable(proto: Proto, end: &Result<()>, st: &ClientState) -> Option<ResumeFrom> {
     let closed = end.as_ref().err()?.downcast_ref::<ServerClosed>()?;
-    let asks_resume = matches!(closed.0, Some(4010 | 4011));
-    (proto == Proto::Chinwag && asks_resume).then_some(())?;
+    if proto != Proto::Chinwag || !matches!(closed.0, Some(4010 | 4011)) {
+        return None;
+    }
     Some(ResumeFrom::Chinwag(StreamPos {
         epoch: st.epoch.clone()?,
         offset: st.offset,
@@ -604,7 +605,7 @@ async fn receive(
             msg = ws.next() => match msg {
                 Some(Ok(Message::Text(t))) => {
                     if let Incoming::Resumed(text) = client::classify(proto, &t)
-                        && !(text.contains(r#""resync":[]"#) && text.contains(r#""denied":[]"#))
+                        && !client::resume_is_clean(text.as_bytes())
                     {
                         anyhow::bail!("resume incomplete: {text}");
                     }
@@ -689,8 +690,7 @@ async fn resume_task(
         let Message::Text(t) = msg else { continue };
         if let Incoming::Resumed(text) = client::classify(proto, &t) {
             resumed = true;
-            let clean = text.contains(r#""resync":[]"#) && text.contains(r#""denied":[]"#);
-            if !clean {
+            if !client::resume_is_clean(text.as_bytes()) {
                 resync_or_denied = true;
                 note = Some(text.to_owned());
             }

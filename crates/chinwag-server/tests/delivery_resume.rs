@@ -204,12 +204,7 @@ async fn identify_resume_resubscribes_allowed_topics_only() {
     let epoch = ack["data"]["epoch"].as_str().unwrap().to_string();
     drop(client);
     for n in 0..5 {
-        server
-            .state
-            .hub
-            .bus_publish("public.news", None, json!({"n": n}))
-            .await
-            .unwrap();
+        publish_news(&server, n).await;
     }
     let mut client = resume(
         &server,
@@ -226,12 +221,7 @@ async fn identify_resume_resubscribes_allowed_topics_only() {
     assert_eq!(resumed["replayed"]["topic:public.news"], 5);
     assert_eq!(resumed["denied"], json!(["topic:secret.news"]));
     // Still subscribed: live events keep coming.
-    server
-        .state
-        .hub
-        .bus_publish("public.news", None, json!({"n": 5}))
-        .await
-        .unwrap();
+    publish_news(&server, 5).await;
     let live = client.recv_in("topic:public.news").await;
     assert_eq!(live["offset"], 6);
 }

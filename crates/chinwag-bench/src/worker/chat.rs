@@ -656,7 +656,7 @@ impl Client {
             sh.error(format!("user {}: {}", self.uid, String::from_utf8_lossy(b)));
         } else if scan::contains(b, br#""op":"resumed""#) {
             self.replaying = false;
-            if !(scan::contains(b, br#""resync":[]"#) && scan::contains(b, br#""denied":[]"#)) {
+            if !client::resume_is_clean(b) {
                 sh.stats.resyncs += 1;
                 sh.error(format!("user {}: {}", self.uid, String::from_utf8_lossy(b)));
             }

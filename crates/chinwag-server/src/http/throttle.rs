@@ -46,7 +46,8 @@ impl Throttle {
             return true;
         }
         let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
-        if buckets.len() >= PRUNE_AT {
+        // Pruning scans every bucket: only when a new address arrives.
+        if buckets.len() >= PRUNE_AT && !buckets.contains_key(&client) {
             buckets.retain(|_, bucket| !bucket.is_full());
         }
         buckets
