@@ -1,7 +1,6 @@
 //! [`SharedFrame`]: one event, serialized at most once per encoding and
 //! shared by every recipient of a fan-out.
 
-use std::any::Any;
 use std::sync::OnceLock;
 
 use bytes::Bytes;
@@ -23,7 +22,6 @@ pub struct SharedFrame {
     frame: ServerFrame,
     json: OnceLock<Bytes>,
     msgpack: OnceLock<Bytes>,
-    transport: [OnceLock<Box<dyn Any + Send + Sync>>; 2],
 }
 
 impl SharedFrame {
@@ -50,7 +48,6 @@ impl SharedFrame {
             frame,
             json: OnceLock::new(),
             msgpack: OnceLock::new(),
-            transport: [OnceLock::new(), OnceLock::new()],
         }
     }
 
@@ -107,28 +104,6 @@ impl SharedFrame {
     /// The whole `event` frame.
     pub fn frame(&self) -> &ServerFrame {
         &self.frame
-    }
-
-    /// A transport's own message value for this frame (e.g. a WebSocket
-    /// text message), built from the encoded bytes by the first connection
-    /// that asks and shared by the rest, so no per-recipient work (such as
-    /// UTF-8 validation) is repeated. A transport must use one type `T` per
-    /// encoding.
-    pub fn transport<T, E>(
-        &self,
-        encoding: Encoding,
-        make: impl Fn(&Bytes) -> Result<T, E>,
-    ) -> Result<T, E>
-    where
-        T: Any + Clone + Send + Sync,
-    {
-        let cell = &self.transport[encoding as usize];
-        if let Some(cached) = cell.get().and_then(|any| any.downcast_ref::<T>()) {
-            return Ok(cached.clone());
-        }
-        let value = make(self.bytes(encoding))?;
-        let _ = cell.set(Box::new(value.clone()));
-        Ok(value)
     }
 
     /// The frame's bytes in `encoding`, encoded on first use.

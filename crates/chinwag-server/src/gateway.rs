@@ -5,15 +5,18 @@
 //! - [`writer`]: the outgoing half: encoding, batching, per-room dedupe.
 //! - [`commands`]: what each client command does.
 //! - [`limits`]: the per-connection rate limiter.
+//! - [`ws`]: the WebSocket transport (handshake, framing, socket).
 
 pub mod commands;
 pub mod limits;
 pub mod session;
 pub mod writer;
+pub mod ws;
 
-use axum::extract::{Query, State, WebSocketUpgrade};
+use axum::extract::{Query, Request, State};
 use axum::response::{IntoResponse, Response};
 use chinwag_protocol::{Encoding, ErrorCode};
+use hyper_util::rt::TokioIo;
 use serde::Deserialize;
 
 use crate::{ApiError, AppState};
@@ -31,7 +34,7 @@ pub struct WsParams {
 pub async fn ws_handler(
     State(state): State<AppState>,
     Query(params): Query<WsParams>,
-    upgrade: WebSocketUpgrade,
+    mut request: Request,
 ) -> Response {
     let encoding = match params.encoding.as_deref() {
         None => Encoding::Json,
@@ -45,13 +48,19 @@ pub async fn ws_handler(
     if state.shutdown.is_cancelled() {
         return ApiError::new(ErrorCode::Unavailable, "shutting down").into_response();
     }
+    let handshake = match ws::upgrade::accept(&mut request) {
+        Ok(handshake) => handshake,
+        Err(why) => return ApiError::bad_request(why).into_response(),
+    };
     let limit = state.config.gateway.max_frame_bytes;
-    upgrade
-        .max_message_size(limit)
-        .max_frame_size(limit)
-        .read_buffer_size(512)
-        .on_upgrade(move |socket| {
-            session::spawn(socket, state, params.token, encoding);
-            std::future::ready(())
-        })
+    tokio::spawn(async move {
+        match handshake.upgraded.await {
+            Ok(upgraded) => {
+                let socket = ws::Socket::new(TokioIo::new(upgraded), limit);
+                session::spawn(socket, state, params.token, encoding);
+            }
+            Err(err) => tracing::debug!(%err, "websocket upgrade failed"),
+        }
+    });
+    handshake.response
 }

@@ -3,14 +3,12 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use axum::extract::ws::Message;
 use chinwag_protocol::client::{Publish, Reauth, SetStatus, TopicCommand, Typing};
 use chinwag_protocol::event::typing::UserTyping;
 use chinwag_protocol::model::PresenceStatus;
 use chinwag_protocol::server::{Ack, Pong, Reauthed};
 use chinwag_protocol::{ClientFrame, Event, RoomPosition, ServerFrame};
 use chinwag_realtime::{RoomId, RoomKind};
-use futures_util::Sink;
 use serde_json::json;
 use tokio::time::Instant;
 
@@ -23,10 +21,7 @@ pub const TYPING_TTL_MS: i64 = 8_000;
 /// One `USER_TYPING` per connection and channel per this interval at most.
 pub const TYPING_THROTTLE: Duration = Duration::from_secs(3);
 
-impl<S> Session<S>
-where
-    S: Sink<Message, Error = axum::Error> + Unpin + Send,
-{
+impl Session {
     /// Runs one command. Failures are answered with an `error` frame and
     /// the connection goes on; only a dead socket stops it.
     pub(super) async fn handle(&mut self, command: ClientFrame) -> Flow {

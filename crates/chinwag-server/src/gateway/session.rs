@@ -3,14 +3,11 @@
 //! one loop that drains the outbox, reads commands, and watches the
 //! heartbeat, the token's expiry, overflow and shutdown.
 //!
-//! The session takes any `Sink + Stream` of WebSocket messages, so tests can
-//! drive it over channels as well as real sockets.
-
 use std::collections::HashMap;
+use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::{Message, WebSocket};
 use chinwag_protocol::client::Identify;
 use chinwag_protocol::model::PresenceStatus;
 use chinwag_protocol::server::{ErrorFrame, Hello, Ready, Reconnect};
@@ -19,65 +16,50 @@ use chinwag_protocol::{
     ClientFrame, CloseCode, CodecError, Encoding, ErrorCode, Id, RoomPosition, ServerFrame,
 };
 use chinwag_realtime::{ConnHandle, Outbox, Replay, RoomId, RoomKind};
-use futures_util::{Sink, Stream, StreamExt};
 use tokio::time::Instant;
 
 use super::limits::RateLimiter;
 use super::writer::{After, Writer};
+use super::ws::{FrameError, Message, Socket, SocketError, Upgraded};
 use crate::AppState;
 use crate::auth::{Identity, TokenError, now_ms};
 
 /// Starts a session on an upgraded WebSocket as its own task, tracked for
 /// shutdown.
-///
-/// The session gets a task of its own rather than running inside axum's
-/// upgrade task: that task also keeps the upgrade machinery and the socket
-/// configuration alive, which would be most of an idle connection's memory.
-pub fn spawn(socket: WebSocket, state: AppState, token: Option<String>, encoding: Encoding) {
-    let (sink, stream) = socket.split();
+pub fn spawn(socket: Socket<Upgraded>, state: AppState, token: Option<String>, encoding: Encoding) {
     let sessions = state.sessions.clone();
-    sessions.spawn(drive(sink, stream, state, token, encoding));
+    sessions.spawn(drive(socket, state, token, encoding));
 }
 
-/// Runs a session on any sink and stream of WebSocket messages.
+/// Runs a session.
 ///
 /// The returned future is what an idle connection costs, so only the main
 /// loop lives in it: the handshake and the clean-up run in boxed futures
 /// that exist only while they run.
-pub fn drive<S, R>(
-    sink: S,
-    stream: R,
+fn drive(
+    socket: Socket<Upgraded>,
     state: AppState,
     token: Option<String>,
     encoding: Encoding,
-) -> impl Future<Output = ()> + Send
-where
-    S: Sink<Message, Error = axum::Error> + Unpin + Send,
-    R: Stream<Item = Result<Message, axum::Error>> + Unpin + Send,
-{
-    let opening = Box::pin(open(sink, stream, state, token, encoding));
+) -> impl Future<Output = ()> + Send {
+    let opening = Box::pin(open(socket, state, token, encoding));
     async move {
-        let Some((mut session, mut stream, outbox, identified)) = opening.await else {
+        let Some((mut session, outbox, identified)) = opening.await else {
             return;
         };
-        session.serve(&mut stream, outbox, identified).await;
+        session.serve(outbox, identified).await;
         Box::pin(session.end()).await;
     }
 }
 
 /// Says `hello`, waits for a valid identity, and registers the connection.
-async fn open<S, R>(
-    sink: S,
-    mut stream: R,
+async fn open(
+    socket: Socket<Upgraded>,
     state: AppState,
     token: Option<String>,
     encoding: Encoding,
-) -> Option<(Session<S>, R, Outbox, Identified)>
-where
-    S: Sink<Message, Error = axum::Error> + Unpin + Send,
-    R: Stream<Item = Result<Message, axum::Error>> + Unpin + Send,
-{
-    let mut writer = Writer::new(sink, encoding);
+) -> Option<(Session, Outbox, Identified)> {
+    let mut writer = Writer::new(socket, encoding);
     let gateway = &state.config.gateway;
     let hello = ServerFrame::Hello(Hello {
         heartbeat_interval_ms: gateway.heartbeat_interval_ms,
@@ -87,7 +69,7 @@ where
     });
     writer.send_frame(&hello).await.ok()?;
     let mut limiter = RateLimiter::new(gateway.rate_per_sec, gateway.rate_burst);
-    let (who, identified) = identify(&mut writer, &mut stream, &state, token, &mut limiter).await?;
+    let (who, identified) = identify(&mut writer, &state, token, &mut limiter).await?;
     let (conn, outbox) = state.hub.register(who.user_id, who.role);
     tracing::debug!(conn = %conn.id(), user = %who.user_id, "connection identified");
     let session = Session {
@@ -99,7 +81,7 @@ where
         invalid: 0,
         typing: HashMap::new(),
     };
-    Some((session, stream, outbox, identified))
+    Some((session, outbox, identified))
 }
 
 /// The `identify` content, whether it came in the URL or a frame.
@@ -118,17 +100,12 @@ enum Read {
     End,
 }
 
-async fn identify<S, R>(
-    writer: &mut Writer<S>,
-    stream: &mut R,
+async fn identify(
+    writer: &mut Writer,
     state: &AppState,
     token: Option<String>,
     limiter: &mut RateLimiter,
-) -> Option<(Identity, Identified)>
-where
-    S: Sink<Message, Error = axum::Error> + Unpin + Send,
-    R: Stream<Item = Result<Message, axum::Error>> + Unpin + Send,
-{
+) -> Option<(Identity, Identified)> {
     let gateway = &state.config.gateway;
     if let Some(token) = token {
         let who = verify_or_close(writer, state, &token).await?;
@@ -143,7 +120,7 @@ where
     let deadline = Instant::now() + Duration::from_millis(gateway.identify_timeout_ms);
     let mut invalid = 0;
     loop {
-        let next = tokio::time::timeout_at(deadline, stream.next()).await;
+        let next = tokio::time::timeout_at(deadline, writer.socket().recv()).await;
         let Ok(next) = next else {
             writer.close(CloseCode::IdentifyTimeout).await;
             return None;
@@ -189,14 +166,7 @@ where
 
 /// Verifies a token; on failure answers with an `error` frame and closes
 /// with 4004 (expired) or 4003 (anything else).
-async fn verify_or_close<S>(
-    writer: &mut Writer<S>,
-    state: &AppState,
-    token: &str,
-) -> Option<Identity>
-where
-    S: Sink<Message, Error = axum::Error> + Unpin + Send,
-{
+async fn verify_or_close(writer: &mut Writer, state: &AppState, token: &str) -> Option<Identity> {
     match state.keys.verify(token) {
         Ok(who) => Some(who),
         Err(err) => {
@@ -219,21 +189,16 @@ where
 
 /// Turns one read from the socket into a command, answering bad frames
 /// and enforcing the rate and size limits.
-async fn read_frame<S>(
-    writer: &mut Writer<S>,
-    next: Option<Result<Message, axum::Error>>,
+async fn read_frame(
+    writer: &mut Writer,
+    next: Option<Result<Message, SocketError>>,
     limiter: &mut RateLimiter,
     invalid: &mut u32,
     max_invalid: u32,
-) -> Read
-where
-    S: Sink<Message, Error = axum::Error> + Unpin + Send,
-{
-    let (bytes, encoding) = match next {
-        None | Some(Ok(Message::Close(_))) => return Read::End,
-        Some(Ok(Message::Ping(_) | Message::Pong(_))) => return Read::Nothing,
-        Some(Ok(Message::Text(text))) => (bytes::Bytes::from(text), Encoding::Json),
-        Some(Ok(Message::Binary(bytes))) => (bytes, Encoding::MsgPack),
+) -> Read {
+    let message = match next {
+        None => return Read::End,
+        Some(Ok(message)) => message,
         Some(Err(err)) => {
             if let Some(code) = close_code_for(err) {
                 writer.close(code).await;
@@ -241,6 +206,7 @@ where
             return Read::End;
         }
     };
+    // WebSocket pings count against the rate like commands do.
     if !limiter.allow() {
         tracing::info!("client over the rate limit: closing");
         let frame = ServerFrame::Error(ErrorFrame {
@@ -252,6 +218,11 @@ where
         writer.close(CloseCode::RateLimited).await;
         return Read::End;
     }
+    let (bytes, encoding) = match message {
+        Message::Text(bytes) => (bytes, Encoding::Json),
+        Message::Binary(bytes) => (bytes, Encoding::MsgPack),
+        Message::Control => return Read::Nothing,
+    };
     match encoding.decode_command(&bytes) {
         Ok(command) => {
             *invalid = 0;
@@ -281,25 +252,22 @@ where
 }
 
 /// The close code for a transport error, if the peer can still hear one.
-fn close_code_for(err: axum::Error) -> Option<CloseCode> {
-    let inner = err.into_inner();
-    match inner.downcast_ref::<tungstenite::Error>() {
-        Some(tungstenite::Error::Capacity(_)) => Some(CloseCode::FrameTooLarge),
-        Some(tungstenite::Error::Utf8(_)) => Some(CloseCode::InvalidUtf8),
-        Some(tungstenite::Error::Protocol(_)) => Some(CloseCode::InvalidFrames),
-        _ => {
-            tracing::debug!(err = %inner, "connection error");
-            None
-        }
+fn close_code_for(err: SocketError) -> Option<CloseCode> {
+    tracing::debug!(%err, "connection error");
+    match err {
+        SocketError::Frame(FrameError::TooLarge(_)) => Some(CloseCode::FrameTooLarge),
+        SocketError::Frame(FrameError::InvalidUtf8) => Some(CloseCode::InvalidUtf8),
+        SocketError::Frame(FrameError::Protocol(_)) => Some(CloseCode::InvalidFrames),
+        SocketError::Io(_) => None,
     }
 }
 
 /// An identified connection.
-pub(super) struct Session<S> {
+pub(super) struct Session {
     pub(super) state: AppState,
     pub(super) who: Identity,
     pub(super) conn: Arc<ConnHandle>,
-    pub(super) writer: Writer<S>,
+    pub(super) writer: Writer,
     pub(super) limiter: RateLimiter,
     pub(super) invalid: u32,
     pub(super) typing: HashMap<Id, Instant>,
@@ -311,10 +279,7 @@ pub(super) enum Flow {
     Stop,
 }
 
-impl<S> Session<S>
-where
-    S: Sink<Message, Error = axum::Error> + Unpin + Send,
-{
+impl Session {
     /// Clean-up after the connection ends: leave every room, tell presence,
     /// and let the voice reaper check on the user later.
     async fn end(self) {
@@ -328,10 +293,7 @@ where
         tracing::debug!(conn = %self.conn.id(), "connection closed");
     }
 
-    async fn serve<R>(&mut self, stream: &mut R, mut outbox: Outbox, identified: Identified)
-    where
-        R: Stream<Item = Result<Message, axum::Error>> + Unpin + Send,
-    {
+    async fn serve(&mut self, mut outbox: Outbox, identified: Identified) {
         if Box::pin(self.start(identified)).await.is_err() {
             return;
         }
@@ -382,7 +344,7 @@ where
                         return;
                     }
                 }
-                next = stream.next() => {
+                next = self.writer.socket().recv() => {
                     heard_at = Instant::now();
                     let read = read_frame(&mut self.writer, next, &mut self.limiter, &mut self.invalid, max_invalid);
                     match Box::pin(read).await {
@@ -424,7 +386,7 @@ where
 
     /// Joins the connection's rooms, reports presence, sends `ready`, and
     /// resumes if asked.
-    async fn start(&mut self, identified: Identified) -> Result<(), axum::Error> {
+    async fn start(&mut self, identified: Identified) -> io::Result<()> {
         let mut rooms = vec![RoomId::user(self.who.user_id)];
         match self.state.policy.rooms_for(&self.who).await {
             Ok(more) => rooms.extend(more),
@@ -434,7 +396,7 @@ where
                     .send_frame(&ServerFrame::Error(err.frame(None)))
                     .await;
                 self.writer.close(CloseCode::InternalError).await;
-                return Err(axum::Error::new(err));
+                return Err(io::Error::other(err));
             }
         }
         let mut positions = Vec::with_capacity(rooms.len());
@@ -444,7 +406,7 @@ where
                 .hub
                 .join(&self.conn, &room)
                 .await
-                .map_err(axum::Error::new)?;
+                .map_err(io::Error::other)?;
             self.writer.set_floor(&room, &pos);
             positions.push(RoomPosition {
                 room: room.to_string(),
@@ -482,7 +444,7 @@ where
 
     /// Replays what the client missed in each room it names, re-checking
     /// access for the room and for each event, then sends `resumed`.
-    pub(super) async fn resume(&mut self, request: ResumeRequest) -> Result<(), axum::Error> {
+    pub(super) async fn resume(&mut self, request: ResumeRequest) -> io::Result<()> {
         let mut summary = ResumeSummary::default();
         for (name, since) in request {
             let room = match RoomId::parse(&name) {
@@ -498,7 +460,7 @@ where
                         .hub
                         .join(&self.conn, &room)
                         .await
-                        .map_err(axum::Error::new)?;
+                        .map_err(io::Error::other)?;
                     self.writer.set_floor(&room, &head);
                     room
                 }
@@ -535,7 +497,7 @@ where
                         {
                             continue;
                         }
-                        if self.writer.feed_event(&frame, true).await? {
+                        if self.writer.feed_event(&frame, true) {
                             count += 1;
                         }
                     }

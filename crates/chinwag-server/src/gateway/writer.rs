@@ -3,13 +3,15 @@
 //! reaches the client once, whether it came live or from a replay.
 
 use std::collections::HashMap;
+use std::io;
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
+use bytes::Bytes;
 use chinwag_protocol::server::{Lagged, RoomJoined, RoomLeft};
 use chinwag_protocol::{CloseCode, Encoding, RoomPosition, ServerFrame, StreamPos};
 use chinwag_realtime::conn::Control;
 use chinwag_realtime::{Outgoing, RoomId, SharedFrame};
-use futures_util::{Sink, SinkExt};
+
+use super::ws::{OpCode, Socket, Upgraded};
 
 /// Where a connection stands in one room.
 #[derive(Debug, Clone)]
@@ -56,22 +58,20 @@ pub enum After {
     Closed,
 }
 
-/// The outgoing half.
+/// The outgoing half. It owns the socket; the session reads through
+/// [`Writer::socket`].
 #[derive(Debug)]
-pub struct Writer<S> {
-    sink: S,
+pub struct Writer {
+    socket: Socket<Upgraded>,
     encoding: Encoding,
     cursors: HashMap<RoomId, Cursor>,
 }
 
-impl<S> Writer<S>
-where
-    S: Sink<Message, Error = axum::Error> + Unpin,
-{
-    /// A writer for a sink in an encoding.
-    pub fn new(sink: S, encoding: Encoding) -> Writer<S> {
+impl Writer {
+    /// A writer for a socket in an encoding.
+    pub fn new(socket: Socket<Upgraded>, encoding: Encoding) -> Writer {
         Writer {
-            sink,
+            socket,
             encoding,
             cursors: HashMap::new(),
         }
@@ -80,6 +80,19 @@ where
     /// The connection's encoding.
     pub fn encoding(&self) -> Encoding {
         self.encoding
+    }
+
+    /// The socket, to read from.
+    pub fn socket(&mut self) -> &mut Socket<Upgraded> {
+        &mut self.socket
+    }
+
+    /// The frame type that carries this encoding.
+    fn opcode(&self) -> OpCode {
+        match self.encoding {
+            Encoding::Json => OpCode::Text,
+            Encoding::MsgPack => OpCode::Binary,
+        }
     }
 
     /// Sets a room's floor (after a join or resync).
@@ -141,29 +154,22 @@ where
     }
 
     /// Queues a control frame (not flushed).
-    pub async fn feed_frame(&mut self, frame: &ServerFrame) -> Result<(), axum::Error> {
-        let bytes = self.encoding.encode(frame).map_err(axum::Error::new)?;
-        let message = match self.encoding {
-            Encoding::Json => Message::Text(Utf8Bytes::try_from(bytes).map_err(axum::Error::new)?),
-            Encoding::MsgPack => Message::Binary(bytes.into()),
-        };
-        self.sink.feed(message).await
+    pub fn feed_frame(&mut self, frame: &ServerFrame) -> io::Result<()> {
+        let bytes = self.encoding.encode(frame).map_err(io::Error::other)?;
+        self.socket.feed(self.opcode(), Bytes::from(bytes));
+        Ok(())
     }
 
     /// Sends a control frame and flushes.
-    pub async fn send_frame(&mut self, frame: &ServerFrame) -> Result<(), axum::Error> {
-        self.feed_frame(frame).await?;
-        self.sink.flush().await
+    pub async fn send_frame(&mut self, frame: &ServerFrame) -> io::Result<()> {
+        self.feed_frame(frame)?;
+        self.socket.flush().await
     }
 
     /// Queues an event unless the client already has it. Returns whether
     /// it was queued. `replayed` events may go below the floor (the client
     /// asked for them) but never repeat what was sent.
-    pub async fn feed_event(
-        &mut self,
-        frame: &SharedFrame,
-        replayed: bool,
-    ) -> Result<bool, axum::Error> {
+    pub fn feed_event(&mut self, frame: &SharedFrame, replayed: bool) -> bool {
         if let Some(pos) = frame.pos() {
             // `get_mut` first: `entry` needs an owned key, and cloning the
             // room bumps a refcount that every writer of the fan-out
@@ -182,39 +188,32 @@ where
                 }
             };
             if !fresh {
-                return Ok(false);
+                return false;
             }
         }
-        // Built once per fan-out and shared: the clone is a refcount bump.
-        let message = frame
-            .transport(self.encoding, |bytes| match self.encoding {
-                Encoding::Json => Utf8Bytes::try_from(bytes.clone()).map(Message::Text),
-                Encoding::MsgPack => Ok(Message::Binary(bytes.clone())),
-            })
-            .map_err(axum::Error::new)?;
-        self.sink.feed(message).await?;
-        Ok(true)
+        // Encoded once per fan-out and shared: the clone is a refcount bump.
+        let bytes = frame.bytes(self.encoding).clone();
+        self.socket.feed(self.opcode(), bytes);
+        true
     }
 
     /// Writes a batch from the outbox and flushes once.
-    pub async fn write_batch(&mut self, batch: &mut Vec<Outgoing>) -> Result<After, axum::Error> {
+    pub async fn write_batch(&mut self, batch: &mut Vec<Outgoing>) -> io::Result<After> {
         let mut close = None;
         for item in batch.drain(..) {
             match item {
                 Outgoing::Event(frame) => {
-                    self.feed_event(&frame, false).await?;
+                    self.feed_event(&frame, false);
                 }
                 Outgoing::Control(control) => {
-                    // Rare, and the frames are large: boxed so they do not
-                    // grow the long-lived session future.
-                    if let Some(code) = Box::pin(self.feed_control(*control)).await? {
+                    if let Some(code) = self.feed_control(*control)? {
                         close = Some(code);
                         break;
                     }
                 }
             }
         }
-        self.sink.flush().await?;
+        self.socket.flush().await?;
         match close {
             Some(code) => {
                 self.close(code).await;
@@ -226,7 +225,7 @@ where
 
     /// Queues a control message's frame; returns the close code if it is a
     /// close.
-    async fn feed_control(&mut self, control: Control) -> Result<Option<CloseCode>, axum::Error> {
+    fn feed_control(&mut self, control: Control) -> io::Result<Option<CloseCode>> {
         match control {
             Control::Joined(room, pos) => {
                 self.set_floor(&room, &pos);
@@ -234,7 +233,7 @@ where
                     room: room.to_string(),
                     position: pos,
                 });
-                self.feed_frame(&frame).await?;
+                self.feed_frame(&frame)?;
             }
             Control::Left(room, reason) => {
                 self.forget(&room);
@@ -242,9 +241,9 @@ where
                     room: room.to_string(),
                     reason,
                 });
-                self.feed_frame(&frame).await?;
+                self.feed_frame(&frame)?;
             }
-            Control::Frame(frame) => self.feed_frame(&frame).await?,
+            Control::Frame(frame) => self.feed_frame(&frame)?,
             Control::Close(code) => return Ok(Some(code)),
         }
         Ok(None)
@@ -255,7 +254,7 @@ where
         &mut self,
         dropped_ephemeral: u64,
         rooms: &[RoomId],
-    ) -> Result<(), axum::Error> {
+    ) -> io::Result<()> {
         let frame = ServerFrame::Lagged(Lagged {
             dropped_ephemeral,
             rooms: self.positions(rooms),
@@ -266,15 +265,11 @@ where
     /// Sends a close frame with a code (errors ignored: the peer may be
     /// gone already).
     pub async fn close(&mut self, code: CloseCode) {
-        let frame = CloseFrame {
-            code: code.code(),
-            reason: code.reason().into(),
-        };
-        let _ = self.sink.send(Message::Close(Some(frame))).await;
+        self.socket.close(code.code(), code.reason()).await;
     }
 
     /// Flushes queued frames.
-    pub async fn flush(&mut self) -> Result<(), axum::Error> {
-        self.sink.flush().await
+    pub async fn flush(&mut self) -> io::Result<()> {
+        self.socket.flush().await
     }
 }

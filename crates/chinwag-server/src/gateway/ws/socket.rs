@@ -1,0 +1,232 @@
+//! One upgraded connection: reads the client's messages (answering pings
+//! and the closing handshake itself) and writes queued frames, many per
+//! system call, straight from the shared event bytes.
+//!
+//! An idle socket holds no buffers: the read buffer is dropped whenever it
+//! empties, and the write queue whenever a flush completes.
+
+use std::collections::VecDeque;
+use std::future::poll_fn;
+use std::io::{self, IoSlice};
+use std::mem::MaybeUninit;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use super::frame::{Decoder, FrameError, Header, Incoming, OpCode};
+
+/// Frames (header and payload) handed to one vectored write at most.
+const FRAMES_PER_WRITE: usize = 64;
+/// Bytes read from the socket per system call.
+const READ_CHUNK: usize = 4096;
+
+/// A message from the client.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Message {
+    /// A text message.
+    Text(Bytes),
+    /// A binary message.
+    Binary(Bytes),
+    /// A ping or pong (a ping was answered already).
+    Control,
+}
+
+/// Why the connection cannot go on.
+#[derive(Debug, thiserror::Error)]
+pub enum SocketError {
+    /// The client broke the protocol or a limit.
+    #[error(transparent)]
+    Frame(#[from] FrameError),
+    /// The transport failed.
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+/// A frame waiting to be written.
+#[derive(Debug)]
+struct Pending {
+    header: Header,
+    payload: Bytes,
+    /// Bytes of header and payload already written.
+    written: usize,
+}
+
+impl Pending {
+    /// The unwritten parts, as up to two slices.
+    fn unwritten(&self) -> [&[u8]; 2] {
+        let header = self.header.as_slice();
+        match self.written.checked_sub(header.len()) {
+            None => [&header[self.written..], &self.payload[..]],
+            Some(into_payload) => [&[], &self.payload[into_payload..]],
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.header.as_slice().len() + self.payload.len()
+    }
+}
+
+/// A server-side WebSocket over any byte stream.
+#[derive(Debug)]
+pub struct Socket<Io> {
+    io: Io,
+    read_buf: BytesMut,
+    decoder: Decoder,
+    queue: VecDeque<Pending>,
+    /// The client's close arrived (our answer is queued).
+    peer_closed: bool,
+    /// Our close frame is queued or sent.
+    close_sent: bool,
+}
+
+impl<Io> Socket<Io>
+where
+    Io: AsyncRead + AsyncWrite + Unpin,
+{
+    /// A socket refusing client messages over `max_message` bytes.
+    pub fn new(io: Io, max_message: usize) -> Socket<Io> {
+        Socket {
+            io,
+            read_buf: BytesMut::new(),
+            decoder: Decoder::new(max_message),
+            queue: VecDeque::new(),
+            peer_closed: false,
+            close_sent: false,
+        }
+    }
+
+    /// Queues a frame; it is written by the next flush. Nothing is queued
+    /// after a close frame.
+    pub fn feed(&mut self, opcode: OpCode, payload: Bytes) {
+        if self.close_sent {
+            return;
+        }
+        self.close_sent = opcode == OpCode::Close;
+        self.queue.push_back(Pending {
+            header: Header::new(opcode, payload.len()),
+            payload,
+            written: 0,
+        });
+    }
+
+    /// Writes everything queued.
+    pub async fn flush(&mut self) -> io::Result<()> {
+        poll_fn(|cx| self.poll_flush(cx)).await
+    }
+
+    /// Sends a close frame with `code` and `reason`, then ends the stream.
+    /// A closed peer is not an error worth reporting: this is the end.
+    pub async fn close(&mut self, code: u16, reason: &str) {
+        let mut payload = Vec::with_capacity(2 + reason.len());
+        payload.extend_from_slice(&code.to_be_bytes());
+        payload.extend_from_slice(reason.as_bytes());
+        self.feed(OpCode::Close, payload.into());
+        if self.flush().await.is_ok() {
+            let _ = poll_fn(|cx| Pin::new(&mut self.io).poll_shutdown(cx)).await;
+        }
+    }
+
+    /// The next message; `None` once the connection is over (the client
+    /// closed it, and its close was answered, or the stream ended).
+    /// Cancel-safe: a partly read frame stays buffered.
+    pub async fn recv(&mut self) -> Option<Result<Message, SocketError>> {
+        poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while !self.queue.is_empty() {
+            let mut slices = [IoSlice::new(&[]); 2 * FRAMES_PER_WRITE];
+            let mut count = 0;
+            for part in self
+                .queue
+                .iter()
+                .take(FRAMES_PER_WRITE)
+                .flat_map(Pending::unwritten)
+            {
+                if !part.is_empty() {
+                    slices[count] = IoSlice::new(part);
+                    count += 1;
+                }
+            }
+            let written = ready!(Pin::new(&mut self.io).poll_write_vectored(cx, &slices[..count]))?;
+            if written == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.consume(written);
+        }
+        ready!(Pin::new(&mut self.io).poll_flush(cx))?;
+        // An idle connection keeps no queue.
+        self.queue = VecDeque::new();
+        Poll::Ready(Ok(()))
+    }
+
+    /// Drops what a write of `written` bytes sent.
+    fn consume(&mut self, mut written: usize) {
+        while let Some(front) = self.queue.front_mut() {
+            let left = front.len() - front.written;
+            if written < left {
+                front.written += written;
+                return;
+            }
+            written -= left;
+            self.queue.pop_front();
+        }
+    }
+
+    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, SocketError>>> {
+        loop {
+            if !self.queue.is_empty() {
+                // Pongs and the close answer go out as soon as they can;
+                // a client that does not read them does not stop reads.
+                match self.poll_flush(cx) {
+                    Poll::Ready(Err(err)) => return Poll::Ready(Some(Err(err.into()))),
+                    Poll::Ready(Ok(())) => {}
+                    Poll::Pending if self.peer_closed => return Poll::Pending,
+                    Poll::Pending => {}
+                }
+            }
+            if self.peer_closed {
+                return Poll::Ready(None);
+            }
+            match self.decoder.decode(&mut self.read_buf) {
+                Err(err) => return Poll::Ready(Some(Err(err.into()))),
+                Ok(Some(Incoming::Text(bytes))) => {
+                    return Poll::Ready(Some(Ok(Message::Text(bytes))));
+                }
+                Ok(Some(Incoming::Binary(bytes))) => {
+                    return Poll::Ready(Some(Ok(Message::Binary(bytes))));
+                }
+                Ok(Some(Incoming::Ping(payload))) => {
+                    self.feed(OpCode::Pong, payload);
+                    return Poll::Ready(Some(Ok(Message::Control)));
+                }
+                Ok(Some(Incoming::Pong)) => return Poll::Ready(Some(Ok(Message::Control))),
+                Ok(Some(Incoming::Close(code))) => {
+                    let echo =
+                        code.map_or_else(Bytes::new, |c| Bytes::copy_from_slice(&c.to_be_bytes()));
+                    self.feed(OpCode::Close, echo);
+                    self.peer_closed = true;
+                    continue;
+                }
+                Ok(None) => {}
+            }
+            if self.read_buf.is_empty() {
+                // Idle connections keep no read buffer.
+                self.read_buf = BytesMut::new();
+            }
+            let mut chunk = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
+            let mut chunk = ReadBuf::uninit(&mut chunk);
+            match Pin::new(&mut self.io).poll_read(cx, &mut chunk) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(err)) => return Poll::Ready(Some(Err(err.into()))),
+                Poll::Ready(Ok(())) if chunk.filled().is_empty() => return Poll::Ready(None),
+                Poll::Ready(Ok(())) => self.read_buf.extend_from_slice(chunk.filled()),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
