@@ -3,11 +3,13 @@
 //! # Layout
 //! - [`session`]: one connection's actor: identify, the main loop, close.
 //! - [`writer`]: the outgoing half: encoding, batching, per-room dedupe.
+//! - [`cursor`]: where a connection stands in each room.
 //! - [`commands`]: what each client command does.
 //! - [`limits`]: the per-connection rate limiter.
 //! - [`ws`]: the WebSocket transport (handshake, framing, socket).
 
 pub mod commands;
+pub mod cursor;
 pub mod limits;
 pub mod session;
 pub mod writer;

@@ -47,7 +47,9 @@ fn drive(
         let Some((mut session, outbox, identified)) = opening.await else {
             return;
         };
-        session.serve(outbox, identified).await;
+        if Box::pin(session.start(identified)).await.is_ok() {
+            session.serve(outbox).await;
+        }
         Box::pin(session.end()).await;
     }
 }
@@ -293,10 +295,7 @@ impl Session {
         tracing::debug!(conn = %self.conn.id(), "connection closed");
     }
 
-    async fn serve(&mut self, mut outbox: Outbox, identified: Identified) {
-        if Box::pin(self.start(identified)).await.is_err() {
-            return;
-        }
+    async fn serve(&mut self, mut outbox: Outbox) {
         let gateway = &self.state.config.gateway;
         let heartbeat_timeout = Duration::from_millis(gateway.heartbeat_timeout_ms);
         let (write_batch, max_invalid) = (gateway.write_batch, gateway.max_invalid_frames);

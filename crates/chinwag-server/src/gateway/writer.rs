@@ -2,7 +2,6 @@
 //! messages, writes many per flush, and makes sure each durable event
 //! reaches the client once, whether it came live or from a replay.
 
-use std::collections::HashMap;
 use std::io;
 
 use bytes::Bytes;
@@ -11,43 +10,8 @@ use chinwag_protocol::{CloseCode, Encoding, RoomPosition, ServerFrame, StreamPos
 use chinwag_realtime::conn::Control;
 use chinwag_realtime::{Outgoing, RoomId, SharedFrame};
 
+use super::cursor::{Cursor, Cursors};
 use super::ws::{OpCode, Socket, Upgraded};
-
-/// Where a connection stands in one room.
-#[derive(Debug, Clone)]
-pub struct Cursor {
-    /// The stream epoch.
-    pub epoch: String,
-    /// The client's starting point: events at or before it are not sent
-    /// live (the client fetched that state, or it was replayed).
-    pub floor: u64,
-    /// The highest offset actually sent.
-    pub sent: u64,
-}
-
-impl Cursor {
-    /// The position the client has reached.
-    pub fn position(&self) -> u64 {
-        self.floor.max(self.sent)
-    }
-
-    /// Records `pos` as sent if the client does not have it yet; returns
-    /// whether to send it. Live events stop at the floor and at what was
-    /// sent; `replayed` ones may go below the floor (the client asked for
-    /// them) but never repeat what was sent.
-    fn advance(&mut self, pos: &StreamPos, replayed: bool) -> bool {
-        let limit = if replayed { self.sent } else { self.position() };
-        if self.epoch == pos.epoch && pos.offset <= limit {
-            return false;
-        }
-        if self.epoch != pos.epoch {
-            self.epoch = pos.epoch.clone();
-            self.floor = 0;
-        }
-        self.sent = pos.offset;
-        true
-    }
-}
 
 /// What the session loop should do after a write.
 #[derive(Debug, PartialEq, Eq)]
@@ -64,7 +28,7 @@ pub enum After {
 pub struct Writer {
     socket: Socket<Upgraded>,
     encoding: Encoding,
-    cursors: HashMap<RoomId, Cursor>,
+    cursors: Cursors,
 }
 
 impl Writer {
@@ -73,7 +37,7 @@ impl Writer {
         Writer {
             socket,
             encoding,
-            cursors: HashMap::new(),
+            cursors: Cursors::default(),
         }
     }
 
@@ -97,7 +61,7 @@ impl Writer {
 
     /// Sets a room's floor (after a join or resync).
     pub fn set_floor(&mut self, room: &RoomId, pos: &StreamPos) {
-        let cursor = self.cursors.entry(room.clone()).or_insert_with(|| Cursor {
+        let cursor = self.cursors.get_or_insert_with(room, || Cursor {
             epoch: pos.epoch.clone(),
             floor: 0,
             sent: 0,
@@ -171,22 +135,12 @@ impl Writer {
     /// asked for them) but never repeat what was sent.
     pub fn feed_event(&mut self, frame: &SharedFrame, replayed: bool) -> bool {
         if let Some(pos) = frame.pos() {
-            // `get_mut` first: `entry` needs an owned key, and cloning the
-            // room bumps a refcount that every writer of the fan-out
-            // shares, on every delivery.
-            let fresh = match self.cursors.get_mut(frame.room()) {
-                Some(cursor) => cursor.advance(pos, replayed),
-                None => {
-                    let mut cursor = Cursor {
-                        epoch: pos.epoch.clone(),
-                        floor: 0,
-                        sent: 0,
-                    };
-                    let fresh = cursor.advance(pos, replayed);
-                    self.cursors.insert(frame.room().clone(), cursor);
-                    fresh
-                }
-            };
+            let cursor = self.cursors.get_or_insert_with(frame.room(), || Cursor {
+                epoch: pos.epoch.clone(),
+                floor: 0,
+                sent: 0,
+            });
+            let fresh = cursor.advance(pos, replayed);
             if !fresh {
                 return false;
             }

@@ -1,0 +1,122 @@
+//! Where a connection stands in each of its rooms.
+
+use chinwag_protocol::StreamPos;
+use chinwag_realtime::RoomId;
+
+/// Where a connection stands in one room.
+#[derive(Debug, Clone)]
+pub struct Cursor {
+    /// The stream epoch.
+    pub epoch: String,
+    /// The client's starting point: events at or before it are not sent
+    /// live (the client fetched that state, or it was replayed).
+    pub floor: u64,
+    /// The highest offset actually sent.
+    pub sent: u64,
+}
+
+impl Cursor {
+    /// The position the client has reached.
+    pub fn position(&self) -> u64 {
+        self.floor.max(self.sent)
+    }
+
+    /// Records `pos` as sent if the client does not have it yet; returns
+    /// whether to send it. Live events stop at the floor and at what was
+    /// sent; `replayed` ones may go below the floor (the client asked for
+    /// them) but never repeat what was sent.
+    pub(super) fn advance(&mut self, pos: &StreamPos, replayed: bool) -> bool {
+        let limit = if replayed { self.sent } else { self.position() };
+        if self.epoch == pos.epoch && pos.offset <= limit {
+            return false;
+        }
+        if self.epoch != pos.epoch {
+            self.epoch = pos.epoch.clone();
+            self.floor = 0;
+        }
+        self.sent = pos.offset;
+        true
+    }
+}
+
+/// The cursors of one connection: a `Vec` sorted by room. Most
+/// connections are in a handful of rooms, so this is as fast as a hash map
+/// to search, and one room costs one exact allocation rather than a table.
+#[derive(Debug, Default)]
+pub struct Cursors(Vec<(RoomId, Cursor)>);
+
+impl Cursors {
+    fn find(&self, room: &RoomId) -> Result<usize, usize> {
+        self.0.binary_search_by(|(r, _)| r.cmp(room))
+    }
+
+    /// The room's cursor.
+    pub fn get(&self, room: &RoomId) -> Option<&Cursor> {
+        self.find(room).ok().map(|at| &self.0[at].1)
+    }
+
+    /// The room's cursor, made by `make` if there is none.
+    pub fn get_or_insert_with(
+        &mut self,
+        room: &RoomId,
+        make: impl FnOnce() -> Cursor,
+    ) -> &mut Cursor {
+        let at = match self.find(room) {
+            Ok(at) => at,
+            Err(at) => {
+                if self.0.capacity() == 0 {
+                    self.0.reserve_exact(1);
+                }
+                self.0.insert(at, (room.clone(), make()));
+                at
+            }
+        };
+        &mut self.0[at].1
+    }
+
+    /// Forgets a room.
+    pub fn remove(&mut self, room: &RoomId) {
+        if let Ok(at) = self.find(room) {
+            self.0.remove(at);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cursor(offset: u64) -> Cursor {
+        Cursor {
+            epoch: "e".into(),
+            floor: offset,
+            sent: 0,
+        }
+    }
+
+    #[test]
+    fn rooms_are_found_after_inserts_and_removals_in_any_order() {
+        let rooms: Vec<RoomId> = [5, 1, 9, 3, 7]
+            .iter()
+            .map(|n| RoomId::parse(&format!("topic:t{n}")).unwrap())
+            .collect();
+        let mut cursors = Cursors::default();
+        for (i, room) in rooms.iter().enumerate() {
+            cursors.get_or_insert_with(room, || cursor(i as u64));
+        }
+        assert_eq!(cursors.0.capacity(), 8, "grows normally after the first");
+        cursors.remove(&rooms[2]);
+        assert!(cursors.get(&rooms[2]).is_none());
+        for (i, room) in rooms.iter().enumerate().filter(|(i, _)| *i != 2) {
+            assert_eq!(cursors.get(room).unwrap().floor, i as u64);
+            // An existing cursor is returned, not replaced.
+            assert_eq!(
+                cursors.get_or_insert_with(room, || cursor(99)).floor,
+                i as u64
+            );
+        }
+        let mut one = Cursors::default();
+        one.get_or_insert_with(&rooms[0], || cursor(0));
+        assert_eq!(one.0.capacity(), 1, "one room, one exact allocation");
+    }
+}
