@@ -13,16 +13,23 @@
 //!    sends `lagged` naming the rooms to resume, then closes with 4010
 //!    (slow consumer). The client reconnects and resumes from its offsets,
 //!    so nothing is lost.
+//!
+//! # Closing
+//! Anything that wants a connection closed (overflow, shutdown, the
+//! transport's reaper) calls [`ConnHandle::request_close`]: the first code
+//! wins and the transport is woken through the outbox, so an idle
+//! connection waits on one thing only.
 
 use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU16, AtomicU64, Ordering};
 
 use chinwag_protocol::model::UserRole;
 use chinwag_protocol::{CloseCode, EventClass, Id, ServerFrame, StreamPos};
-use tokio::sync::Notify;
+use tokio::time::Instant;
 
 use crate::outbox::{self, Outbox, PushError};
 use crate::{RoomId, SharedFrame};
@@ -140,8 +147,12 @@ pub struct ConnHandle {
     dropped_ephemeral: AtomicU64,
     lag_pending: AtomicBool,
     overflowed: Mutex<Vec<RoomId>>,
-    closing: AtomicBool,
-    close: Notify,
+    /// The requested close code, 0 while none is.
+    close: AtomicU16,
+    /// When the client was last heard from ([`monotonic_ms`]).
+    heard_at_ms: AtomicU64,
+    /// When its token expires (Unix ms).
+    expires_at_ms: AtomicI64,
 }
 
 impl ConnHandle {
@@ -162,8 +173,9 @@ impl ConnHandle {
             dropped_ephemeral: AtomicU64::new(0),
             lag_pending: AtomicBool::new(false),
             overflowed: Mutex::new(Vec::new()),
-            closing: AtomicBool::new(false),
-            close: Notify::new(),
+            close: AtomicU16::new(0),
+            heard_at_ms: AtomicU64::new(monotonic_ms()),
+            expires_at_ms: AtomicI64::new(i64::MAX),
         };
         (Arc::new(handle), rx)
     }
@@ -208,7 +220,7 @@ impl ConnHandle {
     /// Queues an event under the overflow policy (see the module docs).
     /// Returns whether it was queued.
     pub fn push_event(&self, frame: &Arc<SharedFrame>) -> bool {
-        if self.closing.load(Ordering::Relaxed) || !frame.is_for(self.role) {
+        if self.is_closing() || !frame.is_for(self.role) {
             return false;
         }
         // Ephemeral events leave the headroom free for durable ones.
@@ -236,7 +248,7 @@ impl ConnHandle {
         match self.tx.try_push(Outgoing::Control(Box::new(control)), 0) {
             Ok(()) => true,
             Err(PushError::Full) => {
-                self.mark_closing();
+                self.overflowed();
                 false
             }
             Err(PushError::Closed) => false,
@@ -255,26 +267,56 @@ impl ConnHandle {
                 rooms.push(room);
             }
         }
-        self.mark_closing();
+        self.overflowed();
     }
 
-    fn mark_closing(&self) {
-        if !self.closing.swap(true, Ordering::AcqRel) {
+    fn overflowed(&self) {
+        if self.request_close(CloseCode::SlowConsumer) {
             tracing::warn!(conn = %self.id, user = %self.user_id, "outbox full: closing slow consumer");
-            self.close.notify_one();
         }
     }
 
-    /// Whether the connection overflowed and must be closed (4010).
+    /// Asks the transport to close the connection with `code` and wakes
+    /// it. Only the first request counts; returns whether this was it.
+    pub fn request_close(&self, code: CloseCode) -> bool {
+        let first = self
+            .close
+            .compare_exchange(0, code.code(), Ordering::AcqRel, Ordering::Acquire)
+            .is_ok();
+        if first {
+            self.tx.wake();
+        }
+        first
+    }
+
+    /// The close requested, if any.
+    pub fn close_requested(&self) -> Option<CloseCode> {
+        CloseCode::from_code(self.close.load(Ordering::Acquire))
+    }
+
+    /// Whether a close was requested: nothing more is queued.
     pub fn is_closing(&self) -> bool {
-        self.closing.load(Ordering::Acquire)
+        self.close.load(Ordering::Acquire) != 0
     }
 
-    /// Resolves once the connection has overflowed.
-    pub async fn overflowed(&self) {
-        if !self.is_closing() {
-            self.close.notified().await;
-        }
+    /// Records that the client was heard from now.
+    pub fn heard(&self) {
+        self.heard_at_ms.store(monotonic_ms(), Ordering::Relaxed);
+    }
+
+    /// Milliseconds since the client was last heard from.
+    pub fn silent_ms(&self) -> u64 {
+        monotonic_ms().saturating_sub(self.heard_at_ms.load(Ordering::Relaxed))
+    }
+
+    /// Sets when the connection's token expires (Unix ms).
+    pub fn set_expires_at_ms(&self, at: i64) {
+        self.expires_at_ms.store(at, Ordering::Relaxed);
+    }
+
+    /// When the connection's token expires (Unix ms).
+    pub fn expires_at_ms(&self) -> i64 {
+        self.expires_at_ms.load(Ordering::Relaxed)
     }
 
     /// Takes the count of ephemeral events dropped since the last report,
@@ -295,6 +337,14 @@ impl ConnHandle {
         }
         Some((self.dropped_ephemeral.swap(0, Ordering::Relaxed), rooms))
     }
+}
+
+/// Milliseconds on the runtime's monotonic clock (tokio's, so paused-time
+/// tests see it advance) since the first call.
+pub fn monotonic_ms() -> u64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    let start = *START.get_or_init(Instant::now);
+    u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Locks a std mutex, recovering from poisoning (the data is plain sets and

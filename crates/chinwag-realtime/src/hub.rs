@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use chinwag_protocol::event::topic::TopicMessage;
 use chinwag_protocol::model::UserRole;
 use chinwag_protocol::server::{ReauthRequired, ServerFrame};
-use chinwag_protocol::{Audience, Event, Id, StreamPos};
+use chinwag_protocol::{Audience, CloseCode, Event, Id, StreamPos};
 use tokio::sync::{broadcast, mpsc};
 
 use crate::conn::{Control, OutboxConfig, lock};
@@ -303,11 +303,17 @@ impl Hub {
         self.inner.local.room_size(room)
     }
 
-    /// Sends a control message to every local connection (e.g. on shutdown).
-    pub fn control_all(&self, make: impl Fn() -> Control) {
-        for conn in self.inner.local.conns() {
-            conn.push_control(make());
-        }
+    /// Asks every local connection to close with `code` (e.g. on shutdown).
+    pub fn close_all(&self, code: CloseCode) {
+        self.inner.local.for_each_conn(|conn| {
+            conn.request_close(code);
+        });
+    }
+
+    /// Calls `f` with every local connection, under the registry lock: `f`
+    /// must be quick (the transport's reaper checks two atomics).
+    pub fn for_each_conn(&self, f: impl FnMut(&ConnHandle)) {
+        self.inner.local.for_each_conn(f);
     }
 
     /// Brings the engine's subscription for `room` in line with this node's

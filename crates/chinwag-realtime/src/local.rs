@@ -196,6 +196,13 @@ impl Local {
         }
     }
 
+    /// Calls `f` with every connection, under the registry lock.
+    pub fn for_each_conn(&self, mut f: impl FnMut(&ConnHandle)) {
+        for conn in lock(&self.conns).values() {
+            f(conn);
+        }
+    }
+
     /// Sends a control message to every local connection of a user.
     pub fn control_user(&self, user: Id, make: impl Fn() -> Control) {
         for conn in self.user_conns(user) {

@@ -4,7 +4,8 @@
 //! A `VecDeque` under a mutex plus one [`Notify`], rather than a tokio
 //! channel: an idle connection's queue allocates nothing (a channel holds a
 //! 32-slot block from the start), and the consumer is woken only when the
-//! queue goes from empty to non-empty.
+//! queue goes from empty to non-empty, or when [`Sender::wake`] asks it to
+//! look at its connection (a close request).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -27,6 +28,8 @@ struct Shared {
 struct Queue {
     items: VecDeque<Outgoing>,
     closed: bool,
+    /// [`Sender::wake`] was called and no receive has returned since.
+    woken: bool,
 }
 
 /// Why a push failed.
@@ -85,6 +88,13 @@ impl Sender {
         Ok(())
     }
 
+    /// Makes the pending or next [`Outbox::recv_many`] return, even with
+    /// nothing queued, and resolves [`Outbox::woken`].
+    pub(crate) fn wake(&self) {
+        lock(&self.shared.queue).woken = true;
+        self.shared.ready.notify_one();
+    }
+
     /// Free slots.
     #[cfg(test)]
     fn free(&self) -> usize {
@@ -109,11 +119,13 @@ impl Drop for Outbox {
 
 impl Outbox {
     /// Waits for items and moves up to `limit` of them into `buf`. Returns
-    /// 0 only once the sender is gone and the outbox is empty.
+    /// 0 once the sender is gone and the outbox is empty, or after a
+    /// [`Sender::wake`] with nothing queued.
     pub async fn recv_many(&mut self, buf: &mut Vec<Outgoing>, limit: usize) -> usize {
         loop {
             {
                 let mut queue = lock(&self.shared.queue);
+                let woken = std::mem::take(&mut queue.woken);
                 if !queue.items.is_empty() {
                     let n = queue.items.len().min(limit.max(1));
                     buf.extend(queue.items.drain(..n));
@@ -122,12 +134,26 @@ impl Outbox {
                     }
                     return n;
                 }
-                if queue.closed {
+                if queue.closed || woken {
                     return 0;
                 }
             }
             // A push after the check above leaves a permit, so this cannot
             // miss it; a stale permit only costs one more look.
+            self.shared.ready.notified().await;
+        }
+    }
+
+    /// Resolves after a [`Sender::wake`] (or once the sender is gone),
+    /// leaving queued items where they are.
+    pub async fn woken(&mut self) {
+        loop {
+            {
+                let mut queue = lock(&self.shared.queue);
+                if std::mem::take(&mut queue.woken) || queue.closed {
+                    return;
+                }
+            }
             self.shared.ready.notified().await;
         }
     }
@@ -152,6 +178,7 @@ mod tests {
     use super::*;
     use crate::conn::Control;
     use chinwag_protocol::CloseCode;
+    use futures_util::FutureExt;
 
     fn item() -> Outgoing {
         Outgoing::Control(Box::new(Control::Close(CloseCode::Normal)))
@@ -189,6 +216,31 @@ mod tests {
         assert_eq!(tx.try_push(item(), 2), Err(PushError::Full));
         tx.try_push(item(), 0).unwrap();
         assert_eq!(tx.try_push(item(), 0), Err(PushError::Full));
+    }
+
+    #[tokio::test]
+    async fn a_wake_ends_a_wait_once_without_taking_items() {
+        let (tx, mut rx) = outbox(3);
+        let waiter = tokio::spawn(async move {
+            let mut batch = Vec::new();
+            let first = rx.recv_many(&mut batch, 8).await;
+            (first, rx)
+        });
+        tokio::task::yield_now().await;
+        tx.wake();
+        let (first, mut rx) = waiter.await.unwrap();
+        assert_eq!(first, 0, "woken with nothing queued");
+        tx.try_push(item(), 0).unwrap();
+        tx.wake();
+        rx.woken().await;
+        let mut batch = Vec::new();
+        assert_eq!(
+            rx.recv_many(&mut batch, 8).await,
+            1,
+            "the item is still there"
+        );
+        // The wake was consumed: the next wait needs a new one.
+        assert!(rx.woken().now_or_never().is_none());
     }
 
     #[tokio::test]

@@ -6,11 +6,13 @@
 //! - [`cursor`]: where a connection stands in each room.
 //! - [`commands`]: what each client command does.
 //! - [`limits`]: the per-connection rate limiter.
+//! - [`reaper`]: closes silent connections and expired tokens.
 //! - [`ws`]: the WebSocket transport (handshake, framing, socket).
 
 pub mod commands;
 pub mod cursor;
 pub mod limits;
+pub mod reaper;
 pub mod session;
 pub mod writer;
 pub mod ws;

@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::serve::ListenerExt as _;
+use chinwag_protocol::CloseCode;
 use tokio::net::TcpListener;
 
 use crate::{AppState, router};
@@ -55,6 +56,8 @@ pub async fn run(
     let token = state.shutdown.clone();
     let sessions = state.sessions.clone();
     let node = state.hub.node().name().to_string();
+    let hub = state.hub.clone();
+    tokio::spawn(crate::gateway::reaper::run(state.clone()));
     let app = router(state);
     tracing::info!(%node, addr = %listener.local_addr()?, "listening");
     let signal = token.clone();
@@ -62,6 +65,7 @@ pub async fn run(
         shutdown.await;
         tracing::info!("shutting down: telling clients to reconnect");
         signal.cancel();
+        hub.close_all(CloseCode::ServerShutdown);
     });
     // Frames are small and latency matters: do not let Nagle's algorithm
     // hold one back waiting for the client's delayed ACK (seen as a ~40 ms

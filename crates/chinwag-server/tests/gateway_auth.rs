@@ -5,9 +5,11 @@
 mod support;
 
 use chinwag_protocol::CloseCode;
+use futures_util::SinkExt;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::json;
 use support::{Client, SECRET, TestServer};
+use tokio_tungstenite::tungstenite::Message;
 
 fn sign(secret: &str, exp: u64) -> String {
     let claims = json!({"sub": "1", "role": "user", "iat": 1, "exp": exp});
@@ -104,4 +106,37 @@ async fn other_clients_are_served_while_tokens_are_refused() {
         refused(&server, "nope").await;
     }
     good.roundtrip().await;
+}
+
+#[tokio::test]
+async fn a_token_expiring_mid_stream_closes_with_4004() {
+    // A short heartbeat timeout makes the reaper look every 50 ms.
+    let server = TestServer::start_with(|c| c.gateway.heartbeat_timeout_ms = 400).await;
+    let mut client = Client::connect(&server.url("")).await;
+    assert_eq!(client.recv().await["op"], "hello");
+    let exp = chinwag_server::auth::now_secs() + 2;
+    client
+        .send(json!({"op":"identify","token":sign(SECRET, exp)}))
+        .await;
+    assert_eq!(
+        client.recv_op("ready").await["token_expires_at"],
+        exp * 1000
+    );
+    // Keep the heartbeat alive until the token runs out (the last ping may
+    // meet a closed socket).
+    let mut pongs = 0;
+    let error = loop {
+        let ping = Message::text(json!({"op":"ping"}).to_string());
+        let _ = client.ws.send(ping).await;
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let frame = client.recv().await;
+        match frame["op"].as_str() {
+            Some("pong") => pongs += 1,
+            Some("error") => break frame,
+            _ => {}
+        }
+    };
+    assert!(pongs >= 1, "served before the expiry");
+    assert_eq!(error["code"], "TOKEN_EXPIRED");
+    assert_eq!(client.closed().await, CloseCode::TokenExpired.code());
 }

@@ -22,7 +22,7 @@ use super::limits::RateLimiter;
 use super::writer::{After, Writer};
 use super::ws::{FrameError, Message, Socket, SocketError, Upgraded};
 use crate::AppState;
-use crate::auth::{Identity, TokenError, now_ms};
+use crate::auth::{Identity, TokenError};
 
 /// Starts a session on an upgraded WebSocket as its own task, tracked for
 /// shutdown.
@@ -73,6 +73,12 @@ async fn open(
     let mut limiter = RateLimiter::new(gateway.rate_per_sec, gateway.rate_burst);
     let (who, identified) = identify(&mut writer, &state, token, &mut limiter).await?;
     let (conn, outbox) = state.hub.register(who.user_id, who.role);
+    conn.set_expires_at_ms(who.expires_at_ms);
+    // Shutdown asks every registered connection to close; one that
+    // registers after that asks itself.
+    if state.shutdown.is_cancelled() {
+        conn.request_close(CloseCode::ServerShutdown);
+    }
     tracing::debug!(conn = %conn.id(), user = %who.user_id, "connection identified");
     let session = Session {
         state,
@@ -295,43 +301,30 @@ impl Session {
         tracing::debug!(conn = %self.conn.id(), "connection closed");
     }
 
+    /// The main loop. It waits on two things only, the outbox and the
+    /// socket: closes (overflow, shutdown, the reaper's heartbeat and token
+    /// checks) are requested on the connection and wake the outbox.
     async fn serve(&mut self, mut outbox: Outbox) {
         let gateway = &self.state.config.gateway;
-        let heartbeat_timeout = Duration::from_millis(gateway.heartbeat_timeout_ms);
         let (write_batch, max_invalid) = (gateway.write_batch, gateway.max_invalid_frames);
-        // One timer serves both deadlines (it is a large part of an idle
-        // connection): it fires at the earlier one, and the loop tells
-        // which one it was.
-        let mut heard_at = Instant::now();
-        let mut expires_at = Instant::now() + self.token_ttl();
-        let timer = tokio::time::sleep_until(expires_at.min(heard_at + heartbeat_timeout));
-        tokio::pin!(timer);
         let mut batch = Vec::new();
         let conn = self.conn.clone();
-        let shutdown = self.state.shutdown.clone();
         loop {
             tokio::select! {
                 biased;
-                () = shutdown.cancelled() => {
-                    let frame = ServerFrame::Reconnect(Reconnect { reason: "shutdown".into() });
-                    Box::pin(self.finish(Some(frame), CloseCode::ServerShutdown)).await;
-                    return;
-                }
-                () = conn.overflowed() => {
-                    Box::pin(self.close_slow()).await;
-                    return;
-                }
                 received = outbox.recv_many(&mut batch, write_batch) => {
+                    if let Some(code) = conn.close_requested() {
+                        Box::pin(self.close_as_requested(code)).await;
+                        return;
+                    }
                     if received == 0 {
                         return;
                     }
+                    // A write stuck on a slow client still hears a close.
                     let written = tokio::select! {
                         biased;
                         result = self.writer.write_batch(&mut batch) => result,
-                        () = conn.overflowed() => {
-                            Box::pin(self.close_slow()).await;
-                            return;
-                        }
+                        () = outbox.woken() => Ok(After::Continue),
                     };
                     match written {
                         Ok(After::Continue) => {}
@@ -344,43 +337,45 @@ impl Session {
                     }
                 }
                 next = self.writer.socket().recv() => {
-                    heard_at = Instant::now();
+                    conn.heard();
                     let read = read_frame(&mut self.writer, next, &mut self.limiter, &mut self.invalid, max_invalid);
                     match Box::pin(read).await {
                         Read::Command(command) => {
-                            let expires = self.who.expires_at_ms;
                             if let Flow::Stop = Box::pin(self.handle(command)).await {
                                 return;
                             }
-                            if self.who.expires_at_ms != expires {
-                                expires_at = Instant::now() + self.token_ttl();
-                            }
+                            conn.set_expires_at_ms(self.who.expires_at_ms);
                         }
                         Read::Nothing => {}
                         Read::End => return,
                     }
-                    timer.as_mut().reset(expires_at.min(heard_at + heartbeat_timeout));
-                }
-                () = &mut timer => {
-                    let now = Instant::now();
-                    if now >= expires_at {
-                        let frame = ServerFrame::Error(ErrorFrame {
-                            code: ErrorCode::TokenExpired,
-                            message: "token expired; reconnect with a new token".into(),
-                            nonce: None,
-                        });
-                        Box::pin(self.finish(Some(frame), CloseCode::TokenExpired)).await;
-                        return;
-                    }
-                    if now >= heard_at + heartbeat_timeout {
-                        tracing::info!(node = self.state.hub.node().name(), conn = %self.conn.id(), "heartbeat timeout");
-                        Box::pin(self.finish(None, CloseCode::HeartbeatTimeout)).await;
-                        return;
-                    }
-                    timer.as_mut().reset(expires_at.min(heard_at + heartbeat_timeout));
                 }
             }
         }
+    }
+
+    /// Closes the connection the way a requested close code asks.
+    async fn close_as_requested(&mut self, code: CloseCode) {
+        let frame = match code {
+            CloseCode::SlowConsumer => return self.close_slow().await,
+            CloseCode::ServerShutdown => Some(ServerFrame::Reconnect(Reconnect {
+                reason: "shutdown".into(),
+            })),
+            CloseCode::TokenExpired => Some(ServerFrame::Error(ErrorFrame {
+                code: ErrorCode::TokenExpired,
+                message: "token expired; reconnect with a new token".into(),
+                nonce: None,
+            })),
+            _ => None,
+        };
+        tracing::info!(
+            node = self.state.hub.node().name(),
+            conn = %self.conn.id(),
+            code = code.code(),
+            reason = code.reason(),
+            "closing connection"
+        );
+        self.finish(frame, code).await;
     }
 
     /// Joins the connection's rooms, reports presence, sends `ready`, and
@@ -514,10 +509,6 @@ impl Session {
             }
         }
         self.writer.send_frame(&ServerFrame::Resumed(summary)).await
-    }
-
-    fn token_ttl(&self) -> Duration {
-        Duration::from_millis(u64::try_from(self.who.expires_at_ms - now_ms()).unwrap_or(0))
     }
 
     async fn close_slow(&mut self) {
