@@ -324,7 +324,14 @@ impl Session {
                     let written = tokio::select! {
                         biased;
                         result = self.writer.write_batch(&mut batch) => result,
-                        () = outbox.woken() => Ok(After::Continue),
+                        () = outbox.woken() => {
+                            // Woken only by a close request, or because the
+                            // hub dropped the connection.
+                            if let Some(code) = conn.close_requested() {
+                                Box::pin(self.close_as_requested(code)).await;
+                            }
+                            return;
+                        }
                     };
                     match written {
                         Ok(After::Continue) => {}
