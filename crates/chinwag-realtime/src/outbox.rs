@@ -4,8 +4,9 @@
 //! A `VecDeque` under a mutex plus one [`Notify`], rather than a tokio
 //! channel: an idle connection's queue allocates nothing (a channel holds a
 //! 32-slot block from the start), and the consumer is woken only when the
-//! queue goes from empty to non-empty, or when [`Sender::wake`] asks it to
-//! look at its connection (a close request).
+//! queue goes from empty to non-empty, or when a close request
+//! ([`ConnHandle::request_close`](crate::ConnHandle::request_close)) asks it
+//! to look at its connection.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -120,7 +121,8 @@ impl Drop for Outbox {
 impl Outbox {
     /// Waits for items and moves up to `limit` of them into `buf`. Returns
     /// 0 once the sender is gone and the outbox is empty, or after a
-    /// [`Sender::wake`] with nothing queued.
+    /// wake (a [`ConnHandle::request_close`](crate::ConnHandle::request_close))
+    /// with nothing queued.
     pub async fn recv_many(&mut self, buf: &mut Vec<Outgoing>, limit: usize) -> usize {
         loop {
             {
@@ -144,7 +146,7 @@ impl Outbox {
         }
     }
 
-    /// Resolves after a [`Sender::wake`] (or once the sender is gone),
+    /// Resolves after a wake (a close request) or once the sender is gone,
     /// leaving queued items where they are.
     pub async fn woken(&mut self) {
         loop {
