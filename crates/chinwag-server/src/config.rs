@@ -82,6 +82,11 @@ pub struct AuthConfig {
     /// it behind a reverse proxy that appends one, like
     /// `deploy/nginx/chinwag.conf`). Default false: the peer address.
     pub trust_forwarded_for: bool,
+    /// Authenticated REST writes (`POST`, `PUT`, `PATCH`, `DELETE`) allowed
+    /// per user per minute, on average (0: no limit). Default 600.
+    pub writes_per_minute: u32,
+    /// Writes a user may make in a burst. Default 60.
+    pub writes_burst: u32,
 }
 
 impl Default for AuthConfig {
@@ -93,6 +98,8 @@ impl Default for AuthConfig {
             attempts_per_minute: 10,
             attempts_burst: 20,
             trust_forwarded_for: false,
+            writes_per_minute: 600,
+            writes_burst: 60,
         }
     }
 }

@@ -17,7 +17,7 @@ use tokio_util::task::TaskTracker;
 use crate::ApiError;
 use crate::auth::{Identity, TokenKeys, load_or_create_secret};
 use crate::config::Config;
-use crate::http::throttle::Throttle;
+use crate::http::throttle::{Buckets, Throttle};
 use crate::policy::{BoxFuture, Policy, is_public_topic};
 
 /// Shared server state: one pointer, cheap to clone. Every session holds
@@ -53,6 +53,8 @@ pub struct SharedState {
     pub sessions: TaskTracker,
     /// Per-address limits on register, login and refresh.
     pub throttle: Throttle,
+    /// Limits authenticated REST writes per user.
+    pub writes: Buckets<Id>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -152,6 +154,7 @@ impl AppState {
             config.auth.attempts_burst,
             config.auth.trust_forwarded_for,
         );
+        let config_writes = (config.auth.writes_per_minute, config.auth.writes_burst);
         Ok(AppState(Arc::new(SharedState {
             config: Arc::new(config),
             hub,
@@ -162,6 +165,7 @@ impl AppState {
             shutdown: CancellationToken::new(),
             sessions: TaskTracker::new(),
             throttle,
+            writes: Buckets::new(config_writes.0, config_writes.1),
         })))
     }
 }

@@ -1,14 +1,15 @@
 //! Register, login and refresh are limited per client address: over the
 //! burst the answer is 429 RATE_LIMITED, other addresses are unaffected,
-//! and behind a trusted proxy the forwarded address counts.
+//! and behind a trusted proxy the forwarded address counts. Authenticated
+//! writes are limited per user.
 
 #[path = "chat_support.rs"]
 mod chat_support;
 
 use std::net::IpAddr;
 
-use chat_support::raw_with;
 use chat_support::support::TestServer;
+use chat_support::{Api, raw_with};
 use serde_json::json;
 
 /// A wrong-password login from `source` with extra headers; the status.
@@ -62,4 +63,48 @@ async fn behind_a_trusted_proxy_the_forwarded_address_counts() {
     assert_eq!(login(&server, [127, 0, 0, 1], alice).await.0, 401);
     assert_eq!(login(&server, [127, 0, 0, 1], alice).await.0, 429);
     assert_eq!(login(&server, [127, 0, 0, 1], bob).await.0, 401);
+}
+
+#[tokio::test]
+async fn writes_are_limited_per_user_and_reads_are_not() {
+    let server = TestServer::start_with(|c| {
+        c.auth.writes_per_minute = 1;
+        c.auth.writes_burst = 3;
+    })
+    .await;
+    let api = Api { addr: server.addr };
+    let (_, alice) = api.register("alice").await;
+    let (_, bob) = api.register("bob").await;
+    for i in 0..3 {
+        let name = format!("club {i}");
+        api.ok(
+            201,
+            "POST",
+            "/communities",
+            &alice,
+            Some(json!({"name": name})),
+        )
+        .await;
+    }
+    let over = api
+        .call(
+            "POST",
+            "/communities",
+            Some(&alice),
+            Some(json!({"name": "one more"})),
+        )
+        .await;
+    assert_eq!((over.status, over.code()), (429, "RATE_LIMITED"));
+    // Reads are not counted, and nothing over the limit was created.
+    let mine = api.ok(200, "GET", "/communities", &alice, None).await;
+    assert_eq!(mine.as_array().map(Vec::len), Some(3), "{mine}");
+    // Bob has his own bucket.
+    api.ok(
+        201,
+        "POST",
+        "/communities",
+        &bob,
+        Some(json!({"name": "bob's"})),
+    )
+    .await;
 }

@@ -4,8 +4,8 @@
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::http::{Method, StatusCode};
 use chinwag_chat::ChatError;
 use chinwag_protocol::{ErrorCode, Id};
 use serde::Deserialize;
@@ -24,7 +24,9 @@ impl From<ChatError> for ApiError {
     }
 }
 
-/// The caller, from `Authorization: Bearer <access token>`.
+/// The caller, from `Authorization: Bearer <access token>`. A write
+/// (anything but `GET`, `HEAD` and `OPTIONS`) also takes one token from
+/// the user's write bucket (`auth.writes_per_minute`).
 #[derive(Debug, Clone, Copy)]
 pub struct Auth {
     /// The authenticated user.
@@ -48,6 +50,14 @@ impl FromRequestParts<AppState> for Auth {
             TokenError::Expired => ApiError::new(ErrorCode::TokenExpired, err.to_string()),
             TokenError::Invalid(_) => ApiError::unauthorized(err.to_string()),
         })?;
+        let reads = [Method::GET, Method::HEAD, Method::OPTIONS];
+        if !reads.contains(&parts.method) && !state.writes.allow(who.user_id) {
+            tracing::warn!(user = %who.user_id, path = %parts.uri.path(), "REST writes over the limit");
+            return Err(ApiError::new(
+                ErrorCode::RateLimited,
+                "too many writes; slow down",
+            ));
+        }
         Ok(Auth { user: who.user_id })
     }
 }

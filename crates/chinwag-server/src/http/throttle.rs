@@ -1,8 +1,13 @@
-//! Per-client-IP limits on the credential routes (register, login,
-//! refresh): password guessing and mass registration cost a token bucket
-//! per address, and over it the answer is `429 RATE_LIMITED`.
+//! Request limits, a token bucket per key:
+//! - per client address on the credential routes (register, login,
+//!   refresh), so password guessing and mass registration are slowed;
+//! - per user on every authenticated write (`POST`, `PUT`, `PATCH`,
+//!   `DELETE`), checked by the [`Auth`](super::extract::Auth) extractor.
+//!
+//! Over a limit the answer is `429 RATE_LIMITED`.
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Mutex;
 
@@ -15,16 +20,49 @@ use chinwag_protocol::ErrorCode;
 use crate::gateway::limits::RateLimiter;
 use crate::{ApiError, AppState};
 
-/// Addresses tracked before idle ones (full buckets) are forgotten.
+/// Keys tracked before idle ones (full buckets) are forgotten.
 const PRUNE_AT: usize = 10_000;
 
-/// One token bucket per client address.
+/// One token bucket per key.
 #[derive(Debug)]
-pub struct Throttle {
+pub struct Buckets<K> {
     per_minute: u32,
     burst: u32,
+    buckets: Mutex<HashMap<K, RateLimiter>>,
+}
+
+impl<K: Hash + Eq> Buckets<K> {
+    /// `per_minute` per key on average (0: no limit), bursts of `burst`.
+    pub fn new(per_minute: u32, burst: u32) -> Buckets<K> {
+        Buckets {
+            per_minute,
+            burst,
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes one token for `key`; false when it is over the limit.
+    pub fn allow(&self, key: K) -> bool {
+        if self.per_minute == 0 {
+            return true;
+        }
+        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        // Pruning scans every bucket: only when a new key arrives.
+        if buckets.len() >= PRUNE_AT && !buckets.contains_key(&key) {
+            buckets.retain(|_, bucket| !bucket.is_full());
+        }
+        buckets
+            .entry(key)
+            .or_insert_with(|| RateLimiter::per_minute(self.per_minute, self.burst))
+            .allow()
+    }
+}
+
+/// The credential routes' limit: one bucket per client address.
+#[derive(Debug)]
+pub struct Throttle {
     trust_forwarded_for: bool,
-    buckets: Mutex<HashMap<Option<IpAddr>, RateLimiter>>,
+    buckets: Buckets<Option<IpAddr>>,
 }
 
 impl Throttle {
@@ -33,27 +71,14 @@ impl Throttle {
     /// proxy in front appended to `X-Forwarded-For`.
     pub fn new(per_minute: u32, burst: u32, trust_forwarded_for: bool) -> Throttle {
         Throttle {
-            per_minute,
-            burst,
             trust_forwarded_for,
-            buckets: Mutex::new(HashMap::new()),
+            buckets: Buckets::new(per_minute, burst),
         }
     }
 
     /// Takes one attempt for `client`; false when it is over the limit.
     pub fn allow(&self, client: Option<IpAddr>) -> bool {
-        if self.per_minute == 0 {
-            return true;
-        }
-        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
-        // Pruning scans every bucket: only when a new address arrives.
-        if buckets.len() >= PRUNE_AT && !buckets.contains_key(&client) {
-            buckets.retain(|_, bucket| !bucket.is_full());
-        }
-        buckets
-            .entry(client)
-            .or_insert_with(|| RateLimiter::per_minute(self.per_minute, self.burst))
-            .allow()
+        self.buckets.allow(client)
     }
 
     /// The client's address: the peer's, or behind a trusted proxy the

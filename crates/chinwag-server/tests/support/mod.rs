@@ -60,6 +60,7 @@ pub fn test_config(dir: &TempDir) -> Config {
     // Tests register many users from one address; `http_throttle` tests
     // the limit itself.
     config.auth.attempts_per_minute = 0;
+    config.auth.writes_per_minute = 0;
     config
 }
 
