@@ -89,6 +89,25 @@ pub struct EventFrame {
     pub event: Event,
 }
 
+/// The `event` frame from borrowed parts: serializes exactly like
+/// [`ServerFrame::Event`], so a shared event need not keep a second copy of
+/// its room and epoch just to be encoded.
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(tag = "op", rename = "event")]
+pub struct EventFrameRef<'a> {
+    /// The room it was delivered in.
+    pub room: &'a str,
+    /// The stream epoch (durable events only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<&'a str>,
+    /// The offset within the room's stream (durable events only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+    /// The event: `type` and `data`.
+    #[serde(flatten)]
+    pub event: &'a Event,
+}
+
 /// The `lagged` frame.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lagged {

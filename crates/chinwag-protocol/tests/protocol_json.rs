@@ -4,7 +4,7 @@
 use chinwag_protocol::event::message::{DeleteMessage, NewMessage};
 use chinwag_protocol::event::typing::UserTyping;
 use chinwag_protocol::model::{Message, User};
-use chinwag_protocol::server::{ErrorFrame, EventFrame, Hello, Lagged};
+use chinwag_protocol::server::{ErrorFrame, EventFrame, EventFrameRef, Hello, Lagged};
 use chinwag_protocol::stream::StreamPos;
 use chinwag_protocol::{
     ClientFrame, CodecError, Encoding, ErrorCode, Event, Id, RoomPosition, ServerFrame,
@@ -179,4 +179,50 @@ fn msgpack_round_trips_events() {
     let bytes = Encoding::MsgPack.encode(&frame).unwrap();
     let back: ServerFrame = Encoding::MsgPack.decode(&bytes).unwrap();
     assert_eq!(back, frame);
+}
+
+#[test]
+fn borrowed_event_frames_encode_to_the_same_bytes() {
+    let events = [
+        (
+            Some("e1"),
+            Some(7),
+            Event::DeleteMessage(DeleteMessage {
+                id: Id(1),
+                channel_id: Id(5),
+                community_id: Some(Id(3)),
+                version: 2,
+            }),
+        ),
+        (
+            None,
+            None,
+            Event::UserTyping(UserTyping {
+                channel_id: Id(5),
+                user_id: Id(1),
+                expires_at: 8_000,
+            }),
+        ),
+    ];
+    for (epoch, offset, event) in events {
+        let owned = ServerFrame::Event(EventFrame {
+            room: "channel:5".into(),
+            epoch: epoch.map(str::to_string),
+            offset,
+            event: event.clone(),
+        });
+        let borrowed = EventFrameRef {
+            room: "channel:5",
+            epoch,
+            offset,
+            event: &event,
+        };
+        for encoding in [Encoding::Json, Encoding::MsgPack] {
+            assert_eq!(
+                encoding.encode(&borrowed).unwrap(),
+                encoding.encode(&owned).unwrap(),
+                "{encoding:?} {event:?}"
+            );
+        }
+    }
 }

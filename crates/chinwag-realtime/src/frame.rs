@@ -5,8 +5,8 @@ use std::sync::OnceLock;
 
 use bytes::Bytes;
 use chinwag_protocol::model::UserRole;
-use chinwag_protocol::server::EventFrame;
-use chinwag_protocol::{Encoding, Event, EventClass, EventKind, ServerFrame, StreamPos};
+use chinwag_protocol::server::EventFrameRef;
+use chinwag_protocol::{Encoding, Event, EventClass, EventKind, StreamPos};
 
 use crate::RoomId;
 
@@ -19,7 +19,7 @@ pub struct SharedFrame {
     pos: Option<StreamPos>,
     kind: EventKind,
     only_role: Option<UserRole>,
-    frame: ServerFrame,
+    event: Event,
     json: OnceLock<Bytes>,
     msgpack: OnceLock<Bytes>,
 }
@@ -34,18 +34,12 @@ impl SharedFrame {
         only_role: Option<UserRole>,
     ) -> SharedFrame {
         let kind = event.kind();
-        let frame = ServerFrame::Event(EventFrame {
-            room: room.to_string(),
-            epoch: pos.as_ref().map(|p| p.epoch.clone()),
-            offset: pos.as_ref().map(|p| p.offset),
-            event,
-        });
         SharedFrame {
             room,
             pos,
             kind,
             only_role,
-            frame,
+            event,
             json: OnceLock::new(),
             msgpack: OnceLock::new(),
         }
@@ -95,15 +89,7 @@ impl SharedFrame {
 
     /// The event.
     pub fn event(&self) -> &Event {
-        match &self.frame {
-            ServerFrame::Event(e) => &e.event,
-            _ => unreachable!("SharedFrame always wraps an event frame"),
-        }
-    }
-
-    /// The whole `event` frame.
-    pub fn frame(&self) -> &ServerFrame {
-        &self.frame
+        &self.event
     }
 
     /// The frame's bytes in `encoding`, encoded on first use.
@@ -117,7 +103,13 @@ impl SharedFrame {
             // An exact-size slice: history keeps these bytes for minutes,
             // and a `Vec` with spare capacity would also cost `Bytes` a
             // second allocation.
-            let bytes = encoding.encode(&self.frame).unwrap_or_default();
+            let frame = EventFrameRef {
+                room: self.room.as_str(),
+                epoch: self.pos.as_ref().map(|p| p.epoch.as_str()),
+                offset: self.offset(),
+                event: &self.event,
+            };
+            let bytes = encoding.encode(&frame).unwrap_or_default();
             Bytes::from(bytes.into_boxed_slice())
         })
     }
