@@ -17,8 +17,10 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use super::frame::{Decoder, FrameError, Header, Incoming, OpCode};
 
-/// Frames (header and payload) handed to one vectored write at most.
-const FRAMES_PER_WRITE: usize = 64;
+/// Frames (header and payload) handed to one vectored write at most: a
+/// whole outbox batch (`gateway.write_batch`, default 128) is one system
+/// call. Well under the kernel's 1024-slice limit.
+const FRAMES_PER_WRITE: usize = 128;
 /// Bytes read from the socket per system call.
 const READ_CHUNK: usize = 4096;
 
