@@ -87,11 +87,6 @@ impl Local {
         lock(&self.conns).get(&id).cloned()
     }
 
-    /// Every local connection.
-    pub fn conns(&self) -> Vec<Arc<ConnHandle>> {
-        lock(&self.conns).values().cloned().collect()
-    }
-
     /// The local connections of a user.
     pub fn user_conns(&self, user: Id) -> Vec<Arc<ConnHandle>> {
         lock(&self.users).get(&user).cloned().unwrap_or_default()
@@ -194,6 +189,11 @@ impl Local {
         } else {
             Err(crate::HubError::UnknownConn)
         }
+    }
+
+    /// How many connections this node holds.
+    pub fn conn_count(&self) -> usize {
+        lock(&self.conns).len()
     }
 
     /// Calls `f` with every connection, under the registry lock.

@@ -160,7 +160,8 @@ impl Outbox {
         }
     }
 
-    /// Waits for the next item (`None` once the sender is gone).
+    /// Waits for the next item (`None` once the sender is gone, or on a
+    /// close request with nothing queued).
     pub async fn recv(&mut self) -> Option<Outgoing> {
         let mut one = Vec::with_capacity(1);
         match self.recv_many(&mut one, 1).await {

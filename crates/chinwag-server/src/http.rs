@@ -109,7 +109,7 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
             "ready": ready,
             "node": state.hub.node().name(),
             "engine": state.hub.engine().name(),
-            "connections": state.hub.local().conns().len(),
+            "connections": state.hub.local().conn_count(),
         })),
     )
 }

@@ -208,6 +208,7 @@ impl Session {
         rooms_added.sort_by(|a, b| a.room.cmp(&b.room));
         rooms_removed.sort();
         self.who = who;
+        self.conn.set_expires_at_ms(self.who.expires_at_ms);
         Ok(Some(ServerFrame::Reauthed(Reauthed {
             rooms_added,
             rooms_removed,

@@ -351,7 +351,6 @@ impl Session {
                             if let Flow::Stop = Box::pin(self.handle(command)).await {
                                 return;
                             }
-                            conn.set_expires_at_ms(self.who.expires_at_ms);
                         }
                         Read::Nothing => {}
                         Read::End => return,
