@@ -60,6 +60,13 @@ pub struct Sizes {
     /// Chat: step length, s.
     #[serde(default)]
     pub chat_step_s: f64,
+    /// Chat: the databases to run it on.
+    #[serde(default = "all_backends")]
+    pub chat_backends: Vec<Backend>,
+}
+
+fn all_backends() -> Vec<Backend> {
+    vec![Backend::Sqlite, Backend::Postgres]
 }
 
 impl Sizes {
@@ -78,6 +85,7 @@ impl Sizes {
             chat_users: 1_000,
             chat_deliveries: vec![1e3, 2.5e3, 5e3, 10e3, 20e3],
             chat_step_s: 5.0,
+            chat_backends: all_backends(),
         }
     }
 
@@ -96,6 +104,7 @@ impl Sizes {
             chat_users: 10_000,
             chat_deliveries: vec![1e3, 2.5e3, 5e3, 10e3, 20e3, 40e3, 80e3],
             chat_step_s: 10.0,
+            chat_backends: all_backends(),
         }
     }
 
@@ -244,7 +253,7 @@ pub async fn run(
     }
     if has(Scenario::Chat) {
         for &k in kinds {
-            for backend in [Backend::Sqlite, Backend::Postgres] {
+            for &backend in &sizes.chat_backends {
                 let res = match k {
                     Kind::Chinwag => chat::run(env, backend, &sizes.chat_plan()).await,
                     _ if backend == Backend::Sqlite => ChatResult::unavailable(

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use chinwag_bench::compare::{self, Results, Scenario, Sizes};
 use chinwag_bench::coord::servers::{Env, Kind};
+use chinwag_bench::scenario::chat::Backend;
 use chinwag_bench::{report, worker};
 use clap::{Parser, Subcommand};
 
@@ -35,6 +36,15 @@ enum Cmd {
         /// The chinwag binary (default: next to this one).
         #[arg(long)]
         chinwag_bin: Option<PathBuf>,
+        /// Fan-out room sizes instead of the mode's (e.g. `10000`).
+        #[arg(long, value_delimiter = ',')]
+        fanout_subs: Vec<u64>,
+        /// Fan-out delivery steps per second instead of the mode's.
+        #[arg(long, value_delimiter = ',')]
+        deliveries: Vec<f64>,
+        /// Chat databases instead of both (`sqlite,postgres`).
+        #[arg(long, value_delimiter = ',')]
+        databases: Vec<Backend>,
     },
     /// Re-render the report from a results file.
     Report {
@@ -99,10 +109,22 @@ fn main() -> Result<()> {
             scenarios,
             out,
             chinwag_bin,
+            fanout_subs,
+            deliveries,
+            databases,
         } => {
             let command = std::env::args().collect::<Vec<_>>().join(" ");
             let env = env(chinwag_bin)?;
-            let sizes = if quick { Sizes::quick() } else { Sizes::full() };
+            let mut sizes = if quick { Sizes::quick() } else { Sizes::full() };
+            if !fanout_subs.is_empty() {
+                sizes.fanout_subs = fanout_subs;
+            }
+            if !deliveries.is_empty() {
+                sizes.deliveries = deliveries;
+            }
+            if !databases.is_empty() {
+                sizes.chat_backends = databases;
+            }
             let kinds = if servers.is_empty() {
                 Kind::ALL.to_vec()
             } else {

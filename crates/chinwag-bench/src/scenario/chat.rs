@@ -33,7 +33,7 @@ use crate::worker::chat::{Member, StepPlan, StepStats};
 use crate::worker::{Cmd, Reply};
 
 /// The database behind the server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum Backend {
     /// SQLite in the server's data directory (the default).
