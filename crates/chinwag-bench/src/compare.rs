@@ -309,13 +309,8 @@ async fn cluster(env: &Env, kind: Kind, bus: &str, sizes: &Sizes) -> FanoutResul
                 "Socket.IO has no official NATS adapter",
             );
         }
-        (Kind::Socketioxide, _) => {
-            return unavailable_fanout(
-                kind,
-                &setup,
-                subs,
-                "not wired here (socketioxide-redis exists; no NATS adapter)",
-            );
+        (Kind::Socketioxide, "nats") => {
+            return unavailable_fanout(kind, &setup, subs, "socketioxide has no NATS adapter");
         }
         (Kind::Raw, _) => {
             return unavailable_fanout(kind, &setup, subs, "the raw ceiling is single-process");

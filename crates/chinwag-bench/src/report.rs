@@ -329,7 +329,8 @@ pub fn markdown(r: &Results, svg_name: &str) -> String {
          - **socketioxide**: it answers CONNECT before its (spawned) connect handler has registered the event handlers, so the bench \
            re-sends an unacknowledged `subscribe` (2 s apart, up to five times). Each incoming event runs in its own task, so one \
            publisher's events can be broadcast out of order: counted and shown as *reordered* (not a loss). When a socket's buffer \
-           is full, socketioxide drops the emit for that socket: that is counted as loss. It has no connection-state recovery.\n\
+           is full, socketioxide drops the emit for that socket: that is counted as loss. It has no connection-state recovery. \
+           The cluster uses `socketioxide-redis` (RESP3); it has no NATS adapter.\n\
          - **raw ceiling**: a minimal tokio server speaking the Chinwag wire subset: one serialization per publish, shared bytes, \
            bounded outboxes, many frames per flush; no persistence, no permissions, no presence.\n"
     );

@@ -1,13 +1,19 @@
 //! The socketioxide peer: the same job as the Node Socket.IO peer (JWT
 //! checked in a connect middleware, topics as rooms, `io.to(room).emit`),
-//! written the idiomatic socketioxide way on axum.
+//! written the idiomatic socketioxide way on axum. With a Redis URL it
+//! clusters through `socketioxide-redis`, as the Node peer does through
+//! `@socket.io/redis-adapter`.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use socketioxide::SocketIo;
+use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, Data, SocketRef, State};
 use socketioxide::handler::ConnectHandler;
+use socketioxide::layer::SocketIoLayer;
+use socketioxide_redis::drivers::redis::redis_client as redis;
+use socketioxide_redis::{RedisAdapter, RedisAdapterCtr};
 use tokio::net::TcpListener;
 
 use crate::jwt;
@@ -38,8 +44,8 @@ impl std::fmt::Display for Unauthorized {
     }
 }
 
-async fn authenticate(
-    s: SocketRef,
+async fn authenticate<A: Adapter>(
+    s: SocketRef<A>,
     Data(auth): Data<Auth>,
     State(secret): State<Secret>,
 ) -> Result<(), Unauthorized> {
@@ -48,17 +54,17 @@ async fn authenticate(
     Ok(())
 }
 
-async fn on_connect(s: SocketRef) {
+async fn on_connect<A: Adapter>(s: SocketRef<A>) {
     s.on(
         "subscribe",
-        async |s: SocketRef, Data(topic): Data<String>, ack: AckSender| {
+        async |s: SocketRef<A>, Data(topic): Data<String>, ack: AckSender<A>| {
             s.join(topic);
             let _ = ack.send(&json!({ "ok": true }));
         },
     );
     s.on(
         "publish",
-        async |s: SocketRef, io: SocketIo, Data(msg): Data<PublishMsg>, ack: AckSender| {
+        async |s: SocketRef<A>, io: SocketIo<A>, Data(msg): Data<PublishMsg>, ack: AckSender<A>| {
             let from = s.extensions.get::<Uid>().map(|u| u.0).unwrap_or_default();
             let event = json!({ "topic": msg.topic, "from": from, "data": msg.data });
             let _ = io.to(msg.topic).emit("message", &event).await;
@@ -67,10 +73,31 @@ async fn on_connect(s: SocketRef) {
     );
 }
 
-/// Serves Socket.IO on `listener` until the process ends.
-pub async fn run(listener: TcpListener, secret: String) -> Result<()> {
-    let (layer, io) = SocketIo::builder().with_state(Secret(secret)).build_layer();
-    io.ns("/", on_connect.with(authenticate));
+/// Serves Socket.IO on `listener` until the process ends; with `redis`, as
+/// one node of a cluster through that Redis.
+pub async fn run(listener: TcpListener, secret: String, redis: Option<String>) -> Result<()> {
+    let builder = SocketIo::builder().with_state(Secret(secret));
+    let Some(url) = redis else {
+        let (layer, io) = builder.build_layer();
+        io.ns("/", on_connect.with(authenticate));
+        return serve(listener, layer).await;
+    };
+    // The adapter speaks RESP3 (Redis 7 and later).
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let client = redis::Client::open(format!("{url}{sep}protocol=resp3"))?;
+    let adapter = RedisAdapterCtr::new_with_redis(&client)
+        .await
+        .context("connecting the Redis adapter")?;
+    let (layer, io) = builder
+        .with_adapter::<RedisAdapter<_>>(adapter)
+        .build_layer();
+    io.ns("/", on_connect.with(authenticate))
+        .await
+        .context("starting the Redis adapter")?;
+    serve(listener, layer).await
+}
+
+async fn serve<A: Adapter>(listener: TcpListener, layer: SocketIoLayer<A>) -> Result<()> {
     let app = axum::Router::new().layer(layer);
     // TCP_NODELAY, as Chinwag and Node's http server set it, so latency
     // compares like for like.

@@ -1,5 +1,5 @@
-//! The socketioxide peer server: `bench-socketioxide --listen 127.0.0.1:4002`
-//! (secret from `BENCH_JWT_SECRET`).
+//! The socketioxide peer server: `bench-socketioxide --listen 127.0.0.1:4002
+//! [--redis redis://127.0.0.1:6379]` (secret from `BENCH_JWT_SECRET`).
 
 use clap::Parser;
 
@@ -11,11 +11,14 @@ struct Args {
     /// HS256 secret for the JWTs checked at connect.
     #[arg(long, env = "BENCH_JWT_SECRET", default_value = "bench-secret")]
     secret: String,
+    /// Cluster through this Redis with `socketioxide-redis`.
+    #[arg(long)]
+    redis: Option<String>,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let listener = tokio::net::TcpListener::bind(&args.listen).await?;
-    chinwag_bench::sioxide::run(listener, args.secret).await
+    chinwag_bench::sioxide::run(listener, args.secret, args.redis).await
 }

@@ -52,7 +52,8 @@ impl Kind {
 pub struct Options {
     /// Socket.IO: enable connection-state recovery.
     pub recovery: bool,
-    /// Cluster: the Redis URL (Socket.IO redis adapter / Chinwag engine).
+    /// Cluster: the Redis URL (the Socket.IO and socketioxide Redis
+    /// adapters, Chinwag's engine).
     pub redis_url: Option<String>,
     /// Cluster: the NATS URL (Chinwag engine).
     pub nats_url: Option<String>,
@@ -206,6 +207,9 @@ pub fn start(env: &Env, kind: Kind, opts: &Options) -> Result<Server> {
             let mut c = Command::new(env.bin_dir.join(name));
             c.args(["--listen", &addr.to_string()])
                 .env("BENCH_JWT_SECRET", &env.secret);
+            if let (Kind::Socketioxide, Some(redis)) = (kind, &opts.redis_url) {
+                c.args(["--redis", redis]);
+            }
             c
         }
     };
