@@ -19,14 +19,14 @@ use chinwag_realtime::{ConnHandle, Outbox, Replay, RoomId, RoomKind};
 use tokio::time::Instant;
 
 use super::limits::RateLimiter;
-use super::writer::{After, Writer};
-use super::ws::{FrameError, Message, Socket, SocketError, Upgraded};
+use super::writer::{After, WireSocket, Writer};
+use super::ws::{FrameError, Message, SocketError};
 use crate::AppState;
 use crate::auth::{Identity, TokenError};
 
 /// Starts a session on an upgraded WebSocket as its own task, tracked for
 /// shutdown.
-pub fn spawn(socket: Socket<Upgraded>, state: AppState, token: Option<String>, encoding: Encoding) {
+pub fn spawn(socket: WireSocket, state: AppState, token: Option<String>, encoding: Encoding) {
     let sessions = state.sessions.clone();
     sessions.spawn(drive(socket, state, token, encoding));
 }
@@ -37,7 +37,7 @@ pub fn spawn(socket: Socket<Upgraded>, state: AppState, token: Option<String>, e
 /// loop lives in it: the handshake and the clean-up run in boxed futures
 /// that exist only while they run.
 fn drive(
-    socket: Socket<Upgraded>,
+    socket: WireSocket,
     state: AppState,
     token: Option<String>,
     encoding: Encoding,
@@ -56,7 +56,7 @@ fn drive(
 
 /// Says `hello`, waits for a valid identity, and registers the connection.
 async fn open(
-    socket: Socket<Upgraded>,
+    socket: WireSocket,
     state: AppState,
     token: Option<String>,
     encoding: Encoding,
@@ -497,7 +497,7 @@ impl Session {
                         {
                             continue;
                         }
-                        if self.writer.feed_event(&frame, true) {
+                        if self.writer.feed_event(frame, true) {
                             count += 1;
                         }
                     }

@@ -3,6 +3,7 @@
 //! reaches the client once, whether it came live or from a replay.
 
 use std::io;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use chinwag_protocol::server::{Lagged, RoomJoined, RoomLeft};
@@ -22,18 +23,46 @@ pub enum After {
     Closed,
 }
 
+/// A payload the writer queues on its socket.
+#[derive(Debug)]
+pub enum Wire {
+    /// A control frame's own bytes.
+    Own(Bytes),
+    /// An event's shared encoding. The queue holds the frame itself: a
+    /// delivery adds no reference count on bytes every recipient shares.
+    Event(Arc<SharedFrame>, Encoding),
+}
+
+impl AsRef<[u8]> for Wire {
+    fn as_ref(&self) -> &[u8] {
+        match self {
+            Wire::Own(bytes) => bytes,
+            Wire::Event(frame, encoding) => frame.bytes(*encoding),
+        }
+    }
+}
+
+impl From<Bytes> for Wire {
+    fn from(bytes: Bytes) -> Wire {
+        Wire::Own(bytes)
+    }
+}
+
+/// The socket a session owns.
+pub type WireSocket = Socket<Upgraded, Wire>;
+
 /// The outgoing half. It owns the socket; the session reads through
 /// [`Writer::socket`].
 #[derive(Debug)]
 pub struct Writer {
-    socket: Socket<Upgraded>,
+    socket: WireSocket,
     encoding: Encoding,
     cursors: Cursors,
 }
 
 impl Writer {
     /// A writer for a socket in an encoding.
-    pub fn new(socket: Socket<Upgraded>, encoding: Encoding) -> Writer {
+    pub fn new(socket: WireSocket, encoding: Encoding) -> Writer {
         Writer {
             socket,
             encoding,
@@ -47,7 +76,7 @@ impl Writer {
     }
 
     /// The socket, to read from.
-    pub fn socket(&mut self) -> &mut Socket<Upgraded> {
+    pub fn socket(&mut self) -> &mut WireSocket {
         &mut self.socket
     }
 
@@ -120,7 +149,8 @@ impl Writer {
     /// Queues a control frame (not flushed).
     pub fn feed_frame(&mut self, frame: &ServerFrame) -> io::Result<()> {
         let bytes = self.encoding.encode(frame).map_err(io::Error::other)?;
-        self.socket.feed(self.opcode(), Bytes::from(bytes));
+        self.socket
+            .feed(self.opcode(), Wire::Own(Bytes::from(bytes)));
         Ok(())
     }
 
@@ -133,7 +163,7 @@ impl Writer {
     /// Queues an event unless the client already has it. Returns whether
     /// it was queued. `replayed` events may go below the floor (the client
     /// asked for them) but never repeat what was sent.
-    pub fn feed_event(&mut self, frame: &SharedFrame, replayed: bool) -> bool {
+    pub fn feed_event(&mut self, frame: Arc<SharedFrame>, replayed: bool) -> bool {
         if let Some(pos) = frame.pos() {
             let cursor = self.cursors.get_or_insert_with(frame.room(), || Cursor {
                 epoch: pos.epoch.clone(),
@@ -145,9 +175,9 @@ impl Writer {
                 return false;
             }
         }
-        // Encoded once per fan-out and shared: the clone is a refcount bump.
-        let bytes = frame.bytes(self.encoding).clone();
-        self.socket.feed(self.opcode(), bytes);
+        // Encoded once per fan-out and shared by every recipient.
+        let opcode = self.opcode();
+        self.socket.feed(opcode, Wire::Event(frame, self.encoding));
         true
     }
 
@@ -157,7 +187,7 @@ impl Writer {
         for item in batch.drain(..) {
             match item {
                 Outgoing::Event(frame) => {
-                    self.feed_event(&frame, false);
+                    self.feed_event(frame, false);
                 }
                 Outgoing::Control(control) => {
                     if let Some(code) = self.feed_control(*control)? {

@@ -21,6 +21,8 @@ use super::frame::{Decoder, FrameError, Header, Incoming, OpCode};
 /// whole outbox batch (`gateway.write_batch`, default 128) is one system
 /// call. Well under the kernel's 1024-slice limit.
 const FRAMES_PER_WRITE: usize = 128;
+/// Up to this many queued frames are written from a small slice array.
+const FEW_FRAMES: usize = 4;
 /// Bytes read from the socket per system call.
 const READ_CHUNK: usize = 4096;
 
@@ -48,47 +50,50 @@ pub enum SocketError {
 
 /// A frame waiting to be written.
 #[derive(Debug)]
-struct Pending {
+struct Pending<P> {
     header: Header,
-    payload: Bytes,
+    payload: P,
     /// Bytes of header and payload already written.
     written: usize,
 }
 
-impl Pending {
+impl<P: AsRef<[u8]>> Pending<P> {
     /// The unwritten parts, as up to two slices.
     fn unwritten(&self) -> [&[u8]; 2] {
         let header = self.header.as_slice();
         match self.written.checked_sub(header.len()) {
-            None => [&header[self.written..], &self.payload[..]],
-            Some(into_payload) => [&[], &self.payload[into_payload..]],
+            None => [&header[self.written..], self.payload.as_ref()],
+            Some(into_payload) => [&[], &self.payload.as_ref()[into_payload..]],
         }
     }
 
     fn len(&self) -> usize {
-        self.header.as_slice().len() + self.payload.len()
+        self.header.as_slice().len() + self.payload.as_ref().len()
     }
 }
 
-/// A server-side WebSocket over any byte stream.
+/// A server-side WebSocket over any byte stream. Outgoing payloads are
+/// `P`: anything that holds bytes, so a caller can queue what already owns
+/// them (the writer queues shared event frames as they are).
 #[derive(Debug)]
-pub struct Socket<Io> {
+pub struct Socket<Io, P = Bytes> {
     io: Io,
     read_buf: BytesMut,
     decoder: Decoder,
-    queue: VecDeque<Pending>,
+    queue: VecDeque<Pending<P>>,
     /// The client's close arrived (our answer is queued).
     peer_closed: bool,
     /// Our close frame is queued or sent.
     close_sent: bool,
 }
 
-impl<Io> Socket<Io>
+impl<Io, P> Socket<Io, P>
 where
     Io: AsyncRead + AsyncWrite + Unpin,
+    P: AsRef<[u8]> + From<Bytes>,
 {
     /// A socket refusing client messages over `max_message` bytes.
-    pub fn new(io: Io, max_message: usize) -> Socket<Io> {
+    pub fn new(io: Io, max_message: usize) -> Socket<Io, P> {
         Socket {
             io,
             read_buf: BytesMut::new(),
@@ -101,13 +106,13 @@ where
 
     /// Queues a frame; it is written by the next flush. Nothing is queued
     /// after a close frame.
-    pub fn feed(&mut self, opcode: OpCode, payload: Bytes) {
+    pub fn feed(&mut self, opcode: OpCode, payload: P) {
         if self.close_sent {
             return;
         }
         self.close_sent = opcode == OpCode::Close;
         self.queue.push_back(Pending {
-            header: Header::new(opcode, payload.len()),
+            header: Header::new(opcode, payload.as_ref().len()),
             payload,
             written: 0,
         });
@@ -124,7 +129,7 @@ where
         let mut payload = Vec::with_capacity(2 + reason.len());
         payload.extend_from_slice(&code.to_be_bytes());
         payload.extend_from_slice(reason.as_bytes());
-        self.feed(OpCode::Close, payload.into());
+        self.feed(OpCode::Close, Bytes::from(payload).into());
         if self.flush().await.is_ok() {
             let _ = poll_fn(|cx| Pin::new(&mut self.io).poll_shutdown(cx)).await;
         }
@@ -139,20 +144,13 @@ where
 
     fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while !self.queue.is_empty() {
-            let mut slices = [IoSlice::new(&[]); 2 * FRAMES_PER_WRITE];
-            let mut count = 0;
-            for part in self
-                .queue
-                .iter()
-                .take(FRAMES_PER_WRITE)
-                .flat_map(Pending::unwritten)
-            {
-                if !part.is_empty() {
-                    slices[count] = IoSlice::new(part);
-                    count += 1;
-                }
-            }
-            let written = ready!(Pin::new(&mut self.io).poll_write_vectored(cx, &slices[..count]))?;
+            // A lone frame (the usual case at low rates) does not pay for
+            // setting up a slice array sized for a whole batch.
+            let written = if self.queue.len() <= FEW_FRAMES {
+                ready!(self.poll_write_front::<{ 2 * FEW_FRAMES }>(cx))?
+            } else {
+                ready!(self.poll_write_front::<{ 2 * FRAMES_PER_WRITE }>(cx))?
+            };
             if written == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
@@ -162,6 +160,27 @@ where
         // An idle connection keeps no queue.
         self.queue = VecDeque::new();
         Poll::Ready(Ok(()))
+    }
+
+    /// One vectored write of the first `SLICES / 2` queued frames.
+    fn poll_write_front<const SLICES: usize>(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<usize>> {
+        let mut slices = [IoSlice::new(&[]); SLICES];
+        let mut count = 0;
+        for part in self
+            .queue
+            .iter()
+            .take(SLICES / 2)
+            .flat_map(Pending::unwritten)
+        {
+            if !part.is_empty() {
+                slices[count] = IoSlice::new(part);
+                count += 1;
+            }
+        }
+        Pin::new(&mut self.io).poll_write_vectored(cx, &slices[..count])
     }
 
     /// Drops what a write of `written` bytes sent.
@@ -201,14 +220,14 @@ where
                     return Poll::Ready(Some(Ok(Message::Binary(bytes))));
                 }
                 Ok(Some(Incoming::Ping(payload))) => {
-                    self.feed(OpCode::Pong, payload);
+                    self.feed(OpCode::Pong, payload.into());
                     return Poll::Ready(Some(Ok(Message::Control)));
                 }
                 Ok(Some(Incoming::Pong)) => return Poll::Ready(Some(Ok(Message::Control))),
                 Ok(Some(Incoming::Close(code))) => {
                     let echo =
                         code.map_or_else(Bytes::new, |c| Bytes::copy_from_slice(&c.to_be_bytes()));
-                    self.feed(OpCode::Close, echo);
+                    self.feed(OpCode::Close, echo.into());
                     self.peer_closed = true;
                     continue;
                 }

@@ -32,7 +32,7 @@ async fn many_frames_survive_partial_writes() {
     // A 64-byte pipe forces short writes in the middle of headers and
     // payloads.
     let (server, mut client) = duplex(64);
-    let mut socket = Socket::new(server, 1024);
+    let mut socket: Socket<_> = Socket::new(server, 1024);
     let big = Bytes::from(vec![b'x'; 300]);
     for i in 0..100u8 {
         socket.feed(OpCode::Binary, Bytes::from(vec![i; usize::from(i)]));
@@ -55,7 +55,7 @@ async fn many_frames_survive_partial_writes() {
 #[tokio::test]
 async fn answers_pings_and_the_closing_handshake() {
     let (server, mut client) = duplex(1024);
-    let mut socket = Socket::new(server, 1024);
+    let mut socket: Socket<_> = Socket::new(server, 1024);
     let mut bytes = client_frame(9, b"are you there");
     bytes.extend(client_frame(1, b"{\"op\":\"ping\"}"));
     bytes.extend(client_frame(8, &1001u16.to_be_bytes()));
@@ -86,7 +86,7 @@ async fn answers_pings_and_the_closing_handshake() {
 #[tokio::test]
 async fn close_sends_code_and_reason_once_and_ends_the_stream() {
     let (server, mut client) = duplex(1024);
-    let mut socket = Socket::new(server, 1024);
+    let mut socket: Socket<_> = Socket::new(server, 1024);
     socket.close(4010, "slow consumer").await;
     socket.feed(OpCode::Text, Bytes::from_static(b"too late"));
     socket.flush().await.unwrap();
@@ -102,7 +102,7 @@ async fn close_sends_code_and_reason_once_and_ends_the_stream() {
 #[tokio::test]
 async fn a_protocol_error_is_reported() {
     let (server, mut client) = duplex(1024);
-    let mut socket = Socket::new(server, 1024);
+    let mut socket: Socket<_> = Socket::new(server, 1024);
     // Unmasked.
     client.write_all(&[0x81, 0x01, b'a']).await.unwrap();
     let err = socket.recv().await.unwrap().unwrap_err();
