@@ -113,7 +113,8 @@ mod tests {
 
     #[test]
     fn rooms_are_found_after_inserts_and_removals_in_any_order() {
-        let rooms: Vec<RoomId> = [5, 1, 9, 3, 7]
+        // Names of equal and of different lengths.
+        let rooms: Vec<RoomId> = [5, 1, 9999, 3, 77]
             .iter()
             .map(|n| RoomId::parse(&format!("topic:t{n}")).unwrap())
             .collect();
@@ -126,6 +127,9 @@ mod tests {
         assert!(cursors.get(&rooms[2]).is_none());
         for (i, room) in rooms.iter().enumerate().filter(|(i, _)| *i != 2) {
             assert_eq!(cursors.get(room).unwrap().floor, i as u64);
+            // Another allocation of the same name is the same room.
+            let copy = RoomId::parse(room.as_str()).unwrap();
+            assert_eq!(cursors.get(&copy).unwrap().floor, i as u64);
             // An existing cursor is returned, not replaced.
             assert_eq!(
                 cursors.get_or_insert_with(room, || cursor(99)).floor,
