@@ -5,7 +5,7 @@
 mod support;
 
 use chinwag_protocol::CloseCode;
-use support::TestServer;
+use support::{Client, TestServer};
 
 #[tokio::test]
 async fn shutdown_tells_every_client_to_reconnect_and_drains() {
@@ -31,4 +31,20 @@ async fn shutdown_tells_every_client_to_reconnect_and_drains() {
     // New connections are refused once the server has stopped.
     let url = server.url("");
     assert!(tokio_tungstenite::connect_async(url).await.is_err());
+}
+
+#[tokio::test]
+async fn a_client_that_has_not_identified_is_told_to_reconnect_too() {
+    let mut server = TestServer::start().await;
+    // No token in the URL: the session waits for `identify`.
+    let mut waiting = Client::connect(&server.url("")).await;
+    assert_eq!(waiting.recv_op("hello").await["op"], "hello");
+    let reader = tokio::spawn(async move {
+        let reconnect = waiting.recv_op("reconnect").await;
+        assert_eq!(reconnect["reason"], "shutdown");
+        waiting.closed().await
+    });
+    server.stop().await;
+    // Not 4001 (identify timeout): shutdown did not wait for the deadline.
+    assert_eq!(reader.await.unwrap(), CloseCode::ServerShutdown.code());
 }

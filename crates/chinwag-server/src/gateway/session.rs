@@ -92,6 +92,13 @@ async fn open(
     Some((session, outbox, identified))
 }
 
+/// What a client hears before a shutdown closes it (4011).
+fn reconnect_for_shutdown() -> ServerFrame {
+    ServerFrame::Reconnect(Reconnect {
+        reason: "shutdown".into(),
+    })
+}
+
 /// The `identify` content, whether it came in the URL or a frame.
 struct Identified {
     resume: Option<ResumeRequest>,
@@ -128,7 +135,16 @@ async fn identify(
     let deadline = Instant::now() + Duration::from_millis(gateway.identify_timeout_ms);
     let mut invalid = 0;
     loop {
-        let next = tokio::time::timeout_at(deadline, writer.socket().recv()).await;
+        // Shutdown does not wait out the identify deadline (as long as the
+        // drain timeout) for a connection that has not identified.
+        let next = tokio::select! {
+            next = tokio::time::timeout_at(deadline, writer.socket().recv()) => next,
+            () = state.shutdown.cancelled() => {
+                let _ = writer.send_frame(&reconnect_for_shutdown()).await;
+                writer.close(CloseCode::ServerShutdown).await;
+                return None;
+            }
+        };
         let Ok(next) = next else {
             writer.close(CloseCode::IdentifyTimeout).await;
             return None;
@@ -364,9 +380,7 @@ impl Session {
     async fn close_as_requested(&mut self, code: CloseCode) {
         let frame = match code {
             CloseCode::SlowConsumer => return self.close_slow().await,
-            CloseCode::ServerShutdown => Some(ServerFrame::Reconnect(Reconnect {
-                reason: "shutdown".into(),
-            })),
+            CloseCode::ServerShutdown => Some(reconnect_for_shutdown()),
             CloseCode::TokenExpired => Some(ServerFrame::Error(ErrorFrame {
                 code: ErrorCode::TokenExpired,
                 message: "token expired; reconnect with a new token".into(),
