@@ -39,7 +39,8 @@ enum Cmd {
         /// Fan-out room sizes instead of the mode's (e.g. `10000`).
         #[arg(long, value_delimiter = ',')]
         fanout_subs: Vec<u64>,
-        /// Fan-out delivery steps per second instead of the mode's.
+        /// Delivery steps per second for the fan-out and cluster scenarios
+        /// instead of the mode's.
         #[arg(long, value_delimiter = ',')]
         deliveries: Vec<f64>,
         /// Chat databases instead of both (`sqlite,postgres`).
