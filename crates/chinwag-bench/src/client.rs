@@ -17,7 +17,7 @@ use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tokio_tungstenite::{WebSocketStream, client_async_with_config};
 
 use crate::eio::{self, EioPacket, SioKind};
-use crate::scan;
+use crate::{key, scan};
 
 /// The WebSocket type every client uses.
 pub type Ws = WebSocketStream<TcpStream>;
@@ -135,10 +135,10 @@ pub async fn open(
             }
             loop {
                 let t = next_text(&mut ws).await?;
-                if scan::contains(t.as_bytes(), br#""op":"ready""#) {
+                if scan::contains(t.as_bytes(), key!(br#""op":"ready""#)) {
                     break;
                 }
-                if scan::contains(t.as_bytes(), br#""op":"error""#) {
+                if scan::contains(t.as_bytes(), key!(br#""op":"error""#)) {
                     bail!("identify refused: {t}");
                 }
             }
@@ -212,15 +212,17 @@ pub async fn subscribe(proto: Proto, ws: &mut Ws, topic: &str) -> Result<Option<
             loop {
                 let t = next_text(ws).await?;
                 let b = t.as_bytes();
-                if scan::contains(b, br#""op":"ack""#) && scan::contains(b, br#""nonce":"sub""#) {
-                    let epoch = scan::find_str(b, br#""epoch":"#);
-                    let offset = scan::find_u64(b, br#""offset":"#);
+                if scan::contains(b, key!(br#""op":"ack""#))
+                    && scan::contains(b, key!(br#""nonce":"sub""#))
+                {
+                    let epoch = scan::find_str(b, key!(br#""epoch":"#));
+                    let offset = scan::find_u64(b, key!(br#""offset":"#));
                     return Ok(epoch.zip(offset).map(|(epoch, offset)| StreamPos {
                         epoch: epoch.to_owned(),
                         offset,
                     }));
                 }
-                if scan::contains(b, br#""op":"error""#) {
+                if scan::contains(b, key!(br#""op":"error""#)) {
                     bail!("subscribe refused: {t}");
                 }
             }
@@ -274,8 +276,8 @@ pub fn is_publish_ack(proto: Proto, text: &str, ack: u64) -> bool {
     match proto {
         Proto::Chinwag => {
             let b = text.as_bytes();
-            scan::contains(b, br#""op":"ack""#)
-                && scan::find_str(b, br#""nonce":"#) == Some(&format!("p{ack}"))
+            scan::contains(b, key!(br#""op":"ack""#))
+                && scan::find_str(b, key!(br#""nonce":"#)) == Some(&format!("p{ack}"))
         }
         Proto::SocketIo => matches!(
             eio::parse(text),
@@ -314,7 +316,8 @@ pub enum Incoming<'a> {
 /// Whether a Chinwag `resumed` frame replayed every room: nothing in
 /// `resync`, nothing `denied`.
 pub fn resume_is_clean(resumed: &[u8]) -> bool {
-    scan::contains(resumed, br#""resync":[]"#) && scan::contains(resumed, br#""denied":[]"#)
+    scan::contains(resumed, key!(br#""resync":[]"#))
+        && scan::contains(resumed, key!(br#""denied":[]"#))
 }
 
 /// Classifies a text frame without a full parse.
@@ -322,23 +325,23 @@ pub fn classify(proto: Proto, text: &str) -> Incoming<'_> {
     let b = text.as_bytes();
     match proto {
         Proto::Chinwag => {
-            if scan::contains(b, br#""op":"event""#) {
+            if scan::contains(b, key!(br#""op":"event""#)) {
                 if let (Some(seq), Some(ts)) = (
-                    scan::find_u64(b, br#""seq":"#),
-                    scan::find_u64(b, br#""ts":"#),
+                    scan::find_u64(b, key!(br#""seq":"#)),
+                    scan::find_u64(b, key!(br#""ts":"#)),
                 ) {
                     return Incoming::Event {
                         seq,
                         ts,
-                        offset: scan::find_u64(b, br#""offset":"#),
-                        epoch: scan::find_str(b, br#""epoch":"#),
+                        offset: scan::find_u64(b, key!(br#""offset":"#)),
+                        epoch: scan::find_str(b, key!(br#""epoch":"#)),
                         sio_offset: None,
                     };
                 }
                 Incoming::Other
-            } else if scan::contains(b, br#""op":"lagged""#) {
+            } else if scan::contains(b, key!(br#""op":"lagged""#)) {
                 Incoming::Lagged
-            } else if scan::contains(b, br#""op":"resumed""#) {
+            } else if scan::contains(b, key!(br#""op":"resumed""#)) {
                 Incoming::Resumed(text)
             } else {
                 Incoming::Other
@@ -348,8 +351,8 @@ pub fn classify(proto: Proto, text: &str) -> Incoming<'_> {
             Some(b'2') => Incoming::Ping,
             Some(b'4') if b.get(1) == Some(&b'2') => {
                 match (
-                    scan::find_u64(b, br#""seq":"#),
-                    scan::find_u64(b, br#""ts":"#),
+                    scan::find_u64(b, key!(br#""seq":"#)),
+                    scan::find_u64(b, key!(br#""ts":"#)),
                 ) {
                     (Some(seq), Some(ts)) => Incoming::Event {
                         seq,

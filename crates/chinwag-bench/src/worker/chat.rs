@@ -29,7 +29,7 @@ use tokio_tungstenite::tungstenite::Message;
 use super::{Shared, source_ip};
 use crate::client::{self, Ws};
 use crate::hist::{Histogram, SparseHistogram};
-use crate::{jwt, scan};
+use crate::{jwt, key, scan};
 
 /// One user: who, and the channel of their room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -549,7 +549,7 @@ impl Client {
         loop {
             let t = client::next_text(&mut ws).await?;
             let b = t.as_bytes();
-            if scan::contains(b, br#""op":"ready""#) {
+            if scan::contains(b, key!(br#""op":"ready""#)) {
                 let Ok(ServerFrame::Ready(ready)) = serde_json::from_str::<ServerFrame>(&t) else {
                     bail!("bad ready frame: {t}");
                 };
@@ -561,7 +561,7 @@ impl Client {
                 self.replaying = resuming;
                 return Ok((ws, heartbeat));
             }
-            if scan::contains(b, br#""op":"error""#) {
+            if scan::contains(b, key!(br#""op":"error""#)) {
                 bail!("identify refused: {t}");
             }
         }
@@ -637,16 +637,16 @@ impl Client {
             return self.on_event(b, shared, tick);
         }
         let mut sh = shared.borrow_mut();
-        if scan::contains(b, br#""op":"ack""#) {
-            let ours = scan::find_str(b, br#""nonce":"#).is_some_and(|n| n.starts_with('m'));
+        if scan::contains(b, key!(br#""op":"ack""#)) {
+            let ours = scan::find_str(b, key!(br#""nonce":"#)).is_some_and(|n| n.starts_with('m'));
             if ours && let Some(ts) = self.pending.take() {
                 sh.stats.acked += 1;
                 sh.stats.expected += self.room_size;
                 sh.ack_hist.record(client::now_micros().saturating_sub(ts));
                 sh.flags[self.idx].busy = false;
             }
-        } else if scan::contains(b, br#""op":"error""#) {
-            let ours = scan::find_str(b, br#""nonce":"#).is_some_and(|n| n.starts_with('m'));
+        } else if scan::contains(b, key!(br#""op":"error""#)) {
+            let ours = scan::find_str(b, key!(br#""nonce":"#)).is_some_and(|n| n.starts_with('m'));
             if ours && self.pending.take().is_some() {
                 sh.stats.send_errors += 1;
                 sh.flags[self.idx].busy = false;
@@ -654,7 +654,7 @@ impl Client {
                 sh.stats.other_errors += 1;
             }
             sh.error(format!("user {}: {}", self.uid, String::from_utf8_lossy(b)));
-        } else if scan::contains(b, br#""op":"resumed""#) {
+        } else if scan::contains(b, key!(br#""op":"resumed""#)) {
             self.replaying = false;
             if !client::resume_is_clean(b) {
                 sh.stats.resyncs += 1;
@@ -663,17 +663,18 @@ impl Client {
             if self.pending.is_none() {
                 sh.flags[self.idx].busy = false;
             }
-        } else if scan::contains(b, br#""op":"lagged""#) {
-            sh.stats.typing_dropped += scan::find_u64(b, br#""dropped_ephemeral":"#).unwrap_or(0);
+        } else if scan::contains(b, key!(br#""op":"lagged""#)) {
+            sh.stats.typing_dropped +=
+                scan::find_u64(b, key!(br#""dropped_ephemeral":"#)).unwrap_or(0);
         }
     }
 
     fn on_event(&mut self, b: &[u8], shared: &RefCell<ChatShared>, tick: &RefCell<Shared>) {
         let mut sh = shared.borrow_mut();
-        let kind = scan::find_str(b, br#""type":"#).unwrap_or("");
+        let kind = scan::find_str(b, key!(br#""type":"#)).unwrap_or("");
         let (Some(room), Some(offset)) = (
-            scan::find_str(b, br#""room":"#),
-            scan::find_u64(b, br#""offset":"#),
+            scan::find_str(b, key!(br#""room":"#)),
+            scan::find_u64(b, key!(br#""offset":"#)),
         ) else {
             // Ephemeral: typing.
             if kind == "USER_TYPING" {
@@ -683,7 +684,7 @@ impl Client {
             }
             return;
         };
-        let epoch = scan::find_str(b, br#""epoch":"#).unwrap_or("");
+        let epoch = scan::find_str(b, key!(br#""epoch":"#)).unwrap_or("");
         match self.pos.get_mut(room) {
             Some(p) if p.epoch == epoch => {
                 if offset <= p.offset {
@@ -727,7 +728,7 @@ impl Client {
                 tick.borrow_mut().stats.received += 1;
                 if self.replaying {
                     sh.stats.replayed += 1;
-                } else if let Some(ts) = scan::find_u64(b, br#""content":"cb:"#) {
+                } else if let Some(ts) = scan::find_u64(b, key!(br#""content":"cb:"#)) {
                     sh.hist.record(client::now_micros().saturating_sub(ts));
                 }
             }
