@@ -1,12 +1,13 @@
 //! `compare`: every scenario against every server, then the report.
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
 use crate::coord::servers::{self, Env, Kind, Options, Server};
+use crate::procstat;
 use crate::report::{self, Machine};
 use crate::scenario::chat::{self, Backend};
 use crate::scenario::fanout::Plan;
@@ -369,9 +370,31 @@ fn skipped_idle(kind: Kind, target: u64, why: String) -> IdleResult {
 }
 
 /// Lets closed sockets leave the kernel's tables between runs.
+/// Waits between runs until the machine is quiet: at least 2 s, then until
+/// a half-second window shows the cores less than [`QUIET`] busy, for at
+/// most 30 s. Tearing down 19k connections keeps the kernel busy for
+/// seconds, and the next server's first step would pay for it.
 async fn cool_down() {
     tokio::time::sleep(Duration::from_secs(2)).await;
+    let give_up = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < give_up {
+        let Some(a) = procstat::machine_ticks() else {
+            return;
+        };
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let Some(b) = procstat::machine_ticks() else {
+            return;
+        };
+        let busy = b.0.saturating_sub(a.0) as f64 / b.1.saturating_sub(a.1).max(1) as f64;
+        if busy < QUIET {
+            return;
+        }
+    }
+    eprintln!("  the machine is still busy after 30 s; going on");
 }
+
+/// The share of all cores under which the machine counts as quiet.
+const QUIET: f64 = 0.10;
 
 /// Where the report and plot go by default.
 pub fn default_out() -> PathBuf {

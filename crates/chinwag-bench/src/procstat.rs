@@ -61,9 +61,34 @@ pub fn cpu_percent(a: &Sample, b: &Sample) -> f64 {
     (b.cpu_ticks.saturating_sub(a.cpu_ticks)) as f64 / TICKS_PER_SEC / secs * 100.0
 }
 
+/// The whole machine's CPU ticks from the first line of `/proc/stat`:
+/// `(busy, total)`, where idle and I/O wait are not busy.
+pub fn parse_machine_ticks(proc_stat: &str) -> Option<(u64, u64)> {
+    let line = proc_stat.lines().next()?.strip_prefix("cpu ")?;
+    let ticks: Vec<u64> = line
+        .split_whitespace()
+        .map(|t| t.parse().ok())
+        .collect::<Option<_>>()?;
+    let total: u64 = ticks.iter().sum();
+    let idle = ticks.get(3)? + ticks.get(4).unwrap_or(&0);
+    Some((total - idle, total))
+}
+
+/// The machine's busy and total CPU ticks now, if `/proc/stat` is readable.
+pub fn machine_ticks() -> Option<(u64, u64)> {
+    parse_machine_ticks(&std::fs::read_to_string("/proc/stat").ok()?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parses_machine_ticks() {
+        let stat = "cpu  100 5 50 800 40 3 2 0 0 0\ncpu0 50 2 25 400 20 1 1 0 0 0\n";
+        assert_eq!(parse_machine_ticks(stat), Some((160, 1000)));
+        assert_eq!(parse_machine_ticks("intr 1 2 3\n"), None);
+    }
 
     #[test]
     fn parses_stat_with_spaces_in_name() {

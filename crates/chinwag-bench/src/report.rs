@@ -306,6 +306,8 @@ pub fn markdown(r: &Results, svg_name: &str) -> String {
            are counted and shown as *reordered*.\n\
          - Fan-out steps go up until p99 passes 1 s (for the curve); the summary takes the highest step under 100 ms. A step \
            lasts a few seconds, then the bench waits until every delivery has arrived (or 10 s) before counting.\n\
+         - Between servers and scenarios the bench waits until the machine is quiet (the cores less than 10% busy over \
+           half a second, at most 30 s), so that one server's teardown does not land on the next one's first step.\n\
          - Server CPU and RSS come from `/proc/<pid>/stat` and `/proc/<pid>/status` (CPU in % of one core; 200% is both cores).\n\
          - Socket.IO (Node) runs as one process (its idiomatic scale-out is the cluster scenario); Rust servers use both cores.\n",
         crate::coord::pool::MAX_PER_WORKER
