@@ -97,7 +97,9 @@ impl Sizes {
             idle_conns: 19_000,
             idle_hold_s: 5,
             fanout_subs: vec![1_000, 10_000],
-            deliveries: vec![10e3, 25e3, 50e3, 100e3, 200e3, 400e3, 800e3, 1.6e6],
+            deliveries: vec![
+                10e3, 25e3, 50e3, 100e3, 200e3, 400e3, 600e3, 800e3, 1.2e6, 1.6e6,
+            ],
             step_s: 3.0,
             cluster_subs: 1_000,
             resume_clients: 1_000,

@@ -37,10 +37,24 @@ struct Topic {
     history: VecDeque<(u64, Utf8Bytes)>,
 }
 
-#[derive(Default)]
 struct Hub {
     topics: Mutex<HashMap<String, Topic>>,
     next_conn: AtomicU64,
+    /// The same shapes as Chinwag's (16 hex digits, `node-` and 6), so an
+    /// event frame here is exactly as long as Chinwag's.
+    epoch: String,
+    node: String,
+}
+
+impl Hub {
+    fn new() -> Hub {
+        Hub {
+            topics: Mutex::default(),
+            next_conn: AtomicU64::new(0),
+            epoch: format!("{:016x}", rand::random::<u64>()),
+            node: format!("node-{:06x}", rand::random::<u32>() & 0x00ff_ffff),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -73,7 +87,7 @@ struct Position {
 
 /// Serves WebSocket clients on `listener` until the process ends.
 pub async fn run(listener: TcpListener, secret: String) -> Result<()> {
-    let hub = Arc::new(Hub::default());
+    let hub = Arc::new(Hub::new());
     let secret = Arc::new(secret);
     loop {
         let (stream, _) = listener.accept().await?;
@@ -122,9 +136,11 @@ impl Hub {
         let t = topics.entry(topic.to_owned()).or_default();
         t.offset += 1;
         let frame = Utf8Bytes::from(format!(
-            r#"{{"op":"event","room":"topic:{topic}","epoch":"raw","offset":{},"type":"TOPIC_MESSAGE","data":{{"topic":{},"from":"{from}","origin_node":"raw","data":{data}}}}}"#,
+            r#"{{"op":"event","room":"topic:{topic}","epoch":"{}","offset":{},"type":"TOPIC_MESSAGE","data":{{"topic":{},"from":"{from}","origin_node":"{}","data":{data}}}}}"#,
+            self.epoch,
             t.offset,
             Value::from(topic),
+            self.node,
         ));
         // A full outbox means a slow consumer: drop it (its writer closes).
         t.subs.retain(|_, tx| tx.try_send(frame.clone()).is_ok());
