@@ -371,7 +371,6 @@ fn skipped_idle(kind: Kind, target: u64, why: String) -> IdleResult {
     }
 }
 
-/// Lets closed sockets leave the kernel's tables between runs.
 /// Waits between runs until the machine is quiet: at least 2 s, then until
 /// a half-second window shows the cores less than [`QUIET`] busy, for at
 /// most 30 s. Tearing down 19k connections keeps the kernel busy for
