@@ -46,17 +46,6 @@ struct Hub {
     node: String,
 }
 
-impl Hub {
-    fn new() -> Hub {
-        Hub {
-            topics: Mutex::default(),
-            next_conn: AtomicU64::new(0),
-            epoch: format!("{:016x}", rand::random::<u64>()),
-            node: format!("node-{:06x}", rand::random::<u32>() & 0x00ff_ffff),
-        }
-    }
-}
-
 #[derive(Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 enum Command {
@@ -104,6 +93,15 @@ fn ack(nonce: &str) -> Utf8Bytes {
 }
 
 impl Hub {
+    fn new() -> Hub {
+        Hub {
+            topics: Mutex::default(),
+            next_conn: AtomicU64::new(0),
+            epoch: format!("{:016x}", rand::random::<u64>()),
+            node: format!("node-{:06x}", rand::random::<u32>() & 0x00ff_ffff),
+        }
+    }
+
     /// Subscribes; returns the offset live delivery starts after.
     fn subscribe(&self, topic: &str, conn: u64, tx: &Outbox) -> u64 {
         let mut topics = self.topics.lock().unwrap_or_else(|e| e.into_inner());
