@@ -10,11 +10,14 @@ use chinwag_protocol::Id;
 use chinwag_protocol::model::{Channel, Community, User};
 use chinwag_protocol::permissions::{MANAGE_CHANNELS, VIEW_CHANNEL};
 use chinwag_realtime::RoomId;
-use chinwag_store::ChannelAccess;
+use chinwag_store::{AccessVersions, ChannelAccess};
 
 use crate::chat::Chat;
 use crate::error::{ChatError, OrNotFound as _, Result};
 use crate::permissions::{channel_bits, community_bits};
+
+mod cache;
+pub(crate) use cache::SendAccessCache;
 
 /// A member's standing in a community.
 #[derive(Debug, Clone)]
@@ -42,6 +45,9 @@ pub(crate) struct Seen {
     pub permissions: u64,
     /// The caller's user row, read with the check (for authoring).
     pub caller: Option<User>,
+    /// The versions this check was read at, to guard a later write with
+    /// (`None` in a DM).
+    pub versions: Option<AccessVersions>,
 }
 
 impl Seen {
@@ -159,12 +165,14 @@ impl Chat {
             return Err(ChatError::NotFound("channel"));
         };
         let room = channel_room(&access.channel);
+        let versions = access.versions();
         Ok(Seen {
             channel: access.channel,
             room,
             timed_out_until,
             permissions,
             caller: access.caller,
+            versions,
         })
     }
 

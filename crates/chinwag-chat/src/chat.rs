@@ -7,6 +7,7 @@ use std::sync::Arc;
 use chinwag_realtime::{Hub, KeyedSerializer, RoomId};
 use chinwag_store::Store;
 
+use crate::access::SendAccessCache;
 use crate::error::Result;
 
 /// The reason given to connections removed from a room because they lost
@@ -25,6 +26,8 @@ pub struct Chat {
     /// Message writes to one channel run one at a time, persist then emit,
     /// so the stream's order is the id order.
     pub(crate) channel_writes: Arc<KeyedSerializer<Id>>,
+    /// The checks that let users send, reused while still current.
+    pub(crate) send_access: Arc<SendAccessCache>,
 }
 
 /// Default refresh token lifetime: 30 days.
@@ -38,7 +41,19 @@ impl Chat {
             hub,
             refresh_ttl_ms: (DEFAULT_REFRESH_TTL_SECS * 1000) as i64,
             channel_writes: Arc::new(KeyedSerializer::new()),
+            send_access: Arc::default(),
         }
+    }
+
+    /// Chat over `store` and a fresh in-memory hub, for unit tests.
+    #[cfg(test)]
+    pub(crate) fn on_memory_hub(store: Store) -> Chat {
+        let hub = Hub::memory(
+            chinwag_realtime::NodeId::generate(Some("test")),
+            chinwag_realtime::OutboxConfig::default(),
+            chinwag_realtime::engine::HistoryConfig::default(),
+        );
+        Chat::new(store, hub)
     }
 
     /// Sets how long refresh tokens live.

@@ -8,6 +8,7 @@
 use chinwag_protocol::event::message::{DeleteMessage, NewDm, NewMessage, UpdateMessage};
 use chinwag_protocol::event::thread::{DeleteThreadReply, ThreadReply, ThreadReplyCountUpdated};
 use chinwag_protocol::model::{Channel, Message};
+use chinwag_protocol::permissions::SEND_MESSAGES;
 use chinwag_protocol::{Event, Id};
 use chinwag_realtime::RoomId;
 use chinwag_store::{Cursor, NewMessage as StoreNewMessage, ThreadParentUpdate};
@@ -73,6 +74,11 @@ impl Chat {
     /// Posts a message in a channel or DM the caller sees, then emits
     /// `NEW_MESSAGE` (`NEW_DM` in a DM, `NEW_THREAD_REPLY` and
     /// `THREAD_REPLY_COUNT_UPDATED` for a thread reply) carrying the nonce.
+    ///
+    /// In a community channel, the access check that let the caller send
+    /// is remembered, and the next message is written only if what it read
+    /// is unchanged (one statement instead of two); otherwise the check is
+    /// made afresh.
     pub async fn send_message(
         &self,
         user: Id,
@@ -87,9 +93,6 @@ impl Chat {
         {
             return Err(ChatError::invalid("nonce must be at most 64 bytes"));
         }
-        let seen = self.seen_channel(user, channel_id).await?;
-        seen.require_active(chinwag_protocol::permissions::SEND_MESSAGES)?;
-        let (channel, room) = (seen.channel, seen.room);
         let mention_ids = validate::mentions(&content);
         let new = StoreNewMessage {
             channel_id,
@@ -99,14 +102,51 @@ impl Chat {
             thread_parent_id: spec.thread_parent_id,
             nonce: spec.nonce,
         };
+        if let Some(seen) = self.send_access.get(user, channel_id) {
+            // Anything but a write (a refusal, a changed version, an error)
+            // is settled by the fresh check below, which reports it right.
+            if seen.require_active(SEND_MESSAGES).is_ok()
+                && let Ok(Some(message)) = self.post(seen, new.clone(), true).await
+            {
+                return Ok(message);
+            }
+            self.send_access.forget(user, channel_id);
+        }
+        let seen = self.seen_channel(user, channel_id).await?;
+        seen.require_active(SEND_MESSAGES)?;
+        self.send_access.remember(user, channel_id, &seen);
+        self.post(seen, new, false)
+            .await?
+            .ok_or(ChatError::NotFound("channel"))
+    }
+
+    /// Writes a message the caller may send (`seen`), then emits its
+    /// events. With `guarded`, the write happens only while `seen`'s
+    /// versions are current; `None` when it did not happen.
+    async fn post(
+        &self,
+        seen: Seen,
+        new: StoreNewMessage,
+        guarded: bool,
+    ) -> Result<Option<Message>> {
+        let (channel, room) = (seen.channel, seen.room);
+        let channel_id = channel.id;
         let _turn = self.channel_writes.lock(channel_id).await;
         // The author's row came with the access check, so the store builds
         // the message from what it wrote instead of reading it back.
-        let created = match seen.caller {
-            Some(author) => self.store.create_message_by(new, author).await,
-            None => self.store.create_message(new).await,
+        let created = match (seen.caller, seen.versions) {
+            (Some(author), Some(versions)) if guarded => {
+                self.store
+                    .create_message_if_current(new, author, versions)
+                    .await
+            }
+            (Some(author), _) => self.store.create_message_by(new, author).await.map(Some),
+            (None, _) => self.store.create_message(new).await.map(Some),
         }
         .or_not_found("thread parent")?;
+        let Some(created) = created else {
+            return Ok(None);
+        };
         let message = created.message;
         match created.parent {
             Some(parent) => {
@@ -136,7 +176,7 @@ impl Chat {
         }
         self.notify_message(&message, &channel, created.parent_author_id)
             .await;
-        Ok(message)
+        Ok(Some(message))
     }
 
     /// A message in a channel the caller sees.

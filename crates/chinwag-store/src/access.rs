@@ -29,6 +29,36 @@ pub struct ChannelAccess {
     pub member: Option<ChannelStanding>,
     /// The caller's user row (`None` if there is no such user).
     pub caller: Option<User>,
+    /// The community's `permission_version` (`None` for a DM).
+    pub permission_version: Option<i64>,
+}
+
+impl ChannelAccess {
+    /// The versions a later write may be guarded with (see
+    /// [`Store::create_message_if_current`]): `None` for a DM or an
+    /// unknown caller.
+    pub fn versions(&self) -> Option<AccessVersions> {
+        Some(AccessVersions {
+            channel: self.channel.version,
+            permissions: self.permission_version?,
+            author: self.caller.as_ref()?.version,
+        })
+    }
+}
+
+/// The versions of the rows a community-channel access check read: the
+/// channel, the community's permissions (bumped with every change to
+/// membership, roles, overrides, private lists and timeouts, in the same
+/// transaction) and the caller's profile. While all three are unchanged,
+/// so is the caller's standing in the channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccessVersions {
+    /// The channel's `version`.
+    pub channel: i64,
+    /// The community's `permission_version`.
+    pub permissions: i64,
+    /// The caller's profile `version`.
+    pub author: i64,
 }
 
 /// A member's raw standing in one community channel.
@@ -55,6 +85,7 @@ struct AccessRow {
     #[sqlx(flatten)]
     channel: ChannelRow,
     owner_id: Option<i64>,
+    permission_version: Option<i64>,
     member_id: Option<i64>,
     timed_out_until: Option<i64>,
     u_id: Option<i64>,
@@ -94,7 +125,7 @@ impl AccessRow {
 const ACCESS_SQL: &str = "
 SELECT c.id, c.community_id, c.kind, c.name, c.topic, c.position, c.private, c.created_at,
        c.version,
-       co.owner_id, m.user_id AS member_id, m.timed_out_until,
+       co.owner_id, co.permission_version, m.user_id AS member_id, m.timed_out_until,
        u.id AS u_id, u.username AS u_username, u.display_name AS u_display_name,
        u.avatar_url AS u_avatar_url, u.bio AS u_bio, u.bot AS u_bot,
        u.created_at AS u_created_at, u.version AS u_version,
@@ -145,6 +176,7 @@ impl Store {
         };
         let caller = first.caller();
         let owner_id = first.owner_id.map(Id);
+        let permission_version = first.permission_version;
         let is_member = first.member_id.is_some() && first.channel.community_id.is_some();
         let mut standing = ChannelStanding {
             timed_out_until: first.timed_out_until,
@@ -189,6 +221,7 @@ impl Store {
             owner_id,
             member: is_member.then_some(standing),
             caller,
+            permission_version,
         })
     }
 }

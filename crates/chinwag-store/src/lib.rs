@@ -51,7 +51,7 @@ pub mod store;
 pub mod testing;
 pub mod voice;
 
-pub use access::{ChannelAccess, ChannelStanding};
+pub use access::{AccessVersions, ChannelAccess, ChannelStanding};
 pub use accounts::{Credentials, NewUser, ProfileUpdate, RefreshToken};
 pub use channels::{ChannelUpdate, NewChannel};
 pub use communities::{CommunityUpdate, CreatedCommunity, NewCommunity};

@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use chinwag_protocol::model::{Message, ReactionSummary, User};
 use chinwag_protocol::{Id, Timestamp};
 
+use crate::access::AccessVersions;
 use crate::accounts::{USER_COLUMNS, UserRow};
 use crate::error::{Result, StoreError};
 use crate::id::IdGenerator;
@@ -112,6 +113,19 @@ INSERT INTO messages (id, channel_id, community_id, author_id, content, thread_p
 SELECT $1, c.id, c.community_id, $3, $4, $5, $6 FROM channels c WHERE c.id = $2
 RETURNING community_id, reply_count, pinned, created_at, edited_at, version";
 
+/// [`INSERT_MESSAGE`] in a community channel, only while the channel, the
+/// community's permissions and the author's profile are still at the
+/// versions `$7`, `$8` and `$9` (see [`AccessVersions`]).
+const INSERT_MESSAGE_IF_CURRENT: &str = "
+INSERT INTO messages (id, channel_id, community_id, author_id, content, thread_parent_id,
+                      created_at)
+SELECT $1, c.id, c.community_id, $3, $4, $5, $6
+FROM channels c
+JOIN communities co ON co.id = c.community_id
+JOIN users u ON u.id = $3
+WHERE c.id = $2 AND c.version = $7 AND co.permission_version = $8 AND u.version = $9
+RETURNING community_id, reply_count, pinned, created_at, edited_at, version";
+
 /// What [`INSERT_MESSAGE`] returns: the columns the database filled in.
 #[derive(Debug, sqlx::FromRow)]
 struct InsertedRow {
@@ -165,14 +179,33 @@ impl Store {
     /// Creates a message. A thread reply increments the parent's
     /// `reply_count` and `version` in the same transaction.
     pub async fn create_message(&self, new: NewMessage) -> Result<CreatedMessage> {
-        self.insert_message(new, None).await
+        self.insert_message(new, None, None)
+            .await?
+            .ok_or(StoreError::NotFound)
     }
 
     /// [`Store::create_message`] by an author the caller has already read
     /// (for example with [`Store::channel_access`]): the message is built
     /// from what was written instead of being read back.
     pub async fn create_message_by(&self, new: NewMessage, author: User) -> Result<CreatedMessage> {
-        self.insert_message(new, Some(author)).await
+        self.insert_message(new, Some(author), None)
+            .await?
+            .ok_or(StoreError::NotFound)
+    }
+
+    /// [`Store::create_message_by`] in a community channel, written only
+    /// if the rows an earlier access check read are still at `versions`,
+    /// checked in the same statement as the write. `None` (nothing
+    /// written) when any of them changed or the channel is gone: the
+    /// caller checks access afresh. This lets a caller reuse a check
+    /// across messages with one statement per message, on any node.
+    pub async fn create_message_if_current(
+        &self,
+        new: NewMessage,
+        author: User,
+        versions: AccessVersions,
+    ) -> Result<Option<CreatedMessage>> {
+        self.insert_message(new, Some(author), Some(versions)).await
     }
 
     /// The write behind [`Store::create_message`]. A plain message is one
@@ -180,11 +213,14 @@ impl Store {
     /// thread reply or a message with mentions writes in one transaction.
     /// On SQLite the id is taken and written under the channel's
     /// [`Store::message_turn`], so a channel's ids follow commit order.
+    /// `None` when the message row was not written: the channel is gone,
+    /// or `guard`'s versions are out of date.
     async fn insert_message(
         &self,
         new: NewMessage,
         author: Option<User>,
-    ) -> Result<CreatedMessage> {
+        guard: Option<AccessVersions>,
+    ) -> Result<Option<CreatedMessage>> {
         let mut mentions = dedup_mentions(&new.mention_ids)?;
         mentions.sort_by_key(|m| m.0);
         let order = self.message_turn(new.channel_id).await;
@@ -192,19 +228,29 @@ impl Store {
         let id = ids.next_id();
         // A macro, not a value: each backend's expansion needs its own query type.
         macro_rules! insert {
-            () => {
-                sqlx::query_as::<_, InsertedRow>(INSERT_MESSAGE)
+            () => {{
+                let sql = if guard.is_some() {
+                    INSERT_MESSAGE_IF_CURRENT
+                } else {
+                    INSERT_MESSAGE
+                };
+                let query = sqlx::query_as::<_, InsertedRow>(sql)
                     .bind(id.0)
                     .bind(new.channel_id.0)
                     .bind(new.author_id.0)
                     .bind(&new.content)
                     .bind(new.thread_parent_id.map(|p| p.0))
-                    .bind(IdGenerator::timestamp_of(id))
-            };
+                    .bind(IdGenerator::timestamp_of(id));
+                match guard {
+                    Some(v) => query.bind(v.channel).bind(v.permissions).bind(v.author),
+                    None => query,
+                }
+            }};
         }
         let (inserted, parent) = if new.thread_parent_id.is_none() && mentions.is_empty() {
             let row = with_pool!(self, pool => insert!().fetch_optional(pool).await?);
-            (row.ok_or(StoreError::NotFound)?, None)
+            let Some(row) = row else { return Ok(None) };
+            (row, None)
         } else {
             with_pool!(self, pool => {
                 let mut tx = pool.begin_write().await?;
@@ -238,7 +284,7 @@ impl Store {
                     ));
                 }
                 let Some(row) = insert!().fetch_optional(&mut *tx).await? else {
-                    return Err(StoreError::NotFound);
+                    return Ok(None);
                 };
                 if !mentions.is_empty() {
                     let values = (0..mentions.len())
@@ -281,11 +327,11 @@ impl Store {
             None => self.message(id).await?,
         };
         message.nonce = new.nonce;
-        Ok(CreatedMessage {
+        Ok(Some(CreatedMessage {
             message,
             parent,
             parent_author_id,
-        })
+        }))
     }
 
     /// A message by id, with author, mentions and reactions.

@@ -118,6 +118,28 @@ where
     }
 }
 
+/// Runs `test` with two stores on one database, as two nodes see it: an
+/// in-memory SQLite database shared by name, then PostgreSQL when this run
+/// uses it.
+pub async fn each_backend_pair<F, Fut>(test: F)
+where
+    F: Fn(Store, Store) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    static SEQ: AtomicU32 = AtomicU32::new(0);
+    let url = format!(
+        "sqlite:file:pair_{}_{}?mode=memory&cache=shared",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    );
+    let open = || async { Store::open(&url).await.expect("open shared SQLite store") };
+    test(open().await, open().await).await;
+    if let Some(pg) = postgres_store().await {
+        test(pg.store.clone(), pg.open_another().await).await;
+        pg.drop_schema().await;
+    }
+}
+
 /// Creates a user named `username` (display name the same, no password).
 pub async fn user(store: &Store, username: &str) -> chinwag_protocol::model::User {
     store

@@ -6,7 +6,8 @@ use chinwag_protocol::Id;
 use chinwag_protocol::model::ChannelKind;
 use chinwag_store::testing::{community, each_backend, post, text_channel, user};
 use chinwag_store::{
-    NewChannel, NewMessage, NewRole, OverrideTarget, PermissionOverride, Store, StoreError,
+    ChannelUpdate, Cursor, NewChannel, NewMessage, NewRole, OverrideTarget, PermissionOverride,
+    ProfileUpdate, Store, StoreError,
 };
 
 #[tokio::test]
@@ -189,6 +190,119 @@ async fn messages_built_from_the_write_match_a_read_back() {
                 .await,
             Err(StoreError::Invalid(_))
         ));
+    })
+    .await;
+}
+
+/// A plain message from `author` in `channel_id`.
+fn plain(channel_id: Id, author_id: Id, content: &str) -> NewMessage {
+    NewMessage {
+        channel_id,
+        author_id,
+        content: content.into(),
+        mention_ids: Vec::new(),
+        thread_parent_id: None,
+        nonce: None,
+    }
+}
+
+#[tokio::test]
+async fn a_guarded_message_is_written_only_while_each_version_is_current() {
+    each_backend(|store: Store| async move {
+        let owner = user(&store, "owner").await;
+        let member = user(&store, "member").await;
+        let cid = community(&store, owner.id).await.community.id;
+        let ch = text_channel(&store, cid, "general").await;
+        let read = |who: Id| {
+            let store = store.clone();
+            async move { store.channel_access(ch.id, who).await.unwrap() }
+        };
+        let access = read(owner.id).await;
+        let versions = access.versions().expect("a community channel has versions");
+        let author = access.caller.clone().unwrap();
+        let write = |versions| {
+            store.create_message_if_current(plain(ch.id, owner.id, "hi"), author.clone(), versions)
+        };
+
+        let written = write(versions)
+            .await
+            .unwrap()
+            .expect("current versions write");
+        assert_eq!(written.message.author, author);
+        assert_eq!(written.message.community_id, Some(cid));
+        for stale in [
+            chinwag_store::AccessVersions {
+                channel: versions.channel - 1,
+                ..versions
+            },
+            chinwag_store::AccessVersions {
+                permissions: versions.permissions - 1,
+                ..versions
+            },
+            chinwag_store::AccessVersions {
+                author: versions.author - 1,
+                ..versions
+            },
+        ] {
+            assert!(write(stale).await.unwrap().is_none(), "{stale:?} is stale");
+        }
+
+        // Each kind of change moves a version, so the old ones stop writing.
+        store.add_member(cid, member.id).await.unwrap();
+        let after_join = read(owner.id).await.versions().unwrap();
+        assert_eq!(after_join.permissions, versions.permissions + 1);
+        assert!(
+            write(versions).await.unwrap().is_none(),
+            "membership changed"
+        );
+        store
+            .update_channel(
+                ch.id,
+                ChannelUpdate {
+                    topic: Some(Some("t".into())),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert!(
+            write(after_join).await.unwrap().is_none(),
+            "the channel changed"
+        );
+        let after_topic = read(owner.id).await.versions().unwrap();
+        store
+            .update_profile(
+                owner.id,
+                ProfileUpdate {
+                    display_name: Some("Owner".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert!(
+            write(after_topic).await.unwrap().is_none(),
+            "the author changed"
+        );
+        assert_eq!(
+            store
+                .history(ch.id, Cursor::Latest, 10)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+
+        // A DM has no community, so nothing to guard with.
+        let (dm, _) = store.open_dm(owner.id, member.id).await.unwrap();
+        assert_eq!(
+            store
+                .channel_access(dm.id, owner.id)
+                .await
+                .unwrap()
+                .versions(),
+            None
+        );
     })
     .await;
 }

@@ -8,8 +8,6 @@ use chinwag_protocol::model::ChannelKind;
 use chinwag_protocol::permissions::{
     ADD_REACTIONS, MANAGE_MESSAGES, PIN_MESSAGES, SEND_MESSAGES, VIEW_CHANNEL,
 };
-use chinwag_realtime::engine::HistoryConfig;
-use chinwag_realtime::{Hub, NodeId, OutboxConfig};
 use chinwag_store::testing::{community, each_backend, text_channel, user};
 use chinwag_store::{NewChannel, NewRole, OverrideTarget, PermissionOverride, Store};
 
@@ -17,12 +15,7 @@ use crate::chat::Chat;
 use crate::error::ChatError;
 
 fn chat(store: Store) -> Chat {
-    let hub = Hub::memory(
-        NodeId::generate(Some("test")),
-        OutboxConfig::default(),
-        HistoryConfig::default(),
-    );
-    Chat::new(store, hub)
+    Chat::on_memory_hub(store)
 }
 
 /// What the old path says: the bits, or `None` when the channel is hidden
