@@ -30,3 +30,21 @@ pub mod scenario;
 pub mod sioxide;
 pub mod svg;
 pub mod worker;
+
+/// The accept queue every peer listens with: Chinwag's default
+/// (`listen_backlog`), so no server drops SYNs in the resume scenario's
+/// reconnect storm where another would not.
+pub const LISTEN_BACKLOG: u32 = 4096;
+
+/// A listener on `addr` with [`LISTEN_BACKLOG`] (tokio's own `bind` queues
+/// 128), for the peer servers.
+pub fn listen(addr: &str) -> std::io::Result<tokio::net::TcpListener> {
+    let addr: std::net::SocketAddr = addr.parse().map_err(std::io::Error::other)?;
+    let socket = match addr {
+        std::net::SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        std::net::SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}

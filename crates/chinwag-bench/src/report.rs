@@ -334,7 +334,10 @@ pub fn markdown(r: &Results, svg_name: &str) -> String {
            is full, socketioxide drops the emit for that socket: that is counted as loss. It has no connection-state recovery. \
            The cluster uses `socketioxide-redis` (RESP3); it has no NATS adapter.\n\
          - **raw ceiling**: a minimal tokio server speaking the Chinwag wire subset: one serialization per publish, shared bytes, \
-           bounded outboxes, many frames per flush; no persistence, no permissions, no presence.\n"
+           bounded outboxes, many frames per flush; no persistence, no permissions, no presence.\n\
+         - **Accept queue**: every server listens with a backlog of 4096 (Chinwag's default `listen_backlog`; the Rust peers \
+           through `TcpSocket::listen`, Node through `listen({{ backlog }})`). With tokio's default of 128, the resume \
+           scenario's 1000 simultaneous reconnects overflowed the queue and the dropped SYNs were retried after 1 s.\n"
     );
 
     // Scenario 1

@@ -18,6 +18,11 @@ use serde::{Deserialize, Serialize};
 pub struct Config {
     /// Address to listen on. Default `127.0.0.1:7400`.
     pub listen: SocketAddr,
+    /// Connections the kernel may queue before they are accepted (the
+    /// kernel caps it at `net.core.somaxconn`). When every client of a
+    /// restarted node reconnects at once, a short queue drops SYNs and
+    /// those clients wait a second for the retry. Default 4096.
+    pub listen_backlog: u32,
     /// Directory for the database and the generated JWT secret. Created if
     /// missing. Default `./data`.
     pub data_dir: PathBuf,
@@ -48,6 +53,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             listen: "127.0.0.1:7400".parse().expect("valid default address"),
+            listen_backlog: 4096,
             data_dir: PathBuf::from("data"),
             node_name: None,
             database_url: None,

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use axum::serve::ListenerExt as _;
 use chinwag_protocol::CloseCode;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 
 use crate::{AppState, router};
 
@@ -25,10 +25,20 @@ pub struct Server {
 }
 
 impl Server {
-    /// Binds `addr`.
+    /// Binds `addr`, with the configured accept queue
+    /// ([`crate::Config::listen_backlog`]; the usual default of 128 drops
+    /// connections in a reconnect storm).
     pub async fn bind(addr: SocketAddr, state: AppState) -> std::io::Result<Server> {
+        let socket = match addr {
+            SocketAddr::V4(_) => TcpSocket::new_v4()?,
+            SocketAddr::V6(_) => TcpSocket::new_v6()?,
+        };
+        // As `TcpListener::bind` does: a restarted node can take its port
+        // back while old connections linger in TIME_WAIT.
+        socket.set_reuseaddr(true)?;
+        socket.bind(addr)?;
         Ok(Server {
-            listener: TcpListener::bind(addr).await?,
+            listener: socket.listen(state.config.listen_backlog)?,
             state,
         })
     }

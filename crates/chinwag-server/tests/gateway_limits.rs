@@ -85,3 +85,29 @@ async fn flooding_closes_with_4008_and_others_are_unaffected() {
     assert_eq!(flooder.closed().await, CloseCode::RateLimited.code());
     bystander.roundtrip().await;
 }
+
+/// More clients than tokio's default accept queue (128) connect before the
+/// node accepts any, as when every client of a restarted node comes back
+/// at once: with the configured queue, every handshake completes at once.
+/// With a short one, the kernel drops the extra SYNs and those connects
+/// never finish while nothing accepts (the deadline only bounds a failure).
+#[tokio::test]
+async fn a_reconnect_storm_fits_in_the_accept_queue() {
+    let dir = support::TempDir::new();
+    let config = support::test_config(&dir);
+    assert_eq!(config.listen_backlog, 4096);
+    let state = chinwag_server::AppState::open(config.clone())
+        .await
+        .unwrap();
+    let server = chinwag_server::Server::bind(config.listen, state)
+        .await
+        .unwrap();
+    let addr = server.local_addr().unwrap();
+    let connects = (0..500).map(|_| tokio::net::TcpStream::connect(addr));
+    let all = futures_util::future::try_join_all(connects);
+    let streams = tokio::time::timeout(std::time::Duration::from_secs(10), all)
+        .await
+        .expect("every connect completes without an accept")
+        .unwrap();
+    assert_eq!(streams.len(), 500);
+}

@@ -16,6 +16,6 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let listener = tokio::net::TcpListener::bind(&args.listen).await?;
+    let listener = chinwag_bench::listen(&args.listen)?;
     chinwag_bench::raw::run(listener, args.secret).await
 }

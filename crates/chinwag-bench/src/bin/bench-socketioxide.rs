@@ -19,6 +19,6 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let listener = tokio::net::TcpListener::bind(&args.listen).await?;
+    let listener = chinwag_bench::listen(&args.listen)?;
     chinwag_bench::sioxide::run(listener, args.secret, args.redis).await
 }
