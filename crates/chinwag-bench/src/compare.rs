@@ -98,14 +98,15 @@ impl Sizes {
             idle_hold_s: 5,
             fanout_subs: vec![1_000, 10_000],
             deliveries: vec![
-                10e3, 25e3, 50e3, 100e3, 200e3, 400e3, 600e3, 800e3, 1.2e6, 1.6e6,
+                10e3, 25e3, 50e3, 100e3, 200e3, 400e3, 600e3, 800e3, 1.2e6, 1.6e6, 2e6, 2.4e6,
+                3.2e6,
             ],
             step_s: 3.0,
             cluster_subs: 1_000,
             resume_clients: 1_000,
             resume_missed: 100,
             chat_users: 10_000,
-            chat_deliveries: vec![1e3, 2.5e3, 5e3, 10e3, 20e3, 40e3, 80e3],
+            chat_deliveries: vec![1e3, 2.5e3, 5e3, 10e3, 20e3, 40e3, 60e3, 80e3],
             chat_step_s: 10.0,
             chat_backends: all_backends(),
         }
