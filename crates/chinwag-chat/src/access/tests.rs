@@ -9,14 +9,10 @@ use chinwag_protocol::permissions::{
     ADD_REACTIONS, MANAGE_MESSAGES, PIN_MESSAGES, SEND_MESSAGES, VIEW_CHANNEL,
 };
 use chinwag_store::testing::{community, each_backend, text_channel, user};
-use chinwag_store::{NewChannel, NewRole, OverrideTarget, PermissionOverride, Store};
+use chinwag_store::{NewChannel, NewRole, OverrideTarget, PermissionOverride};
 
 use crate::chat::Chat;
 use crate::error::ChatError;
-
-fn chat(store: Store) -> Chat {
-    Chat::on_memory_hub(store)
-}
 
 /// What the old path says: the bits, or `None` when the channel is hidden
 /// (`NOT_FOUND`).
@@ -43,7 +39,7 @@ async fn new_bits(chat: &Chat, user: Id, channel_id: Id) -> Option<(u64, Option<
 #[tokio::test]
 async fn one_query_check_matches_the_multi_query_path() {
     each_backend(|store| async move {
-        let chat = chat(store.clone());
+        let chat = Chat::on_memory_hub(store.clone());
         let owner = user(&store, "owner").await.id;
         let created = community(&store, owner).await;
         let cid = created.community.id;

@@ -10,10 +10,6 @@ use crate::chat::Chat;
 use crate::error::ChatError;
 use crate::messages::MessageSpec;
 
-fn chat(store: Store) -> Chat {
-    Chat::on_memory_hub(store)
-}
-
 fn text(content: &str) -> MessageSpec {
     MessageSpec {
         content: content.into(),
@@ -44,7 +40,7 @@ async fn guild(store: &Store) -> (Id, Id, Id, Id) {
 #[tokio::test]
 async fn a_remembered_check_gives_way_to_every_change() {
     each_backend(|store| async move {
-        let chat = chat(store.clone());
+        let chat = Chat::on_memory_hub(store.clone());
         let (_, member, cid, channel) = guild(&store).await;
         chat.send_message(member, channel, text("one"))
             .await
@@ -121,7 +117,7 @@ async fn a_remembered_check_gives_way_to_every_change() {
 #[tokio::test]
 async fn a_change_on_another_node_stops_a_remembered_send() {
     each_backend_pair(|here, there| async move {
-        let chat = chat(here.clone());
+        let chat = Chat::on_memory_hub(here.clone());
         let (_, member, cid, channel) = guild(&here).await;
         chat.send_message(member, channel, text("one"))
             .await
