@@ -121,6 +121,17 @@ pub struct PresenceSnapshot {
     pub version: i64,
 }
 
+/// One event of a run given to [`Engine::publish_many`].
+#[derive(Debug)]
+pub struct Publication {
+    /// The room.
+    pub room: RoomId,
+    /// The event.
+    pub event: Event,
+    /// Restricts delivery (and replay) to one role.
+    pub only_role: Option<UserRole>,
+}
+
 /// Sender for [`ControlMsg`]s, given to an engine at construction.
 pub type ControlSender = mpsc::UnboundedSender<ControlMsg>;
 
@@ -137,6 +148,23 @@ pub trait Engine: Send + Sync + 'static {
         event: Event,
         only_role: Option<UserRole>,
     ) -> impl Future<Output = Result<Option<StreamPos>, HubError>> + Send;
+
+    /// Publishes a run of events in order, with the same effect as calling
+    /// [`Engine::publish`] for each in turn: one result per event, and an
+    /// event that fails does not stop the rest. A distributed engine may
+    /// send the whole run in one round trip.
+    fn publish_many(
+        &self,
+        run: Vec<Publication>,
+    ) -> impl Future<Output = Vec<Result<Option<StreamPos>, HubError>>> + Send {
+        async move {
+            let mut results = Vec::with_capacity(run.len());
+            for p in run {
+                results.push(self.publish(&p.room, p.event, p.only_role).await);
+            }
+            results
+        }
+    }
 
     /// The stream's current position (the last offset assigned).
     fn head(&self, room: &RoomId) -> impl Future<Output = Result<StreamPos, HubError>> + Send;
@@ -215,6 +243,13 @@ impl Engine for AnyEngine {
         only_role: Option<UserRole>,
     ) -> Result<Option<StreamPos>, HubError> {
         dispatch!(self, e => e.publish(room, event, only_role).await)
+    }
+
+    async fn publish_many(
+        &self,
+        run: Vec<Publication>,
+    ) -> Vec<Result<Option<StreamPos>, HubError>> {
+        dispatch!(self, e => e.publish_many(run).await)
     }
 
     async fn head(&self, room: &RoomId) -> Result<StreamPos, HubError> {

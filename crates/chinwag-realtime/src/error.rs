@@ -1,7 +1,7 @@
 //! Hub errors.
 
 /// What can go wrong in the hub or an engine.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum HubError {
     /// A room name that is not `kind:id`.
     #[error("invalid room name `{0}`")]

@@ -12,7 +12,7 @@ use tokio::sync::{broadcast, mpsc};
 
 use crate::conn::{Control, OutboxConfig, lock};
 use crate::engine::{
-    ControlMsg, ControlSender, Engine, HistoryConfig, MembershipChange, MemoryEngine,
+    ControlMsg, ControlSender, Engine, HistoryConfig, MembershipChange, MemoryEngine, Publication,
 };
 use crate::local::Local;
 use crate::{
@@ -267,14 +267,57 @@ impl Hub {
         from: Option<Id>,
         data: serde_json::Value,
     ) -> Result<Option<StreamPos>, HubError> {
-        let room = RoomId::topic(topic)?;
-        let event = Event::TopicMessage(TopicMessage {
-            topic: topic.to_string(),
-            from,
-            origin_node: self.node().name().to_string(),
-            data,
-        });
-        self.inner.engine.publish(&room, event, None).await
+        let p = self.bus_message(topic, from, data)?;
+        self.inner.engine.publish(&p.room, p.event, None).await
+    }
+
+    /// Publishes a run of bus messages (topic, data) from one sender, in
+    /// order; a distributed engine sends the run in one round trip. One
+    /// result per message.
+    pub async fn bus_publish_many(
+        &self,
+        from: Option<Id>,
+        messages: Vec<(String, serde_json::Value)>,
+    ) -> Vec<Result<Option<StreamPos>, HubError>> {
+        let mut results: Vec<Option<Result<Option<StreamPos>, HubError>>> =
+            Vec::with_capacity(messages.len());
+        let mut run = Vec::with_capacity(messages.len());
+        for (topic, data) in messages {
+            match self.bus_message(&topic, from, data) {
+                Ok(p) => {
+                    run.push(p);
+                    results.push(None);
+                }
+                Err(err) => results.push(Some(Err(err))),
+            }
+        }
+        let mut published = self.inner.engine.publish_many(run).await.into_iter();
+        results
+            .into_iter()
+            .map(|r| {
+                r.or_else(|| published.next()).unwrap_or_else(|| {
+                    Err(HubError::Engine("the engine returned no result".into()))
+                })
+            })
+            .collect()
+    }
+
+    fn bus_message(
+        &self,
+        topic: &str,
+        from: Option<Id>,
+        data: serde_json::Value,
+    ) -> Result<Publication, HubError> {
+        Ok(Publication {
+            room: RoomId::topic(topic)?,
+            event: Event::TopicMessage(TopicMessage {
+                topic: topic.to_string(),
+                from,
+                origin_node: self.node().name().to_string(),
+                data,
+            }),
+            only_role: None,
+        })
     }
 
     /// Subscribes this server to a bus topic, on this node.

@@ -14,12 +14,13 @@ use chinwag_protocol::model::{PresenceStatus, UserRole};
 use chinwag_protocol::stream::ResyncReason;
 use chinwag_protocol::{Encoding, Id, StreamPos};
 use chinwag_realtime::conn::Control;
-use chinwag_realtime::engine::{Engine, PresenceOp};
+use chinwag_realtime::engine::{Engine, PresenceOp, Publication};
 use chinwag_realtime::{ConnId, HistoryConfig, HubError, Outgoing, Replay, RoomId};
 use support::{Broker, Kind, events, eventually, next, number, numbered, quiet, room_messages};
 
 broker_suite!(
     fanout_is_exactly_once_in_offset_order,
+    a_run_of_publishes_keeps_its_order,
     subscriptions_follow_interest,
     to_user_and_to_conn_cross_nodes,
     membership_changes_reach_every_node,
@@ -110,6 +111,67 @@ async fn fanout_is_exactly_once_in_offset_order(broker: Broker) {
     }
     let head = hubs[2].head(&room).await.unwrap();
     assert_eq!(head.offset, total as u64);
+}
+
+async fn a_run_of_publishes_keeps_its_order(broker: Broker) {
+    let hubs = broker.nodes(2, history()).await;
+    let room = RoomId::channel(Id(12));
+    let (member, mut outbox) = hubs[1].register(Id(1), UserRole::User);
+    hubs[1].join(&member, &room).await.unwrap();
+
+    // Node 1 publishes one by one while node 0 sends a run of 30, every
+    // fifth one ephemeral.
+    let (other, other_room) = (hubs[1].clone(), room.clone());
+    let singles = tokio::spawn(async move {
+        for n in 0..10 {
+            other
+                .broadcast(&other_room, numbered(1000 + n))
+                .await
+                .unwrap();
+        }
+    });
+    let run = (0..30)
+        .map(|n| Publication {
+            room: room.clone(),
+            event: if n % 5 == 4 {
+                support::typing(n)
+            } else {
+                numbered(n)
+            },
+            only_role: None,
+        })
+        .collect();
+    let results = hubs[0].engine().publish_many(run).await;
+    singles.await.unwrap();
+
+    assert_eq!(results.len(), 30);
+    let mut offsets = Vec::new();
+    for (n, result) in results.into_iter().enumerate() {
+        let pos = result.unwrap_or_else(|e| panic!("publish {n} failed: {e}"));
+        assert_eq!(
+            pos.is_some(),
+            n % 5 != 4,
+            "only durable events get a position"
+        );
+        offsets.extend(pos.map(|p| p.offset));
+    }
+    assert!(
+        offsets.windows(2).all(|w| w[0] < w[1]),
+        "run offsets in order: {offsets:?}"
+    );
+
+    let got = events(&mut outbox, 40).await;
+    let run_order: Vec<i64> = got
+        .iter()
+        .filter(|f| f.offset().is_some())
+        .map(|f| number(f))
+        .filter(|n| *n < 1000)
+        .collect();
+    let expected: Vec<i64> = (0..30).filter(|n| n % 5 != 4).collect();
+    assert_eq!(run_order, expected, "the member sees the run in order");
+    let durable: Vec<u64> = got.iter().filter_map(|f| f.offset()).collect();
+    assert_eq!(durable, (1..=34).collect::<Vec<u64>>(), "gap-free offsets");
+    quiet(&mut outbox).await;
 }
 
 async fn subscriptions_follow_interest(broker: Broker) {

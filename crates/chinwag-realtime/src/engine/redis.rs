@@ -4,7 +4,8 @@
 //!   `head`) and a Redis stream whose entry ids are `offset-millis`. One Lua
 //!   script assigns the offset (`HINCRBY`), appends (`XADD MAXLEN`), trims by
 //!   age and `PUBLISH`es the event; scripts run atomically, so the order of
-//!   messages on the room's channel is offset order on every node.
+//!   messages on the room's channel is offset order on every node. A run of
+//!   publishes ([`Engine::publish_many`]) is one pipeline, one round trip.
 //! - **Epochs**: the epoch is created with the metadata hash. If the hash
 //!   disappears (it expires after [`BrokerOptions::idle_stream_ttl`] without
 //!   activity, or the data is flushed) the next use creates a new epoch, so
@@ -48,7 +49,8 @@ use crate::engine::broker::{
     new_epoch, role_byte, room_payload,
 };
 use crate::engine::{
-    ControlMsg, ControlSender, Engine, HistoryConfig, PresenceOp, PresenceSnapshot, Replay,
+    ControlMsg, ControlSender, Engine, HistoryConfig, PresenceOp, PresenceSnapshot, Publication,
+    Replay,
 };
 use crate::local::Local;
 use crate::{ConnId, HubError, RoomId};
@@ -194,6 +196,113 @@ impl Inner {
         (self.opts.history.max_age.as_millis() as u64).max(1)
     }
 
+    /// The command that publishes `p`: the PUBLISH script (by its hash)
+    /// for a durable event, a plain `PUBLISH` for an ephemeral one. The
+    /// flag says which.
+    fn publish_cmd(&self, p: Publication) -> Result<(redis::Cmd, bool), HubError> {
+        let durable = p.event.class() == EventClass::Durable;
+        let channel = self.keys.room_channel(&p.room);
+        let encoded = EncodedEvent::new(&p.room, p.event)?;
+        let mut cmd;
+        if durable {
+            cmd = redis::cmd("EVALSHA");
+            cmd.arg(scripts::PUBLISH.get_hash())
+                .arg(2)
+                .arg(self.keys.meta(&p.room))
+                .arg(self.keys.log(&p.room))
+                .arg(new_epoch())
+                .arg(channel)
+                .arg(&encoded.head)
+                .arg(&encoded.tail)
+                .arg(&[role_byte(p.only_role)][..])
+                .arg(self.opts.history.max_len.max(1))
+                .arg(self.max_age_ms())
+                .arg(self.meta_ttl_secs());
+        } else {
+            cmd = redis::cmd("PUBLISH");
+            cmd.arg(channel)
+                .arg(room_payload(p.only_role, &encoded.plain()));
+        }
+        Ok((cmd, durable))
+    }
+
+    /// Sends publish commands (each flagged durable or not) as one
+    /// pipeline and returns one result per command.
+    ///
+    /// If Redis lost the script (a restart, a failover, `SCRIPT FLUSH`),
+    /// the refused commands are a suffix of the run: the script is loaded
+    /// again and they are sent once more, still in order. Should a command
+    /// after a refused one have run (another client loaded the script in
+    /// between), the refused ones fail instead: sending them again would
+    /// put them out of order.
+    async fn send_run(
+        &self,
+        commands: Vec<(redis::Cmd, bool)>,
+    ) -> Vec<Result<Option<StreamPos>, HubError>> {
+        use redis::aio::ConnectionLike;
+        let mut results: Vec<Result<Option<StreamPos>, HubError>> =
+            commands.iter().map(|_| Ok(None)).collect();
+        let mut pending: Vec<usize> = (0..commands.len()).collect();
+        let mut conn = self.conn();
+        let mut reloaded = false;
+        while !pending.is_empty() {
+            let mut pipe = redis::pipe();
+            for &i in &pending {
+                pipe.add_command(commands[i].0.clone());
+            }
+            let replies = match conn.req_packed_commands(&pipe, 0, pending.len()).await {
+                Ok(replies) => replies,
+                Err(err) => {
+                    let err = engine_err("redis publish", err);
+                    for &i in &pending {
+                        results[i] = Err(err.clone());
+                    }
+                    break;
+                }
+            };
+            let mut refused = Vec::new();
+            let mut ran_after_refusal = false;
+            for (&i, reply) in pending.iter().zip(replies) {
+                if matches!(&reply, redis::Value::ServerError(e) if e.code() == "NOSCRIPT") {
+                    refused.push(i);
+                    continue;
+                }
+                ran_after_refusal |= !refused.is_empty() && commands[i].1;
+                results[i] = publish_reply(reply, commands[i].1);
+            }
+            pending = Vec::new();
+            if refused.is_empty() {
+                break;
+            }
+            let retry = if reloaded || ran_after_refusal {
+                Err(HubError::Engine(
+                    "redis publish: the script was missing; not resent out of order".into(),
+                ))
+            } else {
+                scripts::PUBLISH
+                    .load_async(&mut conn)
+                    .await
+                    .map_err(|e| engine_err("redis script load", e))
+            };
+            match retry {
+                Ok(_) => {
+                    tracing::info!(
+                        count = refused.len(),
+                        "redis lost the publish script; loaded it again"
+                    );
+                    reloaded = true;
+                    pending = refused;
+                }
+                Err(err) => {
+                    for i in refused {
+                        results[i] = Err(err.clone());
+                    }
+                }
+            }
+        }
+        results
+    }
+
     pub(crate) async fn head(&self, room: &RoomId) -> Result<StreamPos, HubError> {
         let mut conn = self.conn();
         let (epoch, offset): (String, u64) = scripts::HEAD
@@ -261,6 +370,19 @@ impl Inner {
     }
 }
 
+/// A publish command's reply: `{epoch, offset}` for a durable event.
+fn publish_reply(reply: redis::Value, durable: bool) -> Result<Option<StreamPos>, HubError> {
+    let reply = reply
+        .extract_error()
+        .map_err(|e| engine_err("redis publish", e))?;
+    if !durable {
+        return Ok(None);
+    }
+    let (epoch, offset): (String, u64) =
+        redis::from_owned_redis_value(reply).map_err(|e| engine_err("redis publish reply", e))?;
+    Ok(Some(StreamPos { epoch, offset }))
+}
+
 impl Engine for RedisEngine {
     async fn publish(
         &self,
@@ -268,35 +390,40 @@ impl Engine for RedisEngine {
         event: Event,
         only_role: Option<UserRole>,
     ) -> Result<Option<StreamPos>, HubError> {
+        let run = vec![Publication {
+            room: room.clone(),
+            event,
+            only_role,
+        }];
+        let mut results = self.publish_many(run).await;
+        results.pop().unwrap_or(Ok(None))
+    }
+
+    /// The run goes out as one pipeline: one round trip however long it
+    /// is. Redis runs a connection's commands in the order sent, so the
+    /// run's events take offsets in order.
+    async fn publish_many(
+        &self,
+        run: Vec<Publication>,
+    ) -> Vec<Result<Option<StreamPos>, HubError>> {
         let inner = &self.inner;
-        let durable = event.class() == EventClass::Durable;
-        let encoded = EncodedEvent::new(room, event)?;
-        let mut conn = inner.conn();
-        if !durable {
-            let payload = room_payload(only_role, &encoded.plain());
-            redis::cmd("PUBLISH")
-                .arg(inner.keys.room_channel(room))
-                .arg(payload)
-                .exec_async(&mut conn)
-                .await
-                .map_err(|e| engine_err("redis publish", e))?;
-            return Ok(None);
+        let mut results = Vec::with_capacity(run.len());
+        let mut commands = Vec::with_capacity(run.len());
+        let mut at = Vec::with_capacity(run.len());
+        for p in run {
+            match inner.publish_cmd(p) {
+                Ok(command) => {
+                    at.push(results.len());
+                    commands.push(command);
+                    results.push(Ok(None));
+                }
+                Err(err) => results.push(Err(err)),
+            }
         }
-        let (epoch, offset): (String, u64) = scripts::PUBLISH
-            .key(inner.keys.meta(room))
-            .key(inner.keys.log(room))
-            .arg(new_epoch())
-            .arg(inner.keys.room_channel(room))
-            .arg(&encoded.head)
-            .arg(&encoded.tail)
-            .arg(&[role_byte(only_role)][..])
-            .arg(inner.opts.history.max_len.max(1))
-            .arg(inner.max_age_ms())
-            .arg(inner.meta_ttl_secs())
-            .invoke_async(&mut conn)
-            .await
-            .map_err(|e| engine_err("redis publish", e))?;
-        Ok(Some(StreamPos { epoch, offset }))
+        for (i, result) in at.into_iter().zip(inner.send_run(commands).await) {
+            results[i] = result;
+        }
+        results
     }
 
     async fn head(&self, room: &RoomId) -> Result<StreamPos, HubError> {

@@ -12,10 +12,12 @@ use chinwag_realtime::{RoomId, RoomKind};
 use serde_json::json;
 use tokio::time::Instant;
 
-use super::session::{Flow, Session};
+use super::session::{Flow, Read, Session};
 use crate::ApiError;
 use crate::auth::{TokenError, now_ms};
 
+/// Most publishes [`Session::publish_run`] sends to the engine at once.
+pub const PUBLISH_RUN: usize = 64;
 /// Typing indicators last this long on clients.
 pub const TYPING_TTL_MS: i64 = 8_000;
 /// One `USER_TYPING` per connection and channel per this interval at most.
@@ -40,7 +42,7 @@ impl Session {
             }
             ClientFrame::Subscribe(cmd) => self.subscribe(cmd).await,
             ClientFrame::Unsubscribe(cmd) => self.unsubscribe(cmd).await,
-            ClientFrame::Publish(cmd) => self.publish(cmd).await,
+            ClientFrame::Publish(cmd) => return self.publish_run(cmd).await,
             ClientFrame::Typing(cmd) => self.typing(cmd).await,
             ClientFrame::Reauth(cmd) => self.reauth(cmd).await,
             ClientFrame::SetStatus(cmd) => self.set_status(cmd).await,
@@ -66,10 +68,8 @@ impl Session {
                 }
             }
         };
-        let reply = match result {
-            Ok(Some(frame)) => frame,
-            Ok(None) => return Flow::Continue,
-            Err(err) => ServerFrame::Error(err.frame(nonce)),
+        let Some(reply) = reply_frame(nonce, result) else {
+            return Flow::Continue;
         };
         match self.writer.send_frame(&reply).await {
             Ok(()) => Flow::Continue,
@@ -111,23 +111,75 @@ impl Session {
         Ok(Self::ack(cmd.nonce, json!({"room": room.as_str()})))
     }
 
-    async fn publish(&mut self, cmd: Publish) -> Result<Option<ServerFrame>, ApiError> {
-        RoomId::topic(&cmd.topic)?;
-        if !self.state.policy.can_publish(&self.who, &cmd.topic).await {
-            return Err(ApiError::forbidden(format!(
-                "not allowed to publish on `{}`",
-                cmd.topic
-            )));
+    /// Publishes `first` and the publishes the client sent right behind
+    /// it (those already received, up to [`PUBLISH_RUN`]) in one engine
+    /// call, so a stream of publishes from one connection costs a broker
+    /// round trip per run rather than per publish. They keep their order,
+    /// and so do the replies. A different command read meanwhile runs
+    /// after the run.
+    async fn publish_run(&mut self, first: Publish) -> Flow {
+        let (mut run, after) = self.read_publish_run(first).await;
+        let mut refused = Vec::with_capacity(run.len());
+        let mut allowed = Vec::with_capacity(run.len());
+        for cmd in &mut run {
+            let topic = std::mem::take(&mut cmd.topic);
+            let verdict = match RoomId::topic(&topic) {
+                Err(err) => Some(ApiError::from(err)),
+                Ok(_) if !self.state.policy.can_publish(&self.who, &topic).await => Some(
+                    ApiError::forbidden(format!("not allowed to publish on `{topic}`")),
+                ),
+                Ok(_) => None,
+            };
+            if verdict.is_none() {
+                allowed.push((topic, std::mem::take(&mut cmd.data)));
+            }
+            refused.push(verdict);
         }
-        let pos = self
+        let mut published = self
             .state
             .hub
-            .bus_publish(&cmd.topic, Some(self.who.user_id), cmd.data)
-            .await?;
-        Ok(Self::ack(
-            cmd.nonce,
-            json!({"offset": pos.map(|p| p.offset)}),
-        ))
+            .bus_publish_many(Some(self.who.user_id), allowed)
+            .await
+            .into_iter();
+        for (cmd, refusal) in run.into_iter().zip(refused) {
+            let result = match refusal {
+                Some(err) => Err(err),
+                None => match published.next() {
+                    Some(Ok(pos)) => Ok(Self::ack(
+                        cmd.nonce.clone(),
+                        json!({"offset": pos.map(|p| p.offset)}),
+                    )),
+                    Some(Err(err)) => Err(ApiError::from(err)),
+                    None => Err(ApiError::internal("publish result missing")),
+                },
+            };
+            if let Some(frame) = reply_frame(cmd.nonce, result)
+                && self.writer.feed_frame(&frame).is_err()
+            {
+                return Flow::Stop;
+            }
+        }
+        match (self.writer.flush().await, after) {
+            (Err(_), _) | (Ok(()), Read::End) => Flow::Stop,
+            (Ok(()), Read::Command(command)) => Box::pin(self.handle(command)).await,
+            (Ok(()), Read::Nothing) => Flow::Continue,
+        }
+    }
+
+    /// `first` and the publishes already received behind it, up to
+    /// [`PUBLISH_RUN`], with what came after them: another command, the
+    /// end of the connection, or nothing yet.
+    async fn read_publish_run(&mut self, first: Publish) -> (Vec<Publish>, Read) {
+        let mut run = vec![first];
+        while run.len() < PUBLISH_RUN {
+            match self.read_buffered().await {
+                Some(Read::Command(ClientFrame::Publish(cmd))) => run.push(cmd),
+                Some(Read::Nothing) => {}
+                Some(after) => return (run, after),
+                None => break,
+            }
+        }
+        (run, Read::Nothing)
     }
 
     async fn typing(&mut self, cmd: Typing) -> Result<Option<ServerFrame>, ApiError> {
@@ -227,5 +279,16 @@ impl Session {
             .set_status(self.who.user_id, cmd.status)
             .await?;
         Ok(None)
+    }
+}
+
+/// The frame answering a command, if it has one.
+fn reply_frame(
+    nonce: Option<String>,
+    result: Result<Option<ServerFrame>, ApiError>,
+) -> Option<ServerFrame> {
+    match result {
+        Ok(frame) => frame,
+        Err(err) => Some(ServerFrame::Error(err.frame(nonce))),
     }
 }

@@ -16,6 +16,7 @@ use chinwag_protocol::{
     ClientFrame, CloseCode, CodecError, Encoding, ErrorCode, Id, RoomPosition, ServerFrame,
 };
 use chinwag_realtime::{ConnHandle, Outbox, Replay, RoomId, RoomKind};
+use futures_util::FutureExt;
 use tokio::time::Instant;
 
 use super::limits::RateLimiter;
@@ -106,7 +107,7 @@ struct Identified {
 }
 
 /// How a frame read went.
-enum Read {
+pub(super) enum Read {
     /// A command.
     Command(ClientFrame),
     /// Nothing to act on (a ping frame, an answered bad frame).
@@ -374,6 +375,22 @@ impl Session {
                 }
             }
         }
+    }
+
+    /// The next frame if the client already sent it, read without
+    /// waiting and checked as the main loop checks every frame.
+    pub(super) async fn read_buffered(&mut self) -> Option<Read> {
+        let next = self.writer.socket().recv().now_or_never()?;
+        self.conn.heard();
+        let max_invalid = self.state.config.gateway.max_invalid_frames;
+        let read = read_frame(
+            &mut self.writer,
+            next,
+            &mut self.limiter,
+            &mut self.invalid,
+            max_invalid,
+        );
+        Some(Box::pin(read).await)
     }
 
     /// Closes the connection the way a requested close code asks.
