@@ -80,7 +80,7 @@ impl Sizes {
             fanout_subs: vec![200, 1_000],
             deliveries: vec![20e3, 100e3, 400e3],
             step_s: 1.5,
-            cluster_subs: 500,
+            cluster_subs: 1_000,
             resume_clients: 200,
             resume_missed: 100,
             chat_users: 1_000,

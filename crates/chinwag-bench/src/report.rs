@@ -1,5 +1,6 @@
 //! `docs/benchmarks.md` and its latency plot, written from [`Results`].
 
+mod cluster;
 mod efficiency;
 
 use std::fmt::Write;
@@ -402,6 +403,8 @@ pub fn markdown(r: &Results, svg_name: &str) -> String {
 
     let _ = writeln!(o, "## 4. Cluster: two nodes\n");
     fanout_summary(&mut o, &r.cluster);
+    let _ = writeln!(o, "### Against one node\n");
+    cluster::section(&mut o, &r.fanout, &r.cluster);
     fanout_details(&mut o, &r.cluster);
 
     let _ = writeln!(o, "## 5. Resume\n");

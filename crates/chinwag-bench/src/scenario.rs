@@ -106,6 +106,30 @@ pub struct Step {
     pub outcome: Outcome,
 }
 
+#[cfg(test)]
+impl Step {
+    /// A step that delivered everything, with p50 1 ms and p99 10 ms.
+    pub fn sample(rate: f64, deliveries_per_s: f64, server_cpu_pct: f64) -> Step {
+        Step {
+            rate,
+            published: 0,
+            expected: 0,
+            received: 0,
+            deliveries_per_s,
+            p50_ms: 1.0,
+            p99_ms: 10.0,
+            p999_ms: 20.0,
+            max_ms: 30.0,
+            server_cpu_pct,
+            server_rss: 0,
+            client_cpu_pct: 0.0,
+            reordered: 0,
+            recovered: 0,
+            outcome: Outcome::Ok,
+        }
+    }
+}
+
 /// Fan-out result for one server and one subscriber count.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FanoutResult {
@@ -128,6 +152,13 @@ impl FanoutResult {
             .iter()
             .filter(|s| s.outcome == Outcome::Ok && s.p99_ms < budget_ms)
             .max_by(|a, b| a.deliveries_per_s.total_cmp(&b.deliveries_per_s))
+    }
+
+    /// The step at publish rate `rate`, if it delivered everything.
+    pub fn step_at(&self, rate: f64) -> Option<&Step> {
+        self.steps
+            .iter()
+            .find(|s| s.rate == rate && s.outcome == Outcome::Ok)
     }
 }
 

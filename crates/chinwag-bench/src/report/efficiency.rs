@@ -12,13 +12,6 @@ pub fn cpu_us_per_delivery(step: &Step) -> Option<f64> {
     (step.deliveries_per_s > 0.0).then(|| step.server_cpu_pct / 100.0 * 1e6 / step.deliveries_per_s)
 }
 
-/// The step of `run` at publish rate `rate`, if it delivered everything.
-fn step_at(run: &FanoutResult, rate: f64) -> Option<&Step> {
-    run.steps
-        .iter()
-        .find(|s| s.rate == rate && s.outcome == Outcome::Ok)
-}
-
 /// Writes the efficiency table for the single-node fan-out runs.
 pub fn section(o: &mut String, runs: &[FanoutResult]) {
     let single: Vec<&FanoutResult> = runs.iter().filter(|r| r.setup == "single").collect();
@@ -47,7 +40,7 @@ pub fn section(o: &mut String, runs: &[FanoutResult]) {
             .filter(|r| r.subscribers == ours.subscribers && r.kind != Kind::Chinwag)
         {
             for step in ours.steps.iter().filter(|s| s.outcome == Outcome::Ok) {
-                let Some(theirs) = step_at(peer, step.rate) else {
+                let Some(theirs) = peer.step_at(step.rate) else {
                     continue;
                 };
                 let (Some(a), Some(b)) = (cpu_us_per_delivery(step), cpu_us_per_delivery(theirs))
@@ -75,34 +68,14 @@ pub fn section(o: &mut String, runs: &[FanoutResult]) {
 mod tests {
     use super::*;
 
-    fn step(rate: f64, delivered: f64, cpu: f64) -> Step {
-        Step {
-            rate,
-            published: 0,
-            expected: 0,
-            received: 0,
-            deliveries_per_s: delivered,
-            p50_ms: 1.0,
-            p99_ms: 10.0,
-            p999_ms: 20.0,
-            max_ms: 30.0,
-            server_cpu_pct: cpu,
-            server_rss: 0,
-            client_cpu_pct: 0.0,
-            reordered: 0,
-            recovered: 0,
-            outcome: Outcome::Ok,
-        }
-    }
-
     #[test]
     fn cpu_per_delivery_is_cpu_seconds_over_deliveries() {
         // Half a core for 100k deliveries/s is 5 µs each.
         assert_eq!(
-            cpu_us_per_delivery(&step(100.0, 100_000.0, 50.0)),
+            cpu_us_per_delivery(&Step::sample(100.0, 100_000.0, 50.0)),
             Some(5.0)
         );
-        assert_eq!(cpu_us_per_delivery(&step(100.0, 0.0, 50.0)), None);
+        assert_eq!(cpu_us_per_delivery(&Step::sample(100.0, 0.0, 50.0)), None);
     }
 
     #[test]
@@ -114,16 +87,19 @@ mod tests {
             outcome: Outcome::Ok,
             steps,
         };
-        let mut failed = step(200.0, 150_000.0, 90.0);
+        let mut failed = Step::sample(200.0, 150_000.0, 90.0);
         failed.outcome = Outcome::Failed("lost".into());
         let runs = vec![
             run(
                 Kind::Chinwag,
-                vec![step(100.0, 100_000.0, 20.0), step(200.0, 200_000.0, 40.0)],
+                vec![
+                    Step::sample(100.0, 100_000.0, 20.0),
+                    Step::sample(200.0, 200_000.0, 40.0),
+                ],
             ),
             run(
                 Kind::Socketioxide,
-                vec![step(100.0, 100_000.0, 40.0), failed],
+                vec![Step::sample(100.0, 100_000.0, 40.0), failed],
             ),
         ];
         let mut o = String::new();
