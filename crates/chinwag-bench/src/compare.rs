@@ -298,6 +298,17 @@ pub async fn run(
     Ok(r)
 }
 
+/// Nodes in the cluster scenario.
+const CLUSTER_NODES: usize = 2;
+
+/// Runtime threads per cluster node: the nodes share the machine's cores,
+/// as nodes sharing one host would be deployed, rather than each running a
+/// thread per core.
+fn cluster_worker_threads() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (cores / CLUSTER_NODES).max(1)
+}
+
 async fn cluster(env: &Env, kind: Kind, bus: &str, sizes: &Sizes) -> FanoutResult {
     let setup = format!("2 nodes over {bus}");
     let subs = sizes.cluster_subs;
@@ -335,11 +346,12 @@ async fn cluster(env: &Env, kind: Kind, bus: &str, sizes: &Sizes) -> FanoutResul
         }
     };
     let mut nodes: Vec<Server> = Vec::new();
-    for i in 0..2 {
+    for i in 0..CLUSTER_NODES {
         let opts = Options {
             redis_url: (bus == "redis").then(|| service.url.clone()),
             nats_url: (bus == "nats").then(|| service.url.clone()),
             node_id: Some(format!("node-{i}")),
+            worker_threads: Some(cluster_worker_threads()),
             ..Options::default()
         };
         match servers::start(env, kind, &opts) {

@@ -338,7 +338,11 @@ pub fn markdown(r: &Results, svg_name: &str) -> String {
            bounded outboxes, many frames per flush; no persistence, no permissions, no presence.\n\
          - **Accept queue**: every server listens with a backlog of 4096 (Chinwag's default `listen_backlog`; the Rust peers \
            through `TcpSocket::listen`, Node through `listen({{ backlog }})`). With tokio's default of 128, the resume \
-           scenario's 1000 simultaneous reconnects overflowed the queue and the dropped SYNs were retried after 1 s.\n"
+           scenario's 1000 simultaneous reconnects overflowed the queue and the dropped SYNs were retried after 1 s.\n\
+         - **Cluster nodes share the cores**: the two nodes of the cluster scenario run on this one machine, so each tokio \
+           node (Chinwag, socketioxide) runs half as many runtime threads as there are cores (`TOKIO_WORKER_THREADS`), as \
+           one would deploy two nodes on one host. With a thread per core each, four runtime threads contended for two \
+           cores and Chinwag's best cluster rate was half as high.\n"
     );
 
     // Scenario 1

@@ -61,6 +61,9 @@ pub struct Options {
     pub node_id: Option<String>,
     /// Chinwag: the database URL (default: SQLite in the data directory).
     pub database_url: Option<String>,
+    /// Tokio servers (Chinwag, socketioxide): runtime worker threads
+    /// (`TOKIO_WORKER_THREADS`; default one per core).
+    pub worker_threads: Option<usize>,
 }
 
 /// Where binaries and scratch files are.
@@ -213,6 +216,9 @@ pub fn start(env: &Env, kind: Kind, opts: &Options) -> Result<Server> {
             c
         }
     };
+    if let (Kind::Chinwag | Kind::Socketioxide, Some(n)) = (kind, opts.worker_threads) {
+        cmd.env("TOKIO_WORKER_THREADS", n.to_string());
+    }
     let child = cmd
         .stdin(Stdio::null())
         .stdout(logf.try_clone()?)
