@@ -5,11 +5,64 @@ use std::cmp::Ordering;
 use chinwag_protocol::StreamPos;
 use chinwag_realtime::RoomId;
 
+/// Epochs up to this long are kept inside the cursor.
+const INLINE_EPOCH: usize = 22;
+
+/// A stream epoch, kept inside its cursor: a cursor is read on every
+/// delivery, and an epoch in an allocation of its own would cost a cache
+/// miss per delivery in a large fan-out. The engines make 16 hex digits;
+/// anything longer than [`INLINE_EPOCH`] bytes is kept on the heap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Epoch {
+    /// The epoch's bytes, in place.
+    Inline {
+        /// Bytes used.
+        len: u8,
+        /// The bytes.
+        bytes: [u8; INLINE_EPOCH],
+    },
+    /// A longer epoch.
+    Heap(Box<str>),
+}
+
+impl Epoch {
+    /// Keeps `epoch`.
+    pub fn new(epoch: &str) -> Epoch {
+        match u8::try_from(epoch.len()) {
+            Ok(len) if epoch.len() <= INLINE_EPOCH => {
+                let mut bytes = [0; INLINE_EPOCH];
+                bytes[..epoch.len()].copy_from_slice(epoch.as_bytes());
+                Epoch::Inline { len, bytes }
+            }
+            _ => Epoch::Heap(epoch.into()),
+        }
+    }
+
+    /// Whether this is `epoch`.
+    pub fn is(&self, epoch: &str) -> bool {
+        self.as_bytes() == epoch.as_bytes()
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            Epoch::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            Epoch::Heap(epoch) => epoch.as_bytes(),
+        }
+    }
+}
+
+impl std::fmt::Display for Epoch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Made from a `&str`, whole, so always UTF-8.
+        f.write_str(std::str::from_utf8(self.as_bytes()).unwrap_or_default())
+    }
+}
+
 /// Where a connection stands in one room.
 #[derive(Debug, Clone)]
 pub struct Cursor {
     /// The stream epoch.
-    pub epoch: String,
+    pub epoch: Epoch,
     /// The client's starting point: events at or before it are not sent
     /// live (the client fetched that state, or it was replayed).
     pub floor: u64,
@@ -29,11 +82,12 @@ impl Cursor {
     /// them) but never repeat what was sent.
     pub(super) fn advance(&mut self, pos: &StreamPos, replayed: bool) -> bool {
         let limit = if replayed { self.sent } else { self.position() };
-        if self.epoch == pos.epoch && pos.offset <= limit {
+        let same_epoch = self.epoch.is(&pos.epoch);
+        if same_epoch && pos.offset <= limit {
             return false;
         }
-        if self.epoch != pos.epoch {
-            self.epoch = pos.epoch.clone();
+        if !same_epoch {
+            self.epoch = Epoch::new(&pos.epoch);
             self.floor = 0;
         }
         self.sent = pos.offset;
@@ -48,9 +102,9 @@ impl Cursor {
 pub struct Cursors(Vec<(RoomId, Cursor)>);
 
 /// The search order: name length first, then the name. The length sits in
-/// the entry itself, and each connection's room names are allocations of
-/// its own, so a probe of another length reads no string (a cache miss per
-/// delivery in a large fan-out).
+/// the entry itself, so a probe of another length reads no string, and
+/// room names are interned, so the same room is a pointer check (reading
+/// the name would be a cache miss per delivery in a large fan-out).
 fn search_order(entry: &RoomId, room: &RoomId) -> Ordering {
     let (entry, room) = (entry.as_str(), room.as_str());
     entry.len().cmp(&room.len()).then_with(|| {
@@ -105,10 +159,24 @@ mod tests {
 
     fn cursor(offset: u64) -> Cursor {
         Cursor {
-            epoch: "e".into(),
+            epoch: Epoch::new("e"),
             floor: offset,
             sent: 0,
         }
+    }
+
+    #[test]
+    fn an_epoch_of_any_length_is_kept_whole() {
+        let short = "0123456789abcdef";
+        let long = "an epoch longer than the inline space";
+        for epoch in [short, long, ""] {
+            let kept = Epoch::new(epoch);
+            assert!(kept.is(epoch));
+            assert_eq!(kept.to_string(), epoch);
+            assert!(!kept.is(&format!("{epoch}0")));
+        }
+        assert!(matches!(Epoch::new(short), Epoch::Inline { .. }));
+        assert!(!Epoch::new(short).is("0123456789abcdeF"));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use chinwag_protocol::{CloseCode, Encoding, RoomPosition, ServerFrame, StreamPos
 use chinwag_realtime::conn::Control;
 use chinwag_realtime::{Outgoing, RoomId, SharedFrame};
 
-use super::cursor::{Cursor, Cursors};
+use super::cursor::{Cursor, Cursors, Epoch};
 use super::ws::{OpCode, Socket, Upgraded};
 
 /// What the session loop should do after a write.
@@ -91,13 +91,13 @@ impl Writer {
     /// Sets a room's floor (after a join or resync).
     pub fn set_floor(&mut self, room: &RoomId, pos: &StreamPos) {
         let cursor = self.cursors.get_or_insert_with(room, || Cursor {
-            epoch: pos.epoch.clone(),
+            epoch: Epoch::new(&pos.epoch),
             floor: 0,
             sent: 0,
         });
-        if cursor.epoch != pos.epoch {
+        if !cursor.epoch.is(&pos.epoch) {
             *cursor = Cursor {
-                epoch: pos.epoch.clone(),
+                epoch: Epoch::new(&pos.epoch),
                 floor: pos.offset,
                 sent: 0,
             };
@@ -116,11 +116,11 @@ impl Writer {
     /// gap could only be sent out of order. Returns the position reached.
     pub fn live_ahead(&self, room: &RoomId, since: &StreamPos) -> Option<StreamPos> {
         let cursor = self.cursors.get(room)?;
-        let gap_below_live = cursor.epoch == since.epoch
+        let gap_below_live = cursor.epoch.is(&since.epoch)
             && since.offset < cursor.floor
             && cursor.sent > cursor.floor;
         gap_below_live.then(|| StreamPos {
-            epoch: cursor.epoch.clone(),
+            epoch: cursor.epoch.to_string(),
             offset: cursor.sent,
         })
     }
@@ -138,7 +138,7 @@ impl Writer {
                 self.cursors.get(room).map(|c| RoomPosition {
                     room: room.to_string(),
                     pos: StreamPos {
-                        epoch: c.epoch.clone(),
+                        epoch: c.epoch.to_string(),
                         offset: c.position(),
                     },
                 })
@@ -166,7 +166,7 @@ impl Writer {
     pub fn feed_event(&mut self, frame: Arc<SharedFrame>, replayed: bool) -> bool {
         if let Some(pos) = frame.pos() {
             let cursor = self.cursors.get_or_insert_with(frame.room(), || Cursor {
-                epoch: pos.epoch.clone(),
+                epoch: Epoch::new(&pos.epoch),
                 floor: 0,
                 sent: 0,
             });
