@@ -23,6 +23,11 @@ use super::frame::{Decoder, FrameError, Header, Incoming, OpCode};
 const FRAMES_PER_WRITE: usize = 128;
 /// Up to this many queued frames are written from a small slice array.
 const FEW_FRAMES: usize = 4;
+/// Queued bytes up to this many are copied into one buffer and written
+/// with a plain write: for a few small frames that is cheaper in the
+/// kernel than a vectored write of their parts (a TCP socket's plain write
+/// is a `send`, which skips the file layer and the slice import).
+const COPY_UP_TO: usize = 2048;
 /// Bytes read from the socket per system call.
 const READ_CHUNK: usize = 4096;
 
@@ -144,9 +149,12 @@ where
 
     fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while !self.queue.is_empty() {
-            // A lone frame (the usual case at low rates) does not pay for
-            // setting up a slice array sized for a whole batch.
-            let written = if self.queue.len() <= FEW_FRAMES {
+            // A few small frames (the usual case at low rates) go out as one
+            // copied buffer; a lone larger one does not pay for setting up
+            // a slice array sized for a whole batch.
+            let written = if self.unwritten_len() <= COPY_UP_TO {
+                ready!(self.poll_write_copied(cx))?
+            } else if self.queue.len() <= FEW_FRAMES {
                 ready!(self.poll_write_front::<{ 2 * FEW_FRAMES }>(cx))?
             } else {
                 ready!(self.poll_write_front::<{ 2 * FRAMES_PER_WRITE }>(cx))?
@@ -160,6 +168,23 @@ where
         // An idle connection keeps no queue.
         self.queue = VecDeque::new();
         Poll::Ready(Ok(()))
+    }
+
+    /// Bytes queued and not yet written.
+    fn unwritten_len(&self) -> usize {
+        self.queue.iter().map(|p| p.len() - p.written).sum()
+    }
+
+    /// One plain write of everything queued, copied into one buffer (at
+    /// most [`COPY_UP_TO`] bytes).
+    fn poll_write_copied(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        let mut buf = [0u8; COPY_UP_TO];
+        let mut len = 0;
+        for part in self.queue.iter().flat_map(Pending::unwritten) {
+            buf[len..len + part.len()].copy_from_slice(part);
+            len += part.len();
+        }
+        Pin::new(&mut self.io).poll_write(cx, &buf[..len])
     }
 
     /// One vectored write of the first `SLICES / 2` queued frames.

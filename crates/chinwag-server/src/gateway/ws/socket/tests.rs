@@ -30,7 +30,7 @@ async fn server_frame(client: &mut DuplexStream) -> (u8, Vec<u8>) {
 #[tokio::test]
 async fn many_frames_survive_partial_writes() {
     // A 64-byte pipe forces short writes in the middle of headers and
-    // payloads.
+    // payloads; the queue's last 2 KiB go out through the copied write.
     let (server, mut client) = duplex(64);
     let mut socket: Socket<_> = Socket::new(server, 1024);
     let big = Bytes::from(vec![b'x'; 300]);
