@@ -240,21 +240,23 @@ impl Inner {
         commands: Vec<(redis::Cmd, bool)>,
     ) -> Vec<Result<Option<StreamPos>, HubError>> {
         use redis::aio::ConnectionLike;
-        let mut results: Vec<Result<Option<StreamPos>, HubError>> =
-            commands.iter().map(|_| Ok(None)).collect();
-        let mut pending: Vec<usize> = (0..commands.len()).collect();
+        let mut results = vec![Ok(None); commands.len()];
+        // `slots[k]`: the result index and durability of the pipeline's
+        // k-th command.
+        let mut slots = Vec::with_capacity(commands.len());
+        let mut pipe = redis::pipe();
+        for (i, (cmd, durable)) in commands.into_iter().enumerate() {
+            pipe.add_command(cmd);
+            slots.push((i, durable));
+        }
         let mut conn = self.conn();
         let mut reloaded = false;
-        while !pending.is_empty() {
-            let mut pipe = redis::pipe();
-            for &i in &pending {
-                pipe.add_command(commands[i].0.clone());
-            }
-            let replies = match conn.req_packed_commands(&pipe, 0, pending.len()).await {
+        while !slots.is_empty() {
+            let replies = match conn.req_packed_commands(&pipe, 0, slots.len()).await {
                 Ok(replies) => replies,
                 Err(err) => {
                     let err = engine_err("redis publish", err);
-                    for &i in &pending {
+                    for &(i, _) in &slots {
                         results[i] = Err(err.clone());
                     }
                     break;
@@ -262,19 +264,18 @@ impl Inner {
             };
             let mut refused = Vec::new();
             let mut ran_after_refusal = false;
-            for (&i, reply) in pending.iter().zip(replies) {
+            for (k, (&(i, durable), reply)) in slots.iter().zip(replies).enumerate() {
                 if matches!(&reply, redis::Value::ServerError(e) if e.code() == "NOSCRIPT") {
-                    refused.push(i);
+                    refused.push(k);
                     continue;
                 }
-                ran_after_refusal |= !refused.is_empty() && commands[i].1;
-                results[i] = publish_reply(reply, commands[i].1);
+                ran_after_refusal |= durable && !refused.is_empty();
+                results[i] = publish_reply(reply, durable);
             }
-            pending = Vec::new();
             if refused.is_empty() {
                 break;
             }
-            let retry = if reloaded || ran_after_refusal {
+            let reload = if reloaded || ran_after_refusal {
                 Err(HubError::Engine(
                     "redis publish: the script was missing; not resent out of order".into(),
                 ))
@@ -284,21 +285,24 @@ impl Inner {
                     .await
                     .map_err(|e| engine_err("redis script load", e))
             };
-            match retry {
-                Ok(_) => {
-                    tracing::info!(
-                        count = refused.len(),
-                        "redis lost the publish script; loaded it again"
-                    );
-                    reloaded = true;
-                    pending = refused;
+            if let Err(err) = reload {
+                for &k in &refused {
+                    results[slots[k].0] = Err(err.clone());
                 }
-                Err(err) => {
-                    for i in refused {
-                        results[i] = Err(err.clone());
-                    }
-                }
+                break;
             }
+            tracing::info!(
+                count = refused.len(),
+                "redis lost the publish script; loaded it again"
+            );
+            let sent: Vec<&redis::Cmd> = pipe.cmd_iter().collect();
+            let mut again = redis::pipe();
+            for &k in &refused {
+                again.add_command(sent[k].clone());
+            }
+            slots = refused.iter().map(|&k| slots[k]).collect();
+            pipe = again;
+            reloaded = true;
         }
         results
     }
