@@ -17,12 +17,7 @@ use chinwag_realtime::{HistoryConfig, RoomId};
 use support::{Broker, Kind, events, number, numbered, quiet};
 
 async fn flush_scripts() {
-    let url = chinwag_testkit::Backend::Redis.url().unwrap();
-    let mut redis = ::redis::Client::open(url)
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let mut redis = support::redis_admin().await;
     let () = ::redis::cmd("SCRIPT")
         .arg("FLUSH")
         .query_async(&mut redis)

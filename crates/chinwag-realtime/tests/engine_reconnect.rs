@@ -30,12 +30,7 @@ async fn redis_subscriber_reconnects_and_catches_up() {
         unreachable!()
     };
     let channel = engine.room_channel(&room);
-    let url = chinwag_testkit::Backend::Redis.url().unwrap();
-    let mut redis = ::redis::Client::open(url)
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let mut redis = support::redis_admin().await;
     let killed: i64 = ::redis::cmd("CLIENT")
         .arg("KILL")
         .arg("TYPE")

@@ -11,28 +11,10 @@ use chinwag_protocol::{Event, Id};
 use chinwag_realtime::{Outgoing, RoomId};
 use chinwag_testkit::Backend;
 use serde_json::json;
-use support::{TestServer, note};
-
-async fn cluster(backend: Backend) -> Option<Vec<TestServer>> {
-    let url = backend.url()?;
-    let prefix = format!("t{:x}", rand::random::<u64>());
-    let mut nodes = Vec::new();
-    for i in 0..3 {
-        let (url, prefix) = (url.clone(), prefix.clone());
-        nodes.push(
-            TestServer::start_with(move |c| {
-                c.engine = url;
-                c.engine_prefix = prefix;
-                c.node_name = Some(format!("node-{i}"));
-            })
-            .await,
-        );
-    }
-    Some(nodes)
-}
+use support::note;
 
 async fn broadcast_to_user_and_kick(backend: Backend) {
-    let Some(nodes) = cluster(backend).await else {
+    let Some(nodes) = support::cluster(backend, 3).await else {
         return;
     };
     let mut clients = Vec::new();
@@ -95,7 +77,7 @@ async fn broadcast_to_user_and_kick(backend: Backend) {
 }
 
 async fn presence_across_nodes(backend: Backend) {
-    let Some(nodes) = cluster(backend).await else {
+    let Some(nodes) = support::cluster(backend, 3).await else {
         return;
     };
     let hub = &nodes[0].state.hub;

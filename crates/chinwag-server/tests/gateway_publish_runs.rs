@@ -90,23 +90,9 @@ async fn memory_a_burst_of_publishes_keeps_its_order() {
 }
 
 async fn across_nodes(backend: Backend) {
-    let Some(url) = backend.url() else {
-        return;
-    };
-    let prefix = format!("t{:x}", rand::random::<u64>());
-    let mut nodes = Vec::new();
-    for i in 0..2 {
-        let (url, prefix) = (url.clone(), prefix.clone());
-        nodes.push(
-            TestServer::start_with(move |c| {
-                c.engine = url;
-                c.engine_prefix = prefix;
-                c.node_name = Some(format!("node-{i}"));
-            })
-            .await,
-        );
+    if let Some(nodes) = support::cluster(backend, 2).await {
+        burst_keeps_order(&nodes[0], &nodes[1]).await;
     }
-    burst_keeps_order(&nodes[0], &nodes[1]).await;
 }
 
 #[tokio::test]

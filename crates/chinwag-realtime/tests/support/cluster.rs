@@ -109,6 +109,18 @@ impl Broker {
     }
 }
 
+/// A plain connection to the test Redis, for what the engine never does
+/// itself (killing clients, flushing scripts).
+#[cfg(feature = "redis")]
+pub async fn redis_admin() -> ::redis::aio::MultiplexedConnection {
+    let url = Backend::Redis.url().expect("redis");
+    ::redis::Client::open(url)
+        .expect("redis url")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect to redis")
+}
+
 /// Room messages a node's engine received from the broker.
 pub fn room_messages(hub: &Hub) -> u64 {
     match hub.engine() {

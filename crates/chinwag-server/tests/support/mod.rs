@@ -319,6 +319,27 @@ impl TestServer {
     }
 }
 
+/// `n` nodes in this process sharing `backend`'s engine under a prefix of
+/// their own, named `node-0`, `node-1`, ...; `None` when this run skips
+/// the backend.
+pub async fn cluster(backend: chinwag_testkit::Backend, n: usize) -> Option<Vec<TestServer>> {
+    let url = backend.url()?;
+    let prefix = format!("t{:x}", rand::random::<u64>());
+    let mut nodes = Vec::new();
+    for i in 0..n {
+        let (url, prefix) = (url.clone(), prefix.clone());
+        nodes.push(
+            TestServer::start_with(move |c| {
+                c.engine = url;
+                c.engine_prefix = prefix;
+                c.node_name = Some(format!("node-{i}"));
+            })
+            .await,
+        );
+    }
+    Some(nodes)
+}
+
 /// A message on room `room` as the hub would publish it from a server.
 pub fn note(n: u64) -> chinwag_protocol::Event {
     chinwag_protocol::Event::TopicMessage(chinwag_protocol::event::topic::TopicMessage {
