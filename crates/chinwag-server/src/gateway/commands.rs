@@ -17,7 +17,7 @@ use crate::ApiError;
 use crate::auth::{TokenError, now_ms};
 
 /// Most publishes [`Session::publish_run`] sends to the engine at once.
-pub const PUBLISH_RUN: usize = 64;
+const PUBLISH_RUN: usize = 64;
 /// Typing indicators last this long on clients.
 pub const TYPING_TTL_MS: i64 = 8_000;
 /// One `USER_TYPING` per connection and channel per this interval at most.

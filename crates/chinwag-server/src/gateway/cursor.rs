@@ -11,7 +11,7 @@ const INLINE_EPOCH: usize = 22;
 /// A stream epoch, kept inside its cursor: a cursor is read on every
 /// delivery, and an epoch in an allocation of its own would cost a cache
 /// miss per delivery in a large fan-out. The engines make 16 hex digits;
-/// anything longer than [`INLINE_EPOCH`] bytes is kept on the heap.
+/// anything longer than 22 bytes is kept on the heap.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Epoch {
     /// The epoch's bytes, in place.
