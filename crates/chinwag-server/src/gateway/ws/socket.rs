@@ -152,7 +152,7 @@ where
             // A few small frames (the usual case at low rates) go out as one
             // copied buffer; a lone larger one does not pay for setting up
             // a slice array sized for a whole batch.
-            let written = if self.unwritten_len() <= COPY_UP_TO {
+            let written = if self.fits_one_copy() {
                 ready!(self.poll_write_copied(cx))?
             } else if self.queue.len() <= FEW_FRAMES {
                 ready!(self.poll_write_front::<{ 2 * FEW_FRAMES }>(cx))?
@@ -170,9 +170,14 @@ where
         Poll::Ready(Ok(()))
     }
 
-    /// Bytes queued and not yet written.
-    fn unwritten_len(&self) -> usize {
-        self.queue.iter().map(|p| p.len() - p.written).sum()
+    /// Whether everything queued and not yet written fits in one copied
+    /// write. Stops counting at the limit, so a long queue costs no more.
+    fn fits_one_copy(&self) -> bool {
+        let mut total = 0;
+        self.queue.iter().all(|p| {
+            total += p.len() - p.written;
+            total <= COPY_UP_TO
+        })
     }
 
     /// One plain write of everything queued, copied into one buffer (at
