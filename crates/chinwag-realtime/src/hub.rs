@@ -267,57 +267,36 @@ impl Hub {
         from: Option<Id>,
         data: serde_json::Value,
     ) -> Result<Option<StreamPos>, HubError> {
-        let p = self.bus_message(topic, from, data)?;
+        let p = self.bus_message(RoomId::topic(topic)?, from, data);
         self.inner.engine.publish(&p.room, p.event, None).await
     }
 
-    /// Publishes a run of bus messages (topic, data) from one sender, in
-    /// order; a distributed engine sends the run in one round trip. One
-    /// result per message.
+    /// Publishes a run of bus messages from one sender, in order, each to
+    /// a topic room (made by [`RoomId::topic`]); a distributed engine
+    /// sends the run in one round trip. One result per message.
     pub async fn bus_publish_many(
         &self,
         from: Option<Id>,
-        messages: Vec<(String, serde_json::Value)>,
+        messages: Vec<(RoomId, serde_json::Value)>,
     ) -> Vec<Result<Option<StreamPos>, HubError>> {
-        let mut results: Vec<Option<Result<Option<StreamPos>, HubError>>> =
-            Vec::with_capacity(messages.len());
-        let mut run = Vec::with_capacity(messages.len());
-        for (topic, data) in messages {
-            match self.bus_message(&topic, from, data) {
-                Ok(p) => {
-                    run.push(p);
-                    results.push(None);
-                }
-                Err(err) => results.push(Some(Err(err))),
-            }
-        }
-        let mut published = self.inner.engine.publish_many(run).await.into_iter();
-        results
+        let run = messages
             .into_iter()
-            .map(|r| {
-                r.or_else(|| published.next()).unwrap_or_else(|| {
-                    Err(HubError::Engine("the engine returned no result".into()))
-                })
-            })
-            .collect()
+            .map(|(room, data)| self.bus_message(room, from, data))
+            .collect();
+        self.inner.engine.publish_many(run).await
     }
 
-    fn bus_message(
-        &self,
-        topic: &str,
-        from: Option<Id>,
-        data: serde_json::Value,
-    ) -> Result<Publication, HubError> {
-        Ok(Publication {
-            room: RoomId::topic(topic)?,
+    fn bus_message(&self, room: RoomId, from: Option<Id>, data: serde_json::Value) -> Publication {
+        Publication {
             event: Event::TopicMessage(TopicMessage {
-                topic: topic.to_string(),
+                topic: room.key().to_string(),
                 from,
                 origin_node: self.node().name().to_string(),
                 data,
             }),
+            room,
             only_role: None,
-        })
+        }
     }
 
     /// Subscribes this server to a bus topic, on this node.

@@ -122,18 +122,20 @@ impl Session {
         let mut refused = Vec::with_capacity(run.len());
         let mut allowed = Vec::with_capacity(run.len());
         for cmd in &mut run {
-            let topic = std::mem::take(&mut cmd.topic);
-            let verdict = match RoomId::topic(&topic) {
-                Err(err) => Some(ApiError::from(err)),
-                Ok(_) if !self.state.policy.can_publish(&self.who, &topic).await => Some(
-                    ApiError::forbidden(format!("not allowed to publish on `{topic}`")),
+            let verdict = match RoomId::topic(&cmd.topic) {
+                Err(err) => Err(ApiError::from(err)),
+                Ok(_) if !self.state.policy.can_publish(&self.who, &cmd.topic).await => Err(
+                    ApiError::forbidden(format!("not allowed to publish on `{}`", cmd.topic)),
                 ),
-                Ok(_) => None,
+                Ok(room) => Ok(room),
             };
-            if verdict.is_none() {
-                allowed.push((topic, std::mem::take(&mut cmd.data)));
-            }
-            refused.push(verdict);
+            refused.push(match verdict {
+                Ok(room) => {
+                    allowed.push((room, std::mem::take(&mut cmd.data)));
+                    None
+                }
+                Err(err) => Some(err),
+            });
         }
         let mut published = self
             .state

@@ -28,13 +28,14 @@ pub enum Epoch {
 impl Epoch {
     /// Keeps `epoch`.
     pub fn new(epoch: &str) -> Epoch {
-        match u8::try_from(epoch.len()) {
-            Ok(len) if epoch.len() <= INLINE_EPOCH => {
-                let mut bytes = [0; INLINE_EPOCH];
-                bytes[..epoch.len()].copy_from_slice(epoch.as_bytes());
-                Epoch::Inline { len, bytes }
-            }
-            _ => Epoch::Heap(epoch.into()),
+        if epoch.len() > INLINE_EPOCH {
+            return Epoch::Heap(epoch.into());
+        }
+        let mut bytes = [0; INLINE_EPOCH];
+        bytes[..epoch.len()].copy_from_slice(epoch.as_bytes());
+        Epoch::Inline {
+            len: epoch.len() as u8,
+            bytes,
         }
     }
 
@@ -71,6 +72,15 @@ pub struct Cursor {
 }
 
 impl Cursor {
+    /// A cursor in `epoch` with nothing sent, from `floor`.
+    pub fn starting(epoch: &str, floor: u64) -> Cursor {
+        Cursor {
+            epoch: Epoch::new(epoch),
+            floor,
+            sent: 0,
+        }
+    }
+
     /// The position the client has reached.
     pub fn position(&self) -> u64 {
         self.floor.max(self.sent)
@@ -158,11 +168,7 @@ mod tests {
     use super::*;
 
     fn cursor(offset: u64) -> Cursor {
-        Cursor {
-            epoch: Epoch::new("e"),
-            floor: offset,
-            sent: 0,
-        }
+        Cursor::starting("e", offset)
     }
 
     #[test]

@@ -11,7 +11,7 @@ use chinwag_protocol::{CloseCode, Encoding, RoomPosition, ServerFrame, StreamPos
 use chinwag_realtime::conn::Control;
 use chinwag_realtime::{Outgoing, RoomId, SharedFrame};
 
-use super::cursor::{Cursor, Cursors, Epoch};
+use super::cursor::{Cursor, Cursors};
 use super::ws::{OpCode, Socket, Upgraded};
 
 /// What the session loop should do after a write.
@@ -90,17 +90,11 @@ impl Writer {
 
     /// Sets a room's floor (after a join or resync).
     pub fn set_floor(&mut self, room: &RoomId, pos: &StreamPos) {
-        let cursor = self.cursors.get_or_insert_with(room, || Cursor {
-            epoch: Epoch::new(&pos.epoch),
-            floor: 0,
-            sent: 0,
-        });
+        let cursor = self
+            .cursors
+            .get_or_insert_with(room, || Cursor::starting(&pos.epoch, 0));
         if !cursor.epoch.is(&pos.epoch) {
-            *cursor = Cursor {
-                epoch: Epoch::new(&pos.epoch),
-                floor: pos.offset,
-                sent: 0,
-            };
+            *cursor = Cursor::starting(&pos.epoch, pos.offset);
         } else {
             cursor.floor = cursor.floor.max(pos.offset);
         }
@@ -165,11 +159,9 @@ impl Writer {
     /// asked for them) but never repeat what was sent.
     pub fn feed_event(&mut self, frame: Arc<SharedFrame>, replayed: bool) -> bool {
         if let Some(pos) = frame.pos() {
-            let cursor = self.cursors.get_or_insert_with(frame.room(), || Cursor {
-                epoch: Epoch::new(&pos.epoch),
-                floor: 0,
-                sent: 0,
-            });
+            let cursor = self
+                .cursors
+                .get_or_insert_with(frame.room(), || Cursor::starting(&pos.epoch, 0));
             let fresh = cursor.advance(pos, replayed);
             if !fresh {
                 return false;
