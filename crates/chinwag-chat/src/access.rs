@@ -9,7 +9,7 @@
 use chinwag_protocol::Id;
 use chinwag_protocol::model::{Channel, Community, User};
 use chinwag_protocol::permissions::{MANAGE_CHANNELS, VIEW_CHANNEL};
-use chinwag_realtime::RoomId;
+use chinwag_realtime::{RoomId, RoomKind};
 use chinwag_store::{AccessVersions, ChannelAccess};
 
 use crate::chat::Chat;
@@ -259,6 +259,17 @@ impl Chat {
                 .map(|c| RoomId::dm(c.id)),
         );
         Ok(rooms)
+    }
+
+    /// Of the rooms [`rooms_for`](Self::rooms_for) gave, those where the
+    /// user's presence is published: the set [`presence_rooms`](Self::presence_rooms)
+    /// looks up, found without a query.
+    pub fn presence_rooms_among(joined: &[RoomId]) -> Vec<RoomId> {
+        joined
+            .iter()
+            .filter(|room| matches!(room.kind(), RoomKind::Community | RoomKind::Dm))
+            .cloned()
+            .collect()
     }
 }
 

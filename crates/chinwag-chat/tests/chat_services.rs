@@ -247,3 +247,54 @@ async fn events_reach_connections_in_the_room() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn presence_rooms_picked_from_the_joined_rooms_match_the_lookup() {
+    each_backend(|store| async move {
+        let chat = chat(store);
+        let register = |name: &'static str| {
+            let chat = chat.clone();
+            async move {
+                chat.register(name, "password1", None)
+                    .await
+                    .unwrap()
+                    .user
+                    .id
+            }
+        };
+        let (owner, friend) = (register("owner").await, register("friend").await);
+        for name in ["one", "two"] {
+            let community = chat
+                .create_community(
+                    owner,
+                    CommunitySpec {
+                        name: name.into(),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .unwrap();
+            chat.create_channel(owner, community.id, spec("general", false))
+                .await
+                .unwrap();
+            chat.create_channel(owner, community.id, spec("staff", true))
+                .await
+                .unwrap();
+        }
+        let dm = chat.open_dm(owner, friend).await.unwrap();
+
+        let sorted = |rooms: Vec<RoomId>| {
+            let mut names: Vec<String> = rooms.iter().map(RoomId::to_string).collect();
+            names.sort();
+            names
+        };
+        let joined = chat.rooms_for(owner).await.unwrap();
+        let picked = sorted(Chat::presence_rooms_among(&joined));
+        assert_eq!(picked, sorted(chat.presence_rooms(owner).await.unwrap()));
+        // Two communities and the DM; the four channels are not presence rooms.
+        assert_eq!(picked.len(), 3, "{picked:?}");
+        assert!(picked.contains(&RoomId::dm(dm.id).to_string()));
+        assert_eq!(joined.len(), 7, "{joined:?}");
+    })
+    .await;
+}

@@ -227,11 +227,33 @@ impl Hub {
         room: &RoomId,
         event: Event,
     ) -> Result<Option<StreamPos>, HubError> {
-        let kind = event.kind();
-        if kind.audience() != Audience::Shared && room.kind() != RoomKind::User {
-            return Err(HubError::NotShared(kind.name(), room.to_string()));
-        }
+        may_broadcast(room, &event)?;
         self.inner.engine.publish(room, event, None).await
+    }
+
+    /// Sends one event to several rooms as one run (one round trip on a
+    /// distributed engine). One result per room, in order; if the event
+    /// may not go to one of them, it goes to none.
+    pub async fn broadcast_each(
+        &self,
+        rooms: Vec<RoomId>,
+        event: Event,
+    ) -> Vec<Result<Option<StreamPos>, HubError>> {
+        if let Some(err) = rooms
+            .iter()
+            .find_map(|room| may_broadcast(room, &event).err())
+        {
+            return vec![Err(err); rooms.len()];
+        }
+        let run = rooms
+            .into_iter()
+            .map(|room| Publication {
+                room,
+                event: event.clone(),
+                only_role: None,
+            })
+            .collect();
+        self.inner.engine.publish_many(run).await
     }
 
     /// Publishes to a room's connections of one role only (a role-scoped
@@ -392,4 +414,14 @@ async fn control_loop(inner: std::sync::Weak<Inner>, mut rx: mpsc::UnboundedRece
             }
         }
     }
+}
+
+/// A per-connection event (`audience` other than shared) goes only to a
+/// `user:` room.
+fn may_broadcast(room: &RoomId, event: &Event) -> Result<(), HubError> {
+    let kind = event.kind();
+    if kind.audience() != Audience::Shared && room.kind() != RoomKind::User {
+        return Err(HubError::NotShared(kind.name(), room.to_string()));
+    }
+    Ok(())
 }

@@ -79,12 +79,15 @@ impl PresenceTracker {
     }
 
     /// A connection of `user` opened, optionally setting the user's status
-    /// (the last device to set one wins).
+    /// (the last device to set one wins). `rooms` are the user's presence
+    /// rooms if the caller already knows them (the connection was just
+    /// joined to them); `None` looks them up if a change goes out.
     pub async fn connected(
         &self,
         user: Id,
         conn: ConnId,
         status: Option<PresenceStatus>,
+        rooms: Option<Vec<RoomId>>,
     ) -> Result<(), HubError> {
         let _turn = self.serializer.lock(user).await;
         let engine = self.hub.engine();
@@ -95,7 +98,7 @@ impl PresenceTracker {
             snap = engine.presence(user, PresenceOp::SetStatus(status)).await?;
         }
         if first || changed.is_some() {
-            self.publish(user, snap, false).await;
+            self.publish(user, snap, false, rooms).await;
         }
         Ok(())
     }
@@ -138,7 +141,7 @@ impl PresenceTracker {
         }
         let snap = engine.presence(user, PresenceOp::SetStatus(status)).await?;
         if snap.connections > 0 {
-            self.publish(user, snap, false).await;
+            self.publish(user, snap, false, None).await;
         }
         Ok(())
     }
@@ -153,25 +156,36 @@ impl PresenceTracker {
         let _turn = self.serializer.lock(user).await;
         let snap = self.hub.engine().presence(user, PresenceOp::Read).await?;
         if snap.connections == 0 {
-            self.publish(user, snap, true).await;
+            self.publish(user, snap, true, None).await;
         }
         Ok(())
     }
 
-    async fn publish(&self, user: Id, snap: PresenceSnapshot, offline: bool) {
-        let presence = presence_of(user, snap, offline);
-        let mut rooms = (self.rooms)(user).await;
+    /// Sends the change to the user's presence rooms (looked up unless
+    /// `known`) and `user:` room, as one run.
+    async fn publish(
+        &self,
+        user: Id,
+        snap: PresenceSnapshot,
+        offline: bool,
+        known: Option<Vec<RoomId>>,
+    ) {
+        let payload = PresenceChanged {
+            presence: presence_of(user, snap, offline),
+        };
+        let event = if offline {
+            Event::UserOffline(payload)
+        } else {
+            Event::UserOnline(payload)
+        };
+        let mut rooms = match known {
+            Some(rooms) => rooms,
+            None => (self.rooms)(user).await,
+        };
         rooms.push(RoomId::user(user));
-        for room in rooms {
-            let payload = PresenceChanged {
-                presence: presence.clone(),
-            };
-            let event = if offline {
-                Event::UserOffline(payload)
-            } else {
-                Event::UserOnline(payload)
-            };
-            if let Err(err) = self.hub.broadcast(&room, event).await {
+        let results = self.hub.broadcast_each(rooms.clone(), event).await;
+        for (room, result) in rooms.iter().zip(results) {
+            if let Err(err) = result {
                 tracing::error!(%user, %room, %err, "presence publish failed");
             }
         }

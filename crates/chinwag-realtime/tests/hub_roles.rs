@@ -1,5 +1,5 @@
-//! Role-scoped publishes, the mixed-role broadcast rule, and the server
-//! bus, on the in-memory engine.
+//! Role-scoped publishes, the mixed-role broadcast rule (for one room and
+//! for one event sent to several), and the server bus, on the in-memory engine.
 
 use std::time::Duration;
 
@@ -70,4 +70,44 @@ async fn server_bus_subscribers_get_topic_messages() {
     assert_eq!(message.data["task"], 1);
     assert_eq!(message.origin_node, hub.node().name());
     assert_eq!(frame.offset(), Some(1));
+}
+
+#[tokio::test]
+async fn one_event_to_several_rooms_goes_to_all_or_none() {
+    let hub = hub();
+    let rooms = [RoomId::user(Id(1)), RoomId::topic("ops").unwrap()];
+    let (conn, mut out) = hub.register(Id(1), UserRole::User);
+    for room in &rooms {
+        hub.join(&conn, room).await.unwrap();
+    }
+
+    // A users-only event may go to `user:` but not to a mixed room: the
+    // whole run is refused, and nothing is published.
+    let refused = hub.broadcast_each(rooms.to_vec(), notice()).await;
+    assert_eq!(refused.len(), 2);
+    assert!(
+        refused
+            .iter()
+            .all(|r| matches!(r, Err(HubError::NotShared(..))))
+    );
+    assert!(events(&mut out).is_empty());
+
+    let message = shared_note();
+    let sent = hub.broadcast_each(rooms.to_vec(), message.clone()).await;
+    let offsets: Vec<_> = sent
+        .into_iter()
+        .map(|r| r.unwrap().map(|pos| pos.offset))
+        .collect();
+    assert_eq!(offsets, vec![Some(1), Some(1)]);
+    assert_eq!(events(&mut out), vec![message.clone(), message]);
+}
+
+/// A shared event.
+fn shared_note() -> Event {
+    Event::TopicMessage(chinwag_protocol::event::topic::TopicMessage {
+        topic: "ops".into(),
+        from: None,
+        origin_node: "test".into(),
+        data: serde_json::json!({"n": 1}),
+    })
 }

@@ -72,7 +72,10 @@ async fn storm(survivors: usize) -> (PresenceStatus, (Option<(PresenceStatus, i6
         tasks.push(tokio::spawn(async move {
             let (conn, _outbox) = hub.register(USER, UserRole::User);
             tokio::time::sleep(Duration::from_micros(rand_below(2000))).await;
-            tracker.connected(USER, conn.id(), None).await.unwrap();
+            tracker
+                .connected(USER, conn.id(), None, None)
+                .await
+                .unwrap();
             if i >= survivors {
                 tokio::time::sleep(Duration::from_micros(rand_below(3000))).await;
                 hub.unregister(&conn).await;

@@ -32,6 +32,14 @@ pub trait Policy: Send + Sync + 'static {
 
     /// Rooms where the user's presence is published (besides `user:`).
     fn presence_rooms<'a>(&'a self, user: chinwag_protocol::Id) -> BoxFuture<'a, Vec<RoomId>>;
+
+    /// The same rooms as [`presence_rooms`](Policy::presence_rooms), picked
+    /// out of what [`rooms_for`](Policy::rooms_for) just returned, so that
+    /// a connect does not look them up again. `None` (the default) means
+    /// they cannot be told apart and presence looks them up.
+    fn presence_rooms_among(&self, _joined: &[RoomId]) -> Option<Vec<RoomId>> {
+        None
+    }
 }
 
 /// The foundation's policy: a user sees only their own `user:` room, and

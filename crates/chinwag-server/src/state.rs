@@ -212,4 +212,8 @@ impl Policy for ChatPolicy {
             })
         })
     }
+
+    fn presence_rooms_among(&self, joined: &[RoomId]) -> Option<Vec<RoomId>> {
+        Some(Chat::presence_rooms_among(joined))
+    }
 }

@@ -419,8 +419,12 @@ impl Session {
     /// resumes if asked.
     async fn start(&mut self, identified: Identified) -> io::Result<()> {
         let mut rooms = vec![RoomId::user(self.who.user_id)];
-        match self.state.policy.rooms_for(&self.who).await {
-            Ok(more) => rooms.extend(more),
+        let presence_rooms = match self.state.policy.rooms_for(&self.who).await {
+            Ok(more) => {
+                let presence_rooms = self.state.policy.presence_rooms_among(&more);
+                rooms.extend(more);
+                presence_rooms
+            }
             Err(err) => {
                 let _ = self
                     .writer
@@ -429,7 +433,7 @@ impl Session {
                 self.writer.close(CloseCode::InternalError).await;
                 return Err(io::Error::other(err));
             }
-        }
+        };
         let mut positions = Vec::with_capacity(rooms.len());
         for room in rooms {
             let pos = self
@@ -449,7 +453,7 @@ impl Session {
         if let Err(err) = self
             .state
             .presence
-            .connected(self.who.user_id, self.conn.id(), status)
+            .connected(self.who.user_id, self.conn.id(), status, presence_rooms)
             .await
         {
             tracing::error!(%err, "presence update on connect failed");

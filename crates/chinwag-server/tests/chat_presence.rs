@@ -1,0 +1,69 @@
+//! Presence in the chat domain over real sockets: a user's first connection
+//! announces USER_ONLINE in each of their communities and DMs (and not in
+//! their channels), the last one leaving announces USER_OFFLINE there after
+//! the grace period. Runs on SQLite and, when configured, PostgreSQL.
+
+#[path = "chat_support.rs"]
+mod chat_support;
+
+use chat_support::{Api, drain, each_backend, next_event, support};
+use serde_json::{Value, json};
+
+/// The next `ty` presence event about `user` in `room`.
+async fn presence_of(client: &mut support::Client, room: &str, ty: &str, user: i64) -> Value {
+    let user = user.to_string();
+    loop {
+        let event = next_event(client, room, ty).await;
+        if event["data"]["presence"]["user_id"] == user.as_str() {
+            return event;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_connect_announces_presence_in_each_community_and_dm() {
+    each_backend(|server| async move {
+        let api = Api { addr: server.addr };
+        let (alice, alice_token) = api.register("alice").await;
+        let (bob, bob_token) = api.register("bob").await;
+        let (carol, carol_token) = api.register("carol").await;
+        let community = api.community(&alice_token, "Guild").await;
+        let general = api.channel(&alice_token, community, "general", false).await;
+        let code = api.invite(&alice_token, community).await;
+        api.join(&bob_token, &code).await;
+        let dm = api
+            .ok(
+                200,
+                "POST",
+                "/dms",
+                &carol_token,
+                Some(json!({"recipient_id": bob.to_string()})),
+            )
+            .await;
+        let dm_room = format!("dm:{}", dm["id"].as_str().unwrap());
+        let community_room = format!("community:{community}");
+        let mut alice_ws = server.client(alice).await;
+        let mut carol_ws = server.client(carol).await;
+
+        let bob_ws = server.client(bob).await;
+        for (client, room) in [(&mut alice_ws, &community_room), (&mut carol_ws, &dm_room)] {
+            let online = presence_of(client, room, "USER_ONLINE", bob).await;
+            assert_eq!(online["data"]["presence"]["status"], "online");
+        }
+        // Not in the channel, and not again for a second device.
+        let bob_phone = server.client(bob).await;
+        let seen = drain(&mut alice_ws).await;
+        assert!(
+            seen.iter()
+                .all(|e| e["room"] != format!("channel:{general}") && e["type"] != "USER_ONLINE"),
+            "{seen:?}"
+        );
+        drop(bob_ws);
+        drop(bob_phone);
+        for (client, room) in [(&mut alice_ws, &community_room), (&mut carol_ws, &dm_room)] {
+            let offline = presence_of(client, room, "USER_OFFLINE", bob).await;
+            assert_eq!(offline["data"]["presence"]["status"], "offline");
+        }
+    })
+    .await;
+}
