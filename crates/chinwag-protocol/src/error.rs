@@ -88,6 +88,9 @@ pub enum CloseCode {
     ServerShutdown = 4011,
     /// 4012: the connection's session was revoked (logout, ban of account).
     SessionRevoked = 4012,
+    /// 4013: the node lost membership changes (a long broker outage), so
+    /// the connection's rooms must be computed again. Reconnect and resume.
+    Rejoin = 4013,
 }
 
 impl CloseCode {
@@ -112,6 +115,7 @@ impl CloseCode {
             CloseCode::SlowConsumer => "slow consumer",
             CloseCode::ServerShutdown => "server shutting down",
             CloseCode::SessionRevoked => "session revoked",
+            CloseCode::Rejoin => "rejoin",
         }
     }
 
@@ -121,6 +125,7 @@ impl CloseCode {
             self,
             CloseCode::SlowConsumer
                 | CloseCode::ServerShutdown
+                | CloseCode::Rejoin
                 | CloseCode::HeartbeatTimeout
                 | CloseCode::InternalError
         )
@@ -143,6 +148,7 @@ impl CloseCode {
             SlowConsumer,
             ServerShutdown,
             SessionRevoked,
+            Rejoin,
         ]
         .into_iter()
         .find(|c| c.code() == code)

@@ -16,6 +16,8 @@
 
 #[cfg(any(feature = "redis", feature = "nats"))]
 pub mod broker;
+#[cfg(any(feature = "redis", feature = "nats"))]
+pub(crate) mod control_log;
 pub mod memory;
 #[cfg(feature = "nats")]
 pub mod nats;
@@ -95,6 +97,10 @@ pub enum ControlMsg {
         /// Why.
         reason: String,
     },
+    /// This node missed control messages it cannot recover: every local
+    /// connection must reconnect so its rooms are computed again. Engines
+    /// send it to their own node only.
+    Lost,
 }
 
 /// A change to the presence registry.

@@ -412,6 +412,7 @@ async fn control_loop(inner: std::sync::Weak<Inner>, mut rx: mpsc::UnboundedRece
                     }))
                 });
             }
+            ControlMsg::Lost => hub.close_all(CloseCode::Rejoin),
         }
     }
 }

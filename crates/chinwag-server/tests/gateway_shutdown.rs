@@ -1,5 +1,6 @@
 //! Graceful shutdown: every client is told to reconnect and closed with
-//! 4011, and the server finishes draining.
+//! 4011, and the server finishes draining. A node that lost membership
+//! changes closes its clients the same way, with 4013.
 
 #[path = "support/mod.rs"]
 mod support;
@@ -47,4 +48,19 @@ async fn a_client_that_has_not_identified_is_told_to_reconnect_too() {
     server.stop().await;
     // Not 4001 (identify timeout): shutdown did not wait for the deadline.
     assert_eq!(reader.await.unwrap(), CloseCode::ServerShutdown.code());
+}
+
+#[tokio::test]
+async fn a_node_that_lost_membership_changes_makes_its_clients_rejoin() {
+    let server = TestServer::start().await;
+    let mut client = server.client(1).await;
+    // What the hub does when its engine reports control messages it could
+    // not recover (`ControlMsg::Lost`).
+    server.state.hub.close_all(CloseCode::Rejoin);
+    let reconnect = client.recv_op("reconnect").await;
+    assert_eq!(reconnect["reason"], "rejoin");
+    assert_eq!(client.closed().await, CloseCode::Rejoin.code());
+    // The client comes back and is served as before.
+    let again = server.client(1).await;
+    assert_eq!(again.ready["op"], "ready");
 }

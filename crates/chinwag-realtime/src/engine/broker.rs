@@ -267,6 +267,9 @@ impl WireControl {
                 user: *user,
                 reason: reason.clone(),
             },
+            ControlMsg::Lost => {
+                return Err(HubError::Engine("a lost-control notice is local".into()));
+            }
         };
         serde_json::to_vec(&wire).map_err(|e| engine_err("encode control", e))
     }

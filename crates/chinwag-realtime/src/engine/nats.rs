@@ -23,6 +23,9 @@
 //! - **Reconnects**: the client reconnects and resubscribes by itself; each
 //!   room's delivery task then fills the offsets it missed from history,
 //!   and any later gap is filled the same way before delivery.
+//! - **Membership changes** go into a control stream (bounded, gap-free
+//!   sequences) that republishes each one with its sequence, so a node that
+//!   reconnects applies the ones it missed.
 //! - **Presence**: a JetStream key-value bucket, one entry per user (its
 //!   connections, status and version) updated by compare-and-set; a bucket
 //!   of per-node connection indexes; a liveness bucket whose entries expire
@@ -34,9 +37,11 @@
 //! - `names`: subjects, stream and bucket names.
 //! - `chain`: offsets, history, `head` and `replay`.
 //! - `fanout`: subscriptions and delivery.
+//! - `control`: the control log.
 //! - `liveness`: presence, heartbeat and reaper.
 
 mod chain;
+mod control;
 mod fanout;
 mod liveness;
 mod names;
@@ -55,9 +60,9 @@ use tokio::task::JoinHandle;
 
 use crate::conn::lock;
 use crate::engine::broker::{
-    BrokerOptions, EncodedEvent, REAPED_CAPACITY, Reaped, WireControl, conn_payload, engine_err,
-    room_payload,
+    BrokerOptions, EncodedEvent, REAPED_CAPACITY, Reaped, conn_payload, engine_err, room_payload,
 };
+use crate::engine::control_log::ControlCursor;
 use crate::engine::{
     ControlMsg, ControlSender, Engine, HistoryConfig, PresenceOp, PresenceSnapshot, Replay,
 };
@@ -86,6 +91,7 @@ pub(crate) struct Inner {
     client: async_nats::Client,
     js: jetstream::Context,
     rooms: stream::Stream,
+    control_stream: stream::Stream,
     presence: kv::Store,
     node_conns: kv::Store,
     alive: kv::Store,
@@ -96,6 +102,8 @@ pub(crate) struct Inner {
     subs: Mutex<HashMap<RoomId, JoinHandle<()>>>,
     /// The last position delivered per interesting room.
     cursors: Mutex<HashMap<RoomId, StreamPos>>,
+    /// The last control message applied.
+    control_log: ControlCursor,
     /// Bumped on every (re)connect.
     connects: watch::Sender<u64>,
     reaped: broadcast::Sender<Reaped>,
@@ -112,6 +120,12 @@ impl NatsEngine {
         key_prefix: &str,
     ) -> Result<NatsEngine, HubError> {
         Self::connect_with(url, local, control, BrokerOptions::new(key_prefix, history)).await
+    }
+
+    /// The JetStream stream holding the recent membership changes (the
+    /// control log).
+    pub fn control_stream_name(&self) -> String {
+        self.inner.names.control_stream()
     }
 
     /// Connects to NATS at `url`, creates the stream and buckets if needed,
@@ -145,6 +159,7 @@ impl NatsEngine {
             .map_err(|e| engine_err("nats connect", e))?;
         let js = jetstream::new(client.clone());
         let rooms = chain::ensure_stream(&js, &names, &opts).await?;
+        let control_stream = control::ensure_stream(&js, &names).await?;
         let presence = liveness::ensure_bucket(&js, names.presence_bucket(), None).await?;
         let node_conns = liveness::ensure_bucket(&js, names.node_conns_bucket(), None).await?;
         let alive = liveness::ensure_bucket(&js, names.alive_bucket(), Some(opts.node_ttl)).await?;
@@ -156,6 +171,7 @@ impl NatsEngine {
             client,
             js,
             rooms,
+            control_stream,
             presence,
             node_conns,
             alive,
@@ -163,10 +179,12 @@ impl NatsEngine {
             publishing: KeyedSerializer::new(),
             subs: Mutex::default(),
             cursors: Mutex::default(),
+            control_log: ControlCursor::default(),
             connects,
             reaped: broadcast::channel(REAPED_CAPACITY).0,
             room_messages: AtomicU64::new(0),
         });
+        inner.control_log.start(control::head(&inner).await?);
         let mut tasks = fanout::start(&inner).await?;
         liveness::beat(&inner).await?;
         tasks.push(tokio::spawn(liveness::run(inner.clone())));
@@ -290,12 +308,7 @@ impl Engine for NatsEngine {
     }
 
     async fn control(&self, msg: ControlMsg) -> Result<(), HubError> {
-        let payload = WireControl::encode(&msg)?;
-        self.inner
-            .client
-            .publish(self.inner.names.control(), Bytes::from(payload))
-            .await
-            .map_err(|e| engine_err("nats publish", e))
+        control::publish(&self.inner, &msg).await
     }
 
     async fn presence(&self, user: Id, op: PresenceOp) -> Result<PresenceSnapshot, HubError> {

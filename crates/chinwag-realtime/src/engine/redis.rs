@@ -15,6 +15,9 @@
 //!   channel only while this node has interest in the room. If it drops, it
 //!   reconnects with backoff, resubscribes [`Local::interesting_rooms`], and
 //!   fills any missed offsets from history before delivering live traffic.
+//! - **Membership changes** go through a control log (a stream with
+//!   gap-free offsets, never expiring) and out on the control channel with
+//!   their offset, so a node that reconnects applies the ones it missed.
 //! - **Presence**: per user a hash (`status`, version `v`) and a set of
 //!   connection ids; per node the set of `user:conn` it registered. One
 //!   script changes them and bumps the version. Each node refreshes a
@@ -25,8 +28,10 @@
 //! - `keys`: key and channel names.
 //! - `scripts`: the Lua scripts.
 //! - `subscriber`: the pub/sub connection and delivery.
+//! - `control`: the control log.
 //! - `liveness`: heartbeat, reaper and presence.
 
+mod control;
 mod keys;
 mod liveness;
 mod scripts;
@@ -45,9 +50,10 @@ use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
 use crate::engine::broker::{
-    BrokerOptions, EncodedEvent, REAPED_CAPACITY, Reaped, WireControl, conn_payload, engine_err,
-    new_epoch, role_byte, room_payload,
+    BrokerOptions, EncodedEvent, REAPED_CAPACITY, Reaped, conn_payload, engine_err, new_epoch,
+    role_byte, room_payload,
 };
+use crate::engine::control_log::ControlCursor;
 use crate::engine::{
     ControlMsg, ControlSender, Engine, HistoryConfig, PresenceOp, PresenceSnapshot, Publication,
     Replay,
@@ -78,6 +84,8 @@ pub(crate) struct Inner {
     sink: tokio::sync::Mutex<Option<PubSubSink>>,
     /// The last position delivered per interesting room.
     cursors: Mutex<HashMap<RoomId, StreamPos>>,
+    /// The last control message applied.
+    control_log: ControlCursor,
     reaped: broadcast::Sender<Reaped>,
     room_messages: AtomicU64,
 }
@@ -117,9 +125,11 @@ impl RedisEngine {
             conn,
             sink: tokio::sync::Mutex::new(None),
             cursors: Mutex::default(),
+            control_log: ControlCursor::default(),
             reaped: broadcast::channel(REAPED_CAPACITY).0,
             room_messages: AtomicU64::new(0),
         });
+        inner.control_log.start(control::head(&inner).await?);
         let stream = subscriber::connect(&inner).await?;
         liveness::beat(&inner).await?;
         let tasks = vec![
@@ -146,6 +156,11 @@ impl RedisEngine {
     /// The pub/sub channel carrying a room's traffic.
     pub fn room_channel(&self, room: &RoomId) -> String {
         self.inner.keys.room_channel(room)
+    }
+
+    /// The stream holding the recent membership changes (the control log).
+    pub fn control_log_key(&self) -> String {
+        self.inner.keys.control_log()
     }
 
     /// Leaves the cluster cleanly: stops the tasks and removes this node's
@@ -468,14 +483,7 @@ impl Engine for RedisEngine {
     }
 
     async fn control(&self, msg: ControlMsg) -> Result<(), HubError> {
-        let payload = WireControl::encode(&msg)?;
-        let mut conn = self.inner.conn();
-        redis::cmd("PUBLISH")
-            .arg(self.inner.keys.control_channel())
-            .arg(payload)
-            .exec_async(&mut conn)
-            .await
-            .map_err(|e| engine_err("redis publish", e))
+        control::publish(&self.inner, &msg).await
     }
 
     async fn presence(&self, user: Id, op: PresenceOp) -> Result<PresenceSnapshot, HubError> {

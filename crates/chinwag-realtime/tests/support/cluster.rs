@@ -60,9 +60,19 @@ impl Broker {
         }
     }
 
+    /// The broker's address.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
     /// A node (hub) on this broker. Fails the test if the broker cannot be
     /// reached.
     pub async fn node(&self, history: HistoryConfig) -> Hub {
+        self.node_at(&self.url, history).await
+    }
+
+    /// A node reaching this broker at `url` (e.g. through a proxy).
+    pub async fn node_at(&self, url: &str, history: HistoryConfig) -> Hub {
         let seed = Hub::seed(NodeId::generate(None), OutboxConfig::default());
         let (local, control) = (seed.local.clone(), seed.control.clone());
         let opts = self.options(history);
@@ -72,28 +82,28 @@ impl Broker {
                 {
                     AnyEngine::Redis(
                         chinwag_realtime::engine::redis::RedisEngine::connect_with(
-                            &self.url, local, control, opts,
+                            url, local, control, opts,
                         )
                         .await
                         .expect("connect to redis"),
                     )
                 }
                 #[cfg(not(feature = "redis"))]
-                unreachable!("{local:?}{control:?}{opts:?}")
+                unreachable!("{url}{local:?}{control:?}{opts:?}")
             }
             Kind::Nats => {
                 #[cfg(feature = "nats")]
                 {
                     AnyEngine::Nats(
                         chinwag_realtime::engine::nats::NatsEngine::connect_with(
-                            &self.url, local, control, opts,
+                            url, local, control, opts,
                         )
                         .await
                         .expect("connect to nats"),
                     )
                 }
                 #[cfg(not(feature = "nats"))]
-                unreachable!("{local:?}{control:?}{opts:?}")
+                unreachable!("{url}{local:?}{control:?}{opts:?}")
             }
         };
         Hub::start(seed, engine)
@@ -174,6 +184,18 @@ pub async fn next(outbox: &mut Outbox) -> Outgoing {
         .await
         .expect("timed out waiting for the outbox")
         .expect("outbox closed")
+}
+
+/// The next item, which must be the connection leaving a room: the room
+/// and the reason.
+pub async fn left(outbox: &mut Outbox) -> (chinwag_realtime::RoomId, String) {
+    match next(outbox).await {
+        Outgoing::Control(control) => match *control {
+            chinwag_realtime::conn::Control::Left(room, reason) => (room, reason),
+            other => panic!("expected a room left, got {other:?}"),
+        },
+        other => panic!("expected a room left, got {other:?}"),
+    }
 }
 
 /// The next `n` items, all of which must be events.

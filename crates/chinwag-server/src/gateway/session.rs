@@ -95,8 +95,13 @@ async fn open(
 
 /// What a client hears before a shutdown closes it (4011).
 fn reconnect_for_shutdown() -> ServerFrame {
+    reconnect("shutdown")
+}
+
+/// A `reconnect` frame, sent before a close the client should resume after.
+fn reconnect(reason: &str) -> ServerFrame {
     ServerFrame::Reconnect(Reconnect {
-        reason: "shutdown".into(),
+        reason: reason.into(),
     })
 }
 
@@ -398,6 +403,7 @@ impl Session {
         let frame = match code {
             CloseCode::SlowConsumer => return self.close_slow().await,
             CloseCode::ServerShutdown => Some(reconnect_for_shutdown()),
+            CloseCode::Rejoin => Some(reconnect("rejoin")),
             CloseCode::TokenExpired => Some(ServerFrame::Error(ErrorFrame {
                 code: ErrorCode::TokenExpired,
                 message: "token expired; reconnect with a new token".into(),

@@ -1,5 +1,6 @@
 //! Subscriptions and delivery. All subscriptions share the node's one
-//! client connection: its `to_conn` subject, the control subject, and each
+//! client connection: its `to_conn` subject, the control log's live subject
+//! (drained in `control`), and each
 //! interesting room's fan-out subject, each drained by its own task so a
 //! room's frames are delivered one after another, in offset order.
 
@@ -12,22 +13,26 @@ use futures_util::StreamExt;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::{Inner, chain};
+use super::{Inner, chain, control};
 use crate::conn::lock;
 use crate::engine::broker::{
-    WireControl, decode_conn_payload, decode_room_payload, deliver_in_order, engine_err,
-    start_cursor,
+    decode_conn_payload, decode_room_payload, deliver_in_order, engine_err, start_cursor,
 };
 use crate::{HubError, Replay, RoomId};
 
-/// Subscribes this node's `to_conn` and control subjects.
+/// Subscribes this node's `to_conn` subject and the control log's live
+/// subject (the control cursor must have been started).
 pub(super) async fn start(inner: &Arc<Inner>) -> Result<Vec<JoinHandle<()>>, HubError> {
     let node = subscribe(inner, inner.names.node(inner.local.node().tag())).await?;
-    let control = subscribe(inner, inner.names.control()).await?;
+    let control = control::subscribe(inner).await?;
     flush(inner).await?;
     Ok(vec![
         tokio::spawn(node_task(inner.clone(), node)),
-        tokio::spawn(control_task(inner.clone(), control)),
+        tokio::spawn(control::run(
+            inner.clone(),
+            control,
+            inner.connects.subscribe(),
+        )),
     ])
 }
 
@@ -157,17 +162,6 @@ async fn node_task(inner: Arc<Inner>, mut sub: Subscriber) {
             if let Err(err) = inner.client.publish(reply, answer).await {
                 tracing::warn!(%err, "to_conn reply failed");
             }
-        }
-    }
-}
-
-async fn control_task(inner: Arc<Inner>, mut sub: Subscriber) {
-    while let Some(msg) = sub.next().await {
-        match WireControl::decode(&msg.payload) {
-            Ok(msg) => {
-                let _ = inner.control.send(msg);
-            }
-            Err(err) => tracing::warn!(%err, "bad control message"),
         }
     }
 }

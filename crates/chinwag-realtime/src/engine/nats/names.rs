@@ -52,9 +52,19 @@ impl Names {
         format!("{}.n.{tag:06x}", self.prefix)
     }
 
-    /// The control broadcast subject.
-    pub fn control(&self) -> String {
-        format!("{}.ctl", self.prefix)
+    /// The JetStream stream holding the control log.
+    pub fn control_stream(&self) -> String {
+        format!("{}_control", self.prefix)
+    }
+
+    /// The control log's subject (publish control messages here).
+    pub fn control_log(&self) -> String {
+        format!("{}.ctl.log", self.prefix)
+    }
+
+    /// Where the control stream republishes what it stored (subscribe here).
+    pub fn control_live(&self) -> String {
+        format!("{}.ctl.live", self.prefix)
     }
 
     /// The presence bucket (key `u{user}`).

@@ -45,6 +45,16 @@ impl Keys {
         format!("{}:ctl", self.prefix)
     }
 
+    /// The control log's hash (`epoch`, `head`); it never expires.
+    pub fn control_meta(&self) -> String {
+        format!("{}:ctl:m", self.prefix)
+    }
+
+    /// The control log (a stream; entry ids are `offset-0`).
+    pub fn control_log(&self) -> String {
+        format!("{}:ctl:l", self.prefix)
+    }
+
     /// Prefix of the per-user presence keys (`{prefix}{user}` is the hash
     /// with `status` and `v`, `{prefix}{user}:c` the set of connections).
     pub fn presence_prefix(&self) -> String {

@@ -170,3 +170,41 @@ return out
 ",
     )
 });
+
+/// Opens the control log if needed and returns `{epoch, head}`.
+///
+/// KEYS: control meta, control log. ARGV: fresh epoch.
+pub(crate) static CONTROL_HEAD: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(&format!(
+        r"{OPEN_CONTROL_LOG}
+return {{epoch, redis.call('HGET', KEYS[1], 'head') or '0'}}
+"
+    ))
+});
+
+/// Appends a control message to the log (trimmed to about `max_len`) and
+/// publishes it as `epoch offset payload`, at once. Returns the offset.
+///
+/// KEYS: control meta, control log. ARGV: fresh epoch, channel, payload,
+/// max_len.
+pub(crate) static CONTROL: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(&format!(
+        r"{OPEN_CONTROL_LOG}
+local offset = redis.call('HINCRBY', KEYS[1], 'head', 1)
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], offset .. '-0', 'p', ARGV[3])
+redis.call('PUBLISH', ARGV[2], epoch .. ' ' .. offset .. ' ' .. ARGV[3])
+return offset
+"
+    ))
+});
+
+/// Reads the control log's epoch, creating it (and emptying the log) if
+/// the hash is gone. Shared by the control scripts.
+const OPEN_CONTROL_LOG: &str = r"
+local epoch = redis.call('HGET', KEYS[1], 'epoch')
+if not epoch then
+  epoch = ARGV[1]
+  redis.call('HSET', KEYS[1], 'epoch', epoch, 'head', 0)
+  redis.call('DEL', KEYS[2])
+end
+";

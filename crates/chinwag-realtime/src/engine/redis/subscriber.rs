@@ -10,11 +10,10 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use redis::aio::PubSubStream;
 
-use super::Inner;
+use super::{Inner, control};
 use crate::conn::lock;
 use crate::engine::broker::{
-    WireControl, decode_conn_payload, decode_room_payload, deliver_in_order, engine_err,
-    start_cursor,
+    decode_conn_payload, decode_room_payload, deliver_in_order, engine_err, start_cursor,
 };
 use crate::{HubError, Replay, RoomId};
 
@@ -96,6 +95,10 @@ pub(super) async fn run(inner: Arc<Inner>, mut stream: PubSubStream) {
                     stream = s;
                     backoff = Duration::from_millis(50);
                     tracing::info!("redis pub/sub reconnected");
+                    inner
+                        .control_log
+                        .catch_up(&inner.control, |after| control::read_after(&inner, after))
+                        .await;
                     catch_up(&inner).await;
                     break;
                 }
@@ -136,13 +139,7 @@ async fn catch_up(inner: &Inner) {
 async fn handle(inner: &Inner, channel: &str, payload: &[u8]) {
     let payload = Bytes::copy_from_slice(payload);
     if channel == inner.keys.control_channel() {
-        match WireControl::decode(&payload) {
-            Ok(msg) => {
-                let _ = inner.control.send(msg);
-            }
-            Err(err) => tracing::warn!(%err, "bad control message"),
-        }
-        return;
+        return control::receive(inner, &payload).await;
     }
     if channel == inner.keys.node_channel(inner.local.node().tag()) {
         match decode_conn_payload(payload) {
