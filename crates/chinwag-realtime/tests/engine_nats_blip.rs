@@ -17,7 +17,7 @@ use chinwag_protocol::model::UserRole;
 use chinwag_protocol::{CloseCode, Id};
 use chinwag_realtime::{AnyEngine, ConnHandle, HistoryConfig, Hub, Outbox, RoomId};
 use proxy::Proxy;
-use support::{Broker, Kind, numbered, quiet};
+use support::{Broker, Kind};
 
 /// Node 0 on the server, node 1 behind a proxy, and a connection of user 1
 /// on node 1 in `room`.
@@ -58,13 +58,7 @@ async fn nats_kick_sent_during_a_blip_is_applied_after_it() {
     blip(&proxy).await;
     hubs[0].leave_user(Id(1), &room, "kicked").await.unwrap();
     proxy.heal();
-    assert_eq!(
-        support::left(&mut outbox).await,
-        (room.clone(), "kicked".to_string())
-    );
-    assert_eq!(hubs[1].room_size(&room), 0);
-    hubs[0].broadcast(&room, numbered(1)).await.unwrap();
-    quiet(&mut outbox).await;
+    support::assert_kicked(&hubs, &room, &mut outbox).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

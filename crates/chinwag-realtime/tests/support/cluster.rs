@@ -198,6 +198,15 @@ pub async fn left(outbox: &mut Outbox) -> (chinwag_realtime::RoomId, String) {
     }
 }
 
+/// Asserts that user 1's connection on `hubs[1]`, whose outbox is given,
+/// was taken out of `room` ("kicked") and gets nothing more from it.
+pub async fn assert_kicked(hubs: &[Hub], room: &chinwag_realtime::RoomId, outbox: &mut Outbox) {
+    assert_eq!(left(outbox).await, (room.clone(), "kicked".to_string()));
+    assert_eq!(hubs[1].room_size(room), 0);
+    hubs[0].broadcast(room, numbered(1)).await.unwrap();
+    quiet(outbox).await;
+}
+
 /// The next `n` items, all of which must be events.
 pub async fn events(outbox: &mut Outbox, n: usize) -> Vec<Arc<SharedFrame>> {
     let mut out = Vec::with_capacity(n);
