@@ -159,6 +159,11 @@ impl EncodedEvent {
         Ok(EncodedEvent { head, tail })
     }
 
+    /// The JSON's length without a position.
+    pub fn len(&self) -> usize {
+        self.head.len() + self.tail.len()
+    }
+
     /// The JSON without a position (ephemeral events).
     pub fn plain(&self) -> String {
         format!("{}{}", self.head, self.tail)
@@ -374,6 +379,24 @@ pub(crate) async fn deliver_in_order<F, Fut>(
         *cur = pos;
     } else if local.has_interest(&room) {
         cursors.insert(room, pos);
+    }
+}
+
+/// Decodes a room payload received live and delivers it through its
+/// cursor ([`deliver_in_order`]); a payload that cannot be decoded is
+/// logged and dropped.
+pub(crate) async fn deliver_payload<F, Fut>(
+    local: &crate::local::Local,
+    cursors: &std::sync::Mutex<std::collections::HashMap<RoomId, StreamPos>>,
+    payload: Bytes,
+    fill: F,
+) where
+    F: FnOnce(RoomId, StreamPos) -> Fut,
+    Fut: std::future::Future<Output = Result<crate::Replay, HubError>>,
+{
+    match decode_room_payload(payload) {
+        Ok(frame) => deliver_in_order(local, cursors, Arc::new(frame), fill).await,
+        Err(err) => tracing::warn!(%err, "bad room message"),
     }
 }
 

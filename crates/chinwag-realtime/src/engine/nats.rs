@@ -8,7 +8,9 @@
 //!   with `Nats-Expected-Last-Subject-Sequence` set to the stream sequence
 //!   of offset `n`: JetStream accepts exactly one successor per offset, so
 //!   offsets are contiguous and gap-free; a loser reloads the room's last
-//!   message and retries. Publishers on one node queue per room first.
+//!   message and retries. Publishers on one node queue per room first. A
+//!   run of durable events to one room ([`Engine::publish_many`]) is stored
+//!   as one message holding them all, one round trip.
 //! - **Fan-out order**: the stream *republishes* every stored message to
 //!   the room's fan-out subject, in stream-sequence order, which is offset
 //!   order. Rejected appends are never republished. Nodes subscribe (core
@@ -64,7 +66,8 @@ use crate::engine::broker::{
 };
 use crate::engine::control_log::ControlCursor;
 use crate::engine::{
-    ControlMsg, ControlSender, Engine, HistoryConfig, PresenceOp, PresenceSnapshot, Replay,
+    ControlMsg, ControlSender, Engine, HistoryConfig, PresenceOp, PresenceSnapshot, Publication,
+    Replay,
 };
 use crate::local::Local;
 use crate::{ConnId, HubError, KeyedSerializer, RoomId};
@@ -244,6 +247,68 @@ impl Drop for NatsEngine {
     }
 }
 
+impl NatsEngine {
+    async fn publish_ephemeral(
+        &self,
+        room: &RoomId,
+        encoded: &EncodedEvent,
+        only_role: Option<UserRole>,
+    ) -> Result<(), HubError> {
+        let payload = room_payload(only_role, &encoded.plain());
+        self.inner
+            .client
+            .publish(self.inner.names.fanout(room), Bytes::from(payload))
+            .await
+            .map_err(|e| engine_err("nats publish", e))
+    }
+
+    /// Appends the pack (if any) and records one result per event.
+    async fn send_pack(
+        &self,
+        pack: &mut Pack,
+        results: &mut Vec<Result<Option<StreamPos>, HubError>>,
+    ) {
+        let Some(room) = pack.room.take() else {
+            return;
+        };
+        let events = std::mem::take(&mut pack.events);
+        pack.bytes = 0;
+        match chain::publish(&self.inner, &room, &events).await {
+            Ok(positions) => results.extend(positions.into_iter().map(|pos| Ok(Some(pos)))),
+            Err(err) => results.extend(events.iter().map(|_| Err(err.clone()))),
+        }
+    }
+}
+
+/// Durable events of one room waiting to be appended together.
+#[derive(Default)]
+struct Pack {
+    room: Option<RoomId>,
+    events: Vec<(EncodedEvent, Option<UserRole>)>,
+    bytes: usize,
+}
+
+impl Pack {
+    /// Whether `encoded` for `room` may join this pack (an empty pack takes
+    /// anything).
+    fn takes(&self, room: &RoomId, encoded: &EncodedEvent) -> bool {
+        match &self.room {
+            None => true,
+            Some(current) => {
+                current == room
+                    && self.events.len() < chain::MAX_PACK
+                    && self.bytes + encoded.len() <= chain::MAX_PACK_BYTES
+            }
+        }
+    }
+
+    fn push(&mut self, room: RoomId, encoded: EncodedEvent, role: Option<UserRole>) {
+        self.bytes += encoded.len();
+        self.room = Some(room);
+        self.events.push((encoded, role));
+    }
+}
+
 impl Engine for NatsEngine {
     async fn publish(
         &self,
@@ -254,17 +319,44 @@ impl Engine for NatsEngine {
         let durable = event.class() == EventClass::Durable;
         let encoded = EncodedEvent::new(room, event)?;
         if durable {
-            return chain::publish(&self.inner, room, &encoded, only_role)
-                .await
-                .map(Some);
+            let mut positions = chain::publish(&self.inner, room, &[(encoded, only_role)]).await?;
+            return Ok(positions.pop());
         }
-        let payload = room_payload(only_role, &encoded.plain());
-        self.inner
-            .client
-            .publish(self.inner.names.fanout(room), Bytes::from(payload))
-            .await
-            .map_err(|e| engine_err("nats publish", e))?;
+        self.publish_ephemeral(room, &encoded, only_role).await?;
         Ok(None)
+    }
+
+    /// Consecutive durable events of one room go out as one pack, one
+    /// append; everything else one by one, in run order.
+    async fn publish_many(
+        &self,
+        run: Vec<Publication>,
+    ) -> Vec<Result<Option<StreamPos>, HubError>> {
+        let mut results = Vec::with_capacity(run.len());
+        let mut pack = Pack::default();
+        for p in run {
+            let durable = p.event.class() == EventClass::Durable;
+            let encoded = match EncodedEvent::new(&p.room, p.event) {
+                Ok(encoded) => encoded,
+                Err(err) => {
+                    self.send_pack(&mut pack, &mut results).await;
+                    results.push(Err(err));
+                    continue;
+                }
+            };
+            if !durable {
+                self.send_pack(&mut pack, &mut results).await;
+                let sent = self.publish_ephemeral(&p.room, &encoded, p.only_role).await;
+                results.push(sent.map(|()| None));
+                continue;
+            }
+            if !pack.takes(&p.room, &encoded) {
+                self.send_pack(&mut pack, &mut results).await;
+            }
+            pack.push(p.room, encoded, p.only_role);
+        }
+        self.send_pack(&mut pack, &mut results).await;
+        results
     }
 
     async fn head(&self, room: &RoomId) -> Result<StreamPos, HubError> {

@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 use super::{Inner, chain, control};
 use crate::conn::lock;
 use crate::engine::broker::{
-    decode_conn_payload, decode_room_payload, deliver_in_order, engine_err, start_cursor,
+    decode_conn_payload, deliver_in_order, deliver_payload, engine_err, start_cursor,
 };
 use crate::{HubError, Replay, RoomId};
 
@@ -112,17 +112,18 @@ async fn deliver(inner: &Inner, msg: Message) {
         return; // a chain marker
     }
     inner.room_messages.fetch_add(1, Ordering::Relaxed);
-    match decode_room_payload(msg.payload) {
-        Ok(frame) => {
-            deliver_in_order(
-                &inner.local,
-                &inner.cursors,
-                Arc::new(frame),
-                |room, since| async move { chain::replay(inner, &room, &since).await },
-            )
-            .await;
-        }
-        Err(err) => tracing::warn!(subject = %msg.subject, %err, "bad room message"),
+    let payloads = match chain::unpack(msg.headers.as_ref(), msg.payload) {
+        Ok(payloads) => payloads,
+        Err(err) => return tracing::warn!(subject = %msg.subject, %err, "bad room message"),
+    };
+    for payload in payloads {
+        deliver_payload(
+            &inner.local,
+            &inner.cursors,
+            payload,
+            |room, since| async move { chain::replay(inner, &room, &since).await },
+        )
+        .await;
     }
 }
 

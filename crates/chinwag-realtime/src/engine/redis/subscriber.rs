@@ -13,7 +13,7 @@ use redis::aio::PubSubStream;
 use super::{Inner, control};
 use crate::conn::lock;
 use crate::engine::broker::{
-    decode_conn_payload, decode_room_payload, deliver_in_order, engine_err, start_cursor,
+    decode_conn_payload, deliver_in_order, deliver_payload, engine_err, start_cursor,
 };
 use crate::{HubError, Replay, RoomId};
 
@@ -153,16 +153,11 @@ async fn handle(inner: &Inner, channel: &str, payload: &[u8]) {
         return;
     }
     inner.room_messages.fetch_add(1, Ordering::Relaxed);
-    match decode_room_payload(payload) {
-        Ok(frame) => {
-            deliver_in_order(
-                &inner.local,
-                &inner.cursors,
-                Arc::new(frame),
-                |room, since| async move { inner.replay(&room, &since).await },
-            )
-            .await;
-        }
-        Err(err) => tracing::warn!(%channel, %err, "bad room message"),
-    }
+    deliver_payload(
+        &inner.local,
+        &inner.cursors,
+        payload,
+        |room, since| async move { inner.replay(&room, &since).await },
+    )
+    .await;
 }
