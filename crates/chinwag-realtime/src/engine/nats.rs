@@ -39,6 +39,7 @@
 //! - `names`: subjects, stream and bucket names.
 //! - `chain`: offsets, history, `head` and `replay`.
 //! - `fanout`: subscriptions and delivery.
+//! - `pack`: several events of a room in one stored message.
 //! - `control`: the control log.
 //! - `liveness`: presence, heartbeat and reaper.
 
@@ -47,6 +48,7 @@ mod control;
 mod fanout;
 mod liveness;
 mod names;
+mod pack;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -74,6 +76,7 @@ use crate::{ConnId, HubError, KeyedSerializer, RoomId};
 
 use chain::Chain;
 use names::Names;
+use pack::Pack;
 
 /// How long a `to_conn` request waits for the holding node's answer.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -268,44 +271,13 @@ impl NatsEngine {
         pack: &mut Pack,
         results: &mut Vec<Result<Option<StreamPos>, HubError>>,
     ) {
-        let Some(room) = pack.room.take() else {
+        let Some((room, events)) = pack.take() else {
             return;
         };
-        let events = std::mem::take(&mut pack.events);
-        pack.bytes = 0;
         match chain::publish(&self.inner, &room, &events).await {
             Ok(positions) => results.extend(positions.into_iter().map(|pos| Ok(Some(pos)))),
             Err(err) => results.extend(events.iter().map(|_| Err(err.clone()))),
         }
-    }
-}
-
-/// Durable events of one room waiting to be appended together.
-#[derive(Default)]
-struct Pack {
-    room: Option<RoomId>,
-    events: Vec<(EncodedEvent, Option<UserRole>)>,
-    bytes: usize,
-}
-
-impl Pack {
-    /// Whether `encoded` for `room` may join this pack (an empty pack takes
-    /// anything).
-    fn takes(&self, room: &RoomId, encoded: &EncodedEvent) -> bool {
-        match &self.room {
-            None => true,
-            Some(current) => {
-                current == room
-                    && self.events.len() < chain::MAX_PACK
-                    && self.bytes + encoded.len() <= chain::MAX_PACK_BYTES
-            }
-        }
-    }
-
-    fn push(&mut self, room: RoomId, encoded: EncodedEvent, role: Option<UserRole>) {
-        self.bytes += encoded.len();
-        self.room = Some(room);
-        self.events.push((encoded, role));
     }
 }
 

@@ -1,13 +1,8 @@
 //! Room chains: offsets assigned by compare-and-set on the room subject's
 //! last sequence, history in the stream, `head` and `replay`.
 //!
-//! A stored message holds one event, or a *pack* of several consecutive
-//! events of one room (a run of publishes appended in one round trip): its
-//! `Chinwag-Offset` is the last one's, `Chinwag-Count` says how many, and
-//! the payload is each room payload prefixed by its length (u32, big
-//! endian). A message without `Chinwag-Count` holds one event. The stream
-//! bounds messages per room, so with packs a room may keep more than the
-//! history's length in events; replay serves the last `max_len` only.
+//! A stored message holds one event or a pack of them (see `pack`); its
+//! `Chinwag-Offset` is its last event's.
 
 use std::time::Duration;
 
@@ -18,25 +13,17 @@ use async_nats::jetstream::stream::{self, DirectGetErrorKind, Republish};
 use async_nats::jetstream::{self};
 use bytes::Bytes;
 use chinwag_protocol::StreamPos;
-use chinwag_protocol::model::UserRole;
 use chinwag_protocol::stream::ResyncReason;
 use futures_util::StreamExt;
 
+use super::pack::{self, Durable};
 use super::{Inner, Names};
 use crate::conn::lock;
-use crate::engine::broker::{
-    BrokerOptions, EncodedEvent, decode_room_payload, engine_err, new_epoch, room_payload,
-};
+use crate::engine::broker::{BrokerOptions, decode_room_payload, engine_err, new_epoch};
 use crate::{HubError, Replay, RoomId};
 
 const EPOCH: &str = "Chinwag-Epoch";
 const OFFSET: &str = "Chinwag-Offset";
-const COUNT: &str = "Chinwag-Count";
-/// Most events in one pack.
-pub(super) const MAX_PACK: usize = 64;
-/// Most payload bytes in one pack (NATS refuses messages over its
-/// `max_payload`, 1 MiB by default).
-pub(super) const MAX_PACK_BYTES: usize = 256 * 1024;
 const EXPECTED_LAST: &str = "Nats-Expected-Last-Subject-Sequence";
 /// Appends a publisher retries after losing a race before giving up.
 const MAX_ATTEMPTS: usize = 200;
@@ -88,7 +75,7 @@ pub(super) async fn ensure_stream(
         .map_err(|e| engine_err("nats stream", e))
 }
 
-fn header<'a>(headers: Option<&'a HeaderMap>, name: &str) -> Option<&'a str> {
+pub(super) fn header<'a>(headers: Option<&'a HeaderMap>, name: &str) -> Option<&'a str> {
     headers?.get(name).map(|v| v.as_str())
 }
 
@@ -137,7 +124,7 @@ async fn append(
     headers.insert(EPOCH, pos.epoch.as_str());
     headers.insert(OFFSET, pos.offset.to_string().as_str());
     if count > 1 {
-        headers.insert(COUNT, count.to_string().as_str());
+        headers.insert(pack::COUNT, count.to_string().as_str());
     }
     let ack = inner
         .js
@@ -172,7 +159,7 @@ fn remember(inner: &Inner, room: &RoomId, chain: Option<Chain>) {
 pub(super) async fn publish(
     inner: &Inner,
     room: &RoomId,
-    events: &[(EncodedEvent, Option<UserRole>)],
+    events: &[Durable],
 ) -> Result<Vec<StreamPos>, HubError> {
     let _turn = inner.publishing.lock(room.clone()).await;
     let count = events.len() as u64;
@@ -193,7 +180,7 @@ pub(super) async fn publish(
             })
             .collect();
         let last = positions.last().expect("a pack is never empty").clone();
-        let payload = pack(events, &positions);
+        let payload = pack::pack(events, &positions);
         match append(inner, room, chain.seq, &last, events.len(), payload).await {
             Ok(Some(seq)) => {
                 remember(
@@ -327,7 +314,7 @@ async fn fetch(
             break;
         }
         if let Some(last) = position(msg.headers.as_ref()) {
-            let events = unpack(msg.headers.as_ref(), msg.payload.clone())?;
+            let events = pack::unpack(msg.headers.as_ref(), msg.payload.clone())?;
             let first = (last.offset + 1).saturating_sub(events.len() as u64);
             for (offset, payload) in (first..).zip(events) {
                 let epoch = last.epoch.clone();
@@ -339,96 +326,4 @@ async fn fetch(
         }
     }
     Ok(out)
-}
-
-/// The stored payload of a pack: one room payload, or each prefixed by its
-/// length.
-fn pack(events: &[(EncodedEvent, Option<UserRole>)], positions: &[StreamPos]) -> Bytes {
-    if let [(encoded, role)] = events {
-        return Bytes::from(room_payload(*role, &encoded.at(&positions[0])));
-    }
-    let mut out = Vec::new();
-    for ((encoded, role), pos) in events.iter().zip(positions) {
-        let payload = room_payload(*role, &encoded.at(pos));
-        out.extend_from_slice(&(payload.len() as u32).to_be_bytes());
-        out.extend_from_slice(&payload);
-    }
-    Bytes::from(out)
-}
-
-/// The room payloads a stored (or republished) message holds, in offset
-/// order; sharing its bytes.
-pub(super) fn unpack(headers: Option<&HeaderMap>, payload: Bytes) -> Result<Vec<Bytes>, HubError> {
-    let count: usize = match header(headers, COUNT) {
-        None => return Ok(vec![payload]),
-        Some(count) => count
-            .parse()
-            .map_err(|_| HubError::Engine("bad event count".into()))?,
-    };
-    let mut out = Vec::with_capacity(count);
-    let mut rest = payload;
-    while rest.len() >= 4 {
-        let len = u32::from_be_bytes(rest[..4].try_into().expect("four bytes")) as usize;
-        if rest.len() < 4 + len {
-            break;
-        }
-        out.push(rest.slice(4..4 + len));
-        rest = rest.slice(4 + len..);
-    }
-    if out.len() != count || !rest.is_empty() {
-        return Err(HubError::Engine("bad event pack".into()));
-    }
-    Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use chinwag_protocol::Event;
-    use chinwag_protocol::event::topic::TopicMessage;
-
-    use super::*;
-
-    fn event(n: i64) -> (EncodedEvent, Option<UserRole>) {
-        let room = RoomId::topic("t").unwrap();
-        let event = Event::TopicMessage(TopicMessage {
-            topic: "t".into(),
-            from: None,
-            origin_node: "n".into(),
-            data: serde_json::json!({ "n": n }),
-        });
-        (
-            EncodedEvent::new(&room, event).unwrap(),
-            Some(UserRole::Bot),
-        )
-    }
-
-    fn headers(count: usize) -> HeaderMap {
-        let mut headers = HeaderMap::new();
-        headers.insert(COUNT, count.to_string().as_str());
-        headers
-    }
-
-    #[test]
-    fn a_pack_unpacks_into_its_events_in_order() {
-        let events: Vec<_> = (1..=3).map(event).collect();
-        let positions: Vec<_> = (8..=10)
-            .map(|offset| StreamPos {
-                epoch: "e".into(),
-                offset,
-            })
-            .collect();
-        let packed = pack(&events, &positions);
-        let payloads = unpack(Some(&headers(3)), packed.clone()).unwrap();
-        for ((payload, (encoded, role)), pos) in payloads.iter().zip(&events).zip(&positions) {
-            assert_eq!(payload[..], room_payload(*role, &encoded.at(pos))[..]);
-            let frame = decode_room_payload(payload.clone()).unwrap();
-            assert_eq!(frame.offset(), Some(pos.offset));
-        }
-        // A lone event is stored as is.
-        let single = pack(&events[..1], &positions[..1]);
-        assert_eq!(unpack(None, single.clone()).unwrap(), vec![single]);
-        // A count that disagrees, or a cut payload, is refused.
-        assert!(unpack(Some(&headers(2)), packed.clone()).is_err());
-        assert!(unpack(Some(&headers(3)), packed.slice(..packed.len() - 1)).is_err());
-    }
 }

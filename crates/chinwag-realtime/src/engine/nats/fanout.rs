@@ -13,7 +13,7 @@ use futures_util::StreamExt;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::{Inner, chain, control};
+use super::{Inner, chain, control, pack};
 use crate::conn::lock;
 use crate::engine::broker::{
     decode_conn_payload, deliver_in_order, deliver_payload, engine_err, start_cursor,
@@ -112,7 +112,7 @@ async fn deliver(inner: &Inner, msg: Message) {
         return; // a chain marker
     }
     inner.room_messages.fetch_add(1, Ordering::Relaxed);
-    let payloads = match chain::unpack(msg.headers.as_ref(), msg.payload) {
+    let payloads = match pack::unpack(msg.headers.as_ref(), msg.payload) {
         Ok(payloads) => payloads,
         Err(err) => return tracing::warn!(subject = %msg.subject, %err, "bad room message"),
     };
