@@ -236,7 +236,7 @@ impl Hub {
     /// may not go to one of them, it goes to none.
     pub async fn broadcast_each(
         &self,
-        rooms: Vec<RoomId>,
+        rooms: &[RoomId],
         event: Event,
     ) -> Vec<Result<Option<StreamPos>, HubError>> {
         if let Some(err) = rooms
@@ -246,9 +246,9 @@ impl Hub {
             return vec![Err(err); rooms.len()];
         }
         let run = rooms
-            .into_iter()
+            .iter()
             .map(|room| Publication {
-                room,
+                room: room.clone(),
                 event: event.clone(),
                 only_role: None,
             })

@@ -183,7 +183,7 @@ impl PresenceTracker {
             None => (self.rooms)(user).await,
         };
         rooms.push(RoomId::user(user));
-        let results = self.hub.broadcast_each(rooms.clone(), event).await;
+        let results = self.hub.broadcast_each(&rooms, event).await;
         for (room, result) in rooms.iter().zip(results) {
             if let Err(err) = result {
                 tracing::error!(%user, %room, %err, "presence publish failed");

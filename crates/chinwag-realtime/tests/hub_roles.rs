@@ -83,7 +83,7 @@ async fn one_event_to_several_rooms_goes_to_all_or_none() {
 
     // A users-only event may go to `user:` but not to a mixed room: the
     // whole run is refused, and nothing is published.
-    let refused = hub.broadcast_each(rooms.to_vec(), notice()).await;
+    let refused = hub.broadcast_each(&rooms, notice()).await;
     assert_eq!(refused.len(), 2);
     assert!(
         refused
@@ -93,7 +93,7 @@ async fn one_event_to_several_rooms_goes_to_all_or_none() {
     assert!(events(&mut out).is_empty());
 
     let message = shared_note();
-    let sent = hub.broadcast_each(rooms.to_vec(), message.clone()).await;
+    let sent = hub.broadcast_each(&rooms, message.clone()).await;
     let offsets: Vec<_> = sent
         .into_iter()
         .map(|r| r.unwrap().map(|pos| pos.offset))
