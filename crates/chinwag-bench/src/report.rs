@@ -317,7 +317,7 @@ pub fn markdown(r: &Results, svg_name: &str) -> String {
     let _ = writeln!(o, "## Configuration and peer notes\n");
     let _ = writeln!(
         o,
-        "- **Chinwag** runs with its defaults (in-memory engine, SQLite, outbox 1024 frames, 2000 events of history per room) \
+        "- **Chinwag** runs with its defaults (in-memory engine, SQLite, outbox 1024 frames, 10,000 events of history per room) \
            except the per-connection rate limit (20 frames/s, burst 60), which would close the one publisher connection: the \
            bench lifts it with `CHINWAG_GATEWAY__RATE_PER_SEC` / `CHINWAG_GATEWAY__RATE_BURST`, and the per-address limit on \
            register/login (10/min), since the chat setup registers 10k users from one address \

@@ -38,6 +38,10 @@ use crate::{ConnId, HubError, RoomId, SharedFrame};
 pub use memory::MemoryEngine;
 
 /// How much history each room stream keeps.
+///
+/// The default length is sized by time: a client closed as a slow consumer
+/// at the fan-out ceiling of `docs/benchmarks.md` (about 3000 events/s to
+/// one room, with seconds of lag) can still resume without a resync.
 #[derive(Debug, Clone, Copy)]
 pub struct HistoryConfig {
     /// Events kept per room.
@@ -49,7 +53,7 @@ pub struct HistoryConfig {
 impl Default for HistoryConfig {
     fn default() -> Self {
         HistoryConfig {
-            max_len: 2000,
+            max_len: 10_000,
             max_age: Duration::from_secs(600),
         }
     }

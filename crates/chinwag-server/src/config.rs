@@ -8,6 +8,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use chinwag_realtime::engine::HistoryConfig;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
@@ -164,7 +165,7 @@ impl Default for GatewayConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct HistorySettings {
-    /// Events kept per room. Default 2000.
+    /// Events kept per room. Default 10,000.
     pub max_len: usize,
     /// Events older than this are dropped. Default 600 s.
     pub max_age_secs: u64,
@@ -172,9 +173,10 @@ pub struct HistorySettings {
 
 impl Default for HistorySettings {
     fn default() -> Self {
+        let engine = HistoryConfig::default();
         HistorySettings {
-            max_len: 2000,
-            max_age_secs: 600,
+            max_len: engine.max_len,
+            max_age_secs: engine.max_age.as_secs(),
         }
     }
 }
