@@ -1,10 +1,12 @@
 //! Accounts: register, log in, rotate refresh tokens, log out.
 //!
 //! Access tokens (JWTs) are the server's business; this module owns the
-//! users and the refresh tokens, which are stored only as hashes.
+//! users and the refresh tokens, which are stored only as hashes. One
+//! login starts a session: its refresh tokens rotate within it, and
+//! signing it out closes its live connections.
 
-use chinwag_protocol::Timestamp;
 use chinwag_protocol::model::User;
+use chinwag_protocol::{Id, Timestamp};
 use chinwag_store::{NewUser, StoreError, generate_token, hash_password, verify_password};
 
 use crate::chat::Chat;
@@ -16,6 +18,9 @@ use crate::validate;
 pub struct Session {
     /// The user.
     pub user: User,
+    /// The sign-in session; access tokens name it so that signing it out
+    /// can close its connections.
+    pub session_id: Id,
     /// The refresh token (shown once; only its hash is stored).
     pub refresh_token: String,
     /// When the refresh token stops working.
@@ -151,6 +156,7 @@ impl Chat {
                 // user, so every session of the user ends.
                 if let Some((user, revoked)) = self.store.revoke_on_reuse(refresh_token).await? {
                     tracing::warn!(%user, revoked, "rotated refresh token used again: signed out every session");
+                    self.close_sessions(user, None).await;
                 }
                 return Err(ChatError::Unauthorized(
                     "refresh token is invalid or expired".into(),
@@ -161,14 +167,30 @@ impl Chat {
         let user = self.store.user(record.user_id).await?;
         Ok(Session {
             user,
+            session_id: record.session_id,
             refresh_token: new,
             refresh_expires_at: expires,
         })
     }
 
-    /// Revokes a refresh token; returns whether it was live.
+    /// Revokes a refresh token and closes the live connections of its
+    /// session (4012); returns whether it was live.
     pub async fn logout(&self, refresh_token: &str) -> Result<bool> {
-        Ok(self.store.revoke_refresh_token(refresh_token).await?)
+        let Some((user, session)) = self.store.revoke_refresh_token(refresh_token).await? else {
+            return Ok(false);
+        };
+        tracing::info!(%user, %session, "signed out");
+        self.close_sessions(user, Some(session)).await;
+        Ok(true)
+    }
+
+    /// Closes the live connections of a revoked session (all of the user's
+    /// when `None`) on every node. The revocation is already stored, so a
+    /// failure here is logged: those connections end at token expiry.
+    async fn close_sessions(&self, user: Id, session: Option<Id>) {
+        if let Err(err) = self.hub.revoke_session(user, session).await {
+            tracing::error!(%user, ?session, %err, "could not close the revoked session's connections");
+        }
     }
 
     /// A user's public profile.
@@ -180,11 +202,13 @@ impl Chat {
     async fn start_session(&self, user: User) -> Result<Session> {
         let token = generate_token();
         let expires = chinwag_store::id::now_ms().saturating_add(self.refresh_ttl_ms);
-        self.store
+        let record = self
+            .store
             .create_refresh_token(user.id, &token, expires)
             .await?;
         Ok(Session {
             user,
+            session_id: record.session_id,
             refresh_token: token,
             refresh_expires_at: expires,
         })

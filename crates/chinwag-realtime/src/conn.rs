@@ -153,6 +153,8 @@ pub struct ConnHandle {
     heard_at_ms: AtomicU64,
     /// When its token expires (Unix ms).
     expires_at_ms: AtomicI64,
+    /// The sign-in session its token names, 0 while none does.
+    session: AtomicI64,
 }
 
 impl ConnHandle {
@@ -176,6 +178,7 @@ impl ConnHandle {
             close: AtomicU16::new(0),
             heard_at_ms: AtomicU64::new(monotonic_ms()),
             expires_at_ms: AtomicI64::new(i64::MAX),
+            session: AtomicI64::new(0),
         };
         (Arc::new(handle), rx)
     }
@@ -317,6 +320,20 @@ impl ConnHandle {
     /// When the connection's token expires (Unix ms).
     pub fn expires_at_ms(&self) -> i64 {
         self.expires_at_ms.load(Ordering::Relaxed)
+    }
+
+    /// Sets the sign-in session the connection's token names (ids are
+    /// positive; `None` for a token that names none).
+    pub fn set_session(&self, session: Option<Id>) {
+        self.session
+            .store(session.map_or(0, |s| s.0), Ordering::Relaxed);
+    }
+
+    /// The sign-in session the connection's token names.
+    pub fn session(&self) -> Option<Id> {
+        Some(self.session.load(Ordering::Relaxed))
+            .filter(|&s| s != 0)
+            .map(Id)
     }
 
     /// Takes the count of ephemeral events dropped since the last report,

@@ -101,6 +101,15 @@ pub enum ControlMsg {
         /// Why.
         reason: String,
     },
+    /// Close the user's local connections whose token names `session`
+    /// (every connection of the user when `None`): the session was signed
+    /// out.
+    SessionRevoked {
+        /// The user.
+        user: Id,
+        /// The session, or `None` for all of them.
+        session: Option<Id>,
+    },
     /// This node missed control messages it cannot recover: every local
     /// connection must reconnect so its rooms are computed again. Engines
     /// send it to their own node only.

@@ -219,6 +219,15 @@ impl Hub {
             .await
     }
 
+    /// Closes, on every node, the connections of `user` whose token names
+    /// `session` (all of the user's when `None`) with 4012 SessionRevoked.
+    pub async fn revoke_session(&self, user: Id, session: Option<Id>) -> Result<(), HubError> {
+        self.inner
+            .engine
+            .control(ControlMsg::SessionRevoked { user, session })
+            .await
+    }
+
     /// Broadcasts an event to a room. Only events every role understands
     /// may go to a room that can mix roles; a `user:` room holds one user's
     /// connections, so any event may go there.
@@ -411,6 +420,14 @@ async fn control_loop(inner: std::sync::Weak<Inner>, mut rx: mpsc::UnboundedRece
                         reason: reason.clone(),
                     }))
                 });
+            }
+            ControlMsg::SessionRevoked { user, session } => {
+                for conn in hub.local().user_conns(user) {
+                    if session.is_none() || conn.session() == session {
+                        conn.request_close(CloseCode::SessionRevoked);
+                        tracing::info!(conn = %conn.id(), %user, "session revoked: closing");
+                    }
+                }
             }
             ControlMsg::Lost => hub.close_all(CloseCode::Rejoin),
         }

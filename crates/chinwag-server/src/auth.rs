@@ -21,6 +21,10 @@ pub struct Claims {
     pub iat: u64,
     /// Expires at (seconds since the epoch).
     pub exp: u64,
+    /// The sign-in session (decimal id) whose refresh token obtained this
+    /// token; signing it out closes the connections that use it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
 }
 
 /// Who a valid token says the caller is.
@@ -32,6 +36,8 @@ pub struct Identity {
     pub role: UserRole,
     /// Expiry, in milliseconds since the epoch.
     pub expires_at_ms: i64,
+    /// The sign-in session the token belongs to, if it names one.
+    pub session: Option<Id>,
 }
 
 /// Why a token was refused.
@@ -83,20 +89,27 @@ impl TokenKeys {
         }
     }
 
-    /// Issues a token for a user.
-    pub fn issue(&self, user: Id, role: UserRole) -> (String, i64) {
-        self.issue_with_ttl(user, role, self.inner.ttl_secs)
+    /// Issues a token for a user's sign-in session.
+    pub fn issue(&self, user: Id, role: UserRole, session: Option<Id>) -> (String, i64) {
+        self.issue_with_ttl(user, role, session, self.inner.ttl_secs)
     }
 
     /// Issues a token with an explicit lifetime; returns it and its expiry
     /// in milliseconds.
-    pub fn issue_with_ttl(&self, user: Id, role: UserRole, ttl_secs: u64) -> (String, i64) {
+    pub fn issue_with_ttl(
+        &self,
+        user: Id,
+        role: UserRole,
+        session: Option<Id>,
+        ttl_secs: u64,
+    ) -> (String, i64) {
         let iat = now_secs();
         let claims = Claims {
             sub: user.to_string(),
             role,
             iat,
             exp: iat + ttl_secs,
+            sid: session.map(|s| s.to_string()),
         };
         let token = jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),
@@ -120,10 +133,17 @@ impl TokenKeys {
             .sub
             .parse()
             .map_err(|_| TokenError::Invalid("sub is not an id".into()))?;
+        let session = data
+            .claims
+            .sid
+            .map(|sid| sid.parse())
+            .transpose()
+            .map_err(|_| TokenError::Invalid("sid is not an id".into()))?;
         Ok(Identity {
             user_id,
             role: data.claims.role,
             expires_at_ms: (data.claims.exp * 1000) as i64,
+            session,
         })
     }
 }
@@ -177,8 +197,11 @@ mod tests {
     #[test]
     fn issue_verify_and_refusals() {
         let keys = TokenKeys::new(b"0123456789abcdef0123456789abcdef", 60);
-        let (token, _) = keys.issue(Id(5), UserRole::User);
-        assert_eq!(keys.verify(&token).unwrap().user_id, Id(5));
+        let (token, _) = keys.issue(Id(5), UserRole::User, Some(Id(9)));
+        let who = keys.verify(&token).unwrap();
+        assert_eq!((who.user_id, who.session), (Id(5), Some(Id(9))));
+        let (no_session, _) = keys.issue(Id(5), UserRole::User, None);
+        assert_eq!(keys.verify(&no_session).unwrap().session, None);
 
         let other = TokenKeys::new(b"another-secret-another-secret-xx", 60);
         assert!(matches!(other.verify(&token), Err(TokenError::Invalid(_))));
@@ -188,6 +211,7 @@ mod tests {
             role: UserRole::User,
             iat: 1,
             exp: 2,
+            sid: None,
         };
         let expired = jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),

@@ -71,7 +71,7 @@ async fn spawn_node(engine: &str, prefix: &str, name: &str) -> Node {
 
 async fn connect(node: &Node, user: i64, resume: Option<Value>) -> Client {
     let keys = TokenKeys::new(SECRET.as_bytes(), 3600);
-    let token = keys.issue(Id(user), UserRole::User).0;
+    let token = keys.issue(Id(user), UserRole::User, None).0;
     let mut client = Client::connect(&format!("ws://{}/ws", node.addr)).await;
     assert_eq!(client.recv().await["op"], "hello");
     client.send(json!({"op":"identify","token":token})).await;

@@ -90,6 +90,9 @@ pub struct ProfileUpdate {
 pub struct RefreshToken {
     /// Whose token it is.
     pub user_id: Id,
+    /// The session: the chain of tokens one login started (rotation keeps
+    /// it).
+    pub session_id: Id,
     /// When it was issued.
     pub created_at: Timestamp,
     /// When it stops working.
@@ -220,7 +223,8 @@ impl Store {
         row.map(User::from).ok_or(StoreError::NotFound)
     }
 
-    /// Stores a refresh token (its SHA-256 only) for a user.
+    /// Stores a refresh token (its SHA-256 only) for a user, starting a
+    /// new session.
     pub async fn create_refresh_token(
         &self,
         user_id: Id,
@@ -228,12 +232,14 @@ impl Store {
         expires_at: Timestamp,
     ) -> Result<RefreshToken> {
         let created_at = now_ms();
+        let session_id = self.next_id();
         with_pool!(self, pool => sqlx::query(
-            "INSERT INTO refresh_tokens (token_hash, user_id, created_at, expires_at)
-             VALUES ($1, $2, $3, $4)",
+            "INSERT INTO refresh_tokens (token_hash, user_id, session_id, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(hash_token(token))
         .bind(user_id.0)
+        .bind(session_id.0)
         .bind(created_at)
         .bind(expires_at)
         .execute(pool)
@@ -241,6 +247,7 @@ impl Store {
         .map(drop)?);
         Ok(RefreshToken {
             user_id,
+            session_id,
             created_at,
             expires_at,
         })
@@ -252,32 +259,35 @@ impl Store {
         token: &str,
         now: Timestamp,
     ) -> Result<Option<RefreshToken>> {
-        let row: Option<(i64, i64, i64)> = with_pool!(self, pool => sqlx::query_as(
-            "SELECT user_id, created_at, expires_at FROM refresh_tokens
+        let row: Option<(i64, i64, i64, i64)> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT user_id, session_id, created_at, expires_at FROM refresh_tokens
              WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > $2",
         )
         .bind(hash_token(token))
         .bind(now)
         .fetch_optional(pool)
         .await?);
-        Ok(row.map(|(user_id, created_at, expires_at)| RefreshToken {
-            user_id: Id(user_id),
-            created_at,
-            expires_at,
-        }))
+        Ok(row.map(
+            |(user_id, session_id, created_at, expires_at)| RefreshToken {
+                user_id: Id(user_id),
+                session_id: Id(session_id),
+                created_at,
+                expires_at,
+            },
+        ))
     }
 
-    /// Revokes one token; returns whether it was live.
-    pub async fn revoke_refresh_token(&self, token: &str) -> Result<bool> {
-        let n = with_pool!(self, pool => sqlx::query(
-            "UPDATE refresh_tokens SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL",
+    /// Revokes one token; returns its user and session if it was live.
+    pub async fn revoke_refresh_token(&self, token: &str) -> Result<Option<(Id, Id)>> {
+        let row: Option<(i64, i64)> = with_pool!(self, pool => sqlx::query_as(
+            "UPDATE refresh_tokens SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL
+             RETURNING user_id, session_id",
         )
         .bind(hash_token(token))
         .bind(now_ms())
-        .execute(pool)
-        .await?
-        .rows_affected());
-        Ok(n > 0)
+        .fetch_optional(pool)
+        .await?);
+        Ok(row.map(|(user, session)| (Id(user), Id(session))))
     }
 
     /// Revokes every live token of a user; returns how many.
@@ -321,35 +331,37 @@ impl Store {
         new_expires_at: Timestamp,
         now: Timestamp,
     ) -> Result<RefreshToken> {
-        let user_id: i64 = with_pool!(self, pool => {
+        let (user_id, session_id): (i64, i64) = with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
-            let user: Option<(i64,)> = sqlx::query_as(
+            let owner: Option<(i64, i64)> = sqlx::query_as(
                 "UPDATE refresh_tokens SET revoked_at = $2, rotated_at = $2
                  WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > $2
-                 RETURNING user_id",
+                 RETURNING user_id, session_id",
             )
             .bind(hash_token(old))
             .bind(now)
             .fetch_optional(&mut *tx)
             .await?;
-            let Some((user_id,)) = user else {
+            let Some((user_id, session_id)) = owner else {
                 return Err(StoreError::NotFound);
             };
             sqlx::query(
-                "INSERT INTO refresh_tokens (token_hash, user_id, created_at, expires_at)
-                 VALUES ($1, $2, $3, $4)",
+                "INSERT INTO refresh_tokens (token_hash, user_id, session_id, created_at, expires_at)
+                 VALUES ($1, $2, $3, $4, $5)",
             )
             .bind(hash_token(new))
             .bind(user_id)
+            .bind(session_id)
             .bind(now)
             .bind(new_expires_at)
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
-            user_id
+            (user_id, session_id)
         });
         Ok(RefreshToken {
             user_id: Id(user_id),
+            session_id: Id(session_id),
             created_at: now,
             expires_at: new_expires_at,
         })

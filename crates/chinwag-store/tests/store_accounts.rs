@@ -137,12 +137,13 @@ async fn refresh_tokens_rotate_once_and_revoke() {
         let u = user(&store, "dave").await;
         let now = chinwag_store::id::now_ms();
         let t1 = chinwag_store::generate_token();
-        store
+        let created = store
             .create_refresh_token(u.id, &t1, now + 60_000)
             .await
             .unwrap();
         let found = store.valid_refresh_token(&t1, now).await.unwrap().unwrap();
         assert_eq!(found.user_id, u.id);
+        assert_eq!(found.session_id, created.session_id);
         // Expired at a later time.
         assert!(
             store
@@ -158,6 +159,8 @@ async fn refresh_tokens_rotate_once_and_revoke() {
             .await
             .unwrap();
         assert_eq!(rotated.user_id, u.id);
+        // Rotation keeps the session.
+        assert_eq!(rotated.session_id, created.session_id);
         assert!(store.valid_refresh_token(&t1, now).await.unwrap().is_none());
         assert!(store.valid_refresh_token(&t2, now).await.unwrap().is_some());
         // Replaying the old token fails and stores nothing.
@@ -170,15 +173,24 @@ async fn refresh_tokens_rotate_once_and_revoke() {
         ));
         assert!(store.valid_refresh_token(&t3, now).await.unwrap().is_none());
 
-        assert!(store.revoke_refresh_token(&t2).await.unwrap());
-        assert!(!store.revoke_refresh_token(&t2).await.unwrap());
+        assert_eq!(
+            store.revoke_refresh_token(&t2).await.unwrap(),
+            Some((u.id, created.session_id))
+        );
+        assert_eq!(store.revoke_refresh_token(&t2).await.unwrap(), None);
+        let mut sessions = vec![created.session_id];
         for _ in 0..3 {
             let t = chinwag_store::generate_token();
-            store
+            let token = store
                 .create_refresh_token(u.id, &t, now + 1_000)
                 .await
                 .unwrap();
+            sessions.push(token.session_id);
         }
+        // Each login starts a session of its own.
+        sessions.sort();
+        sessions.dedup();
+        assert_eq!(sessions.len(), 4);
         assert_eq!(store.revoke_all_refresh_tokens(u.id).await.unwrap(), 3);
         assert!(matches!(
             store.create_refresh_token(Id(7), "x", now).await,

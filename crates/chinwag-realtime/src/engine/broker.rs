@@ -252,6 +252,10 @@ pub(crate) enum WireControl {
         user: Id,
         reason: String,
     },
+    Revoke {
+        user: Id,
+        session: Option<Id>,
+    },
 }
 
 impl WireControl {
@@ -271,6 +275,10 @@ impl WireControl {
             ControlMsg::ReauthRequired { user, reason } => WireControl::Reauth {
                 user: *user,
                 reason: reason.clone(),
+            },
+            ControlMsg::SessionRevoked { user, session } => WireControl::Revoke {
+                user: *user,
+                session: *session,
             },
             ControlMsg::Lost => {
                 return Err(HubError::Engine("a lost-control notice is local".into()));
@@ -294,6 +302,7 @@ impl WireControl {
                 change: MembershipChange::Leave(reason),
             },
             WireControl::Reauth { user, reason } => ControlMsg::ReauthRequired { user, reason },
+            WireControl::Revoke { user, session } => ControlMsg::SessionRevoked { user, session },
         })
     }
 }

@@ -263,6 +263,7 @@ impl Session {
         rooms_removed.sort();
         self.who = who;
         self.conn.set_expires_at_ms(self.who.expires_at_ms);
+        self.conn.set_session(self.who.session);
         Ok(Some(ServerFrame::Reauthed(Reauthed {
             rooms_added,
             rooms_removed,

@@ -75,6 +75,7 @@ async fn open(
     let (who, identified) = identify(&mut writer, &state, token, &mut limiter).await?;
     let (conn, outbox) = state.hub.register(who.user_id, who.role);
     conn.set_expires_at_ms(who.expires_at_ms);
+    conn.set_session(who.session);
     // Shutdown asks every registered connection to close; one that
     // registers after that asks itself.
     if state.shutdown.is_cancelled() {

@@ -82,7 +82,10 @@ impl SessionBody {
         } else {
             UserRole::User
         };
-        let (access_token, access_token_expires_at) = state.keys.issue(session.user.id, role);
+        let (access_token, access_token_expires_at) =
+            state
+                .keys
+                .issue(session.user.id, role, Some(session.session_id));
         SessionBody {
             user: session.user,
             access_token,

@@ -31,6 +31,8 @@ impl From<ChatError> for ApiError {
 pub struct Auth {
     /// The authenticated user.
     pub user: Id,
+    /// The sign-in session the token names, if any.
+    pub session: Option<Id>,
 }
 
 impl FromRequestParts<AppState> for Auth {
@@ -58,7 +60,10 @@ impl FromRequestParts<AppState> for Auth {
                 "too many writes; slow down",
             ));
         }
-        Ok(Auth { user: who.user_id })
+        Ok(Auth {
+            user: who.user_id,
+            session: who.session,
+        })
     }
 }
 

@@ -65,7 +65,7 @@ async fn join(
     } else {
         UserRole::User
     };
-    let (access_token, access_token_expires_at) = state.keys.issue(auth.user, role);
+    let (access_token, access_token_expires_at) = state.keys.issue(auth.user, role, auth.session);
     Ok(Json(JoinedBody {
         community: joined.community,
         member: joined.member,

@@ -94,7 +94,7 @@ impl TestServer {
     }
 
     pub fn token(&self, user: i64) -> String {
-        self.state.keys.issue(Id(user), UserRole::User).0
+        self.state.keys.issue(Id(user), UserRole::User, None).0
     }
 
     pub fn url(&self, query: &str) -> String {

@@ -1,0 +1,155 @@
+//! Signing a session out closes its live connections with 4012
+//! SessionRevoked, on every node: logging out closes the connections whose
+//! access token came from that session and no other, and a rotated refresh
+//! token used again closes every connection of the user.
+
+#[path = "chat_support.rs"]
+mod chat_support;
+
+use chat_support::support::{Client, TempDir, TestServer, test_config};
+use chat_support::{Api, each_backend};
+use chinwag_server::AppState;
+use chinwag_testkit::Backend;
+use serde_json::{Value, json};
+
+const SESSION_REVOKED: u16 = 4012;
+const PASSWORD: &str = "correct horse battery";
+
+/// Registers `username` (its first session) on `api`.
+async fn register(api: Api, username: &str) -> Value {
+    let reply = api
+        .call(
+            "POST",
+            "/auth/register",
+            None,
+            Some(json!({"username": username, "password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{:?}", reply.body);
+    reply.body
+}
+
+/// Logs `username` in again: a new session.
+async fn login(api: Api, username: &str) -> Value {
+    let reply = api
+        .call(
+            "POST",
+            "/auth/login",
+            None,
+            Some(json!({"username": username, "password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    reply.body
+}
+
+/// `POST /auth/{action}` with a session's refresh token.
+async fn with_refresh(api: Api, action: &str, session: &Value) -> chat_support::Reply {
+    api.call(
+        "POST",
+        &format!("/auth/{action}"),
+        None,
+        Some(json!({"refresh_token": session["refresh_token"]})),
+    )
+    .await
+}
+
+/// A stream opened with a session's access token, past `ready`.
+async fn connect(server: &TestServer, session: &Value) -> Client {
+    let token = session["access_token"].as_str().unwrap();
+    let mut client = Client::connect(&server.url(&format!("?token={token}"))).await;
+    assert_eq!(client.recv().await["op"], "hello");
+    assert_eq!(client.recv().await["op"], "ready");
+    client
+}
+
+#[tokio::test]
+async fn logging_out_closes_that_sessions_connections_only() {
+    each_backend(|server| async move {
+        let api = Api { addr: server.addr };
+        let phone = register(api, "erin").await;
+        let laptop = login(api, "erin").await;
+        let mut phone_ws = connect(&server, &phone).await;
+        let mut laptop_ws = connect(&server, &laptop).await;
+        let bystander = register(api, "frank").await;
+        let mut bystander_ws = connect(&server, &bystander).await;
+
+        assert_eq!(with_refresh(api, "logout", &phone).await.status, 204);
+        assert_eq!(phone_ws.closed().await, SESSION_REVOKED);
+        laptop_ws.roundtrip().await;
+        bystander_ws.roundtrip().await;
+
+        // Logging out again revokes nothing and closes nothing.
+        assert_eq!(with_refresh(api, "logout", &phone).await.status, 204);
+        laptop_ws.roundtrip().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_refresh_token_used_twice_closes_every_connection_of_its_user() {
+    each_backend(|server| async move {
+        let api = Api { addr: server.addr };
+        let first = register(api, "gina").await;
+        let other = login(api, "gina").await;
+        let rotated = with_refresh(api, "refresh", &first).await;
+        assert_eq!(rotated.status, 200, "{:?}", rotated.body);
+        // The rotated session's new access token names the same session.
+        let mut rotated_ws = connect(&server, &rotated.body).await;
+        let mut other_ws = connect(&server, &other).await;
+        let bystander = register(api, "hal").await;
+        let mut bystander_ws = connect(&server, &bystander).await;
+
+        assert_eq!(with_refresh(api, "refresh", &first).await.status, 401);
+        assert_eq!(rotated_ws.closed().await, SESSION_REVOKED);
+        assert_eq!(other_ws.closed().await, SESSION_REVOKED);
+        bystander_ws.roundtrip().await;
+    })
+    .await;
+}
+
+/// Logging out on node A closes the session's connection on node B.
+async fn logout_across_nodes(engine: Backend) {
+    let Some(engine_url) = engine.url() else {
+        return;
+    };
+    let Some(pg) = chinwag_store::testing::postgres_store().await else {
+        return;
+    };
+    let prefix = format!("s{:x}", rand::random::<u64>());
+    let mut nodes = Vec::new();
+    for i in 0..2 {
+        let dir = TempDir::new();
+        let mut config = test_config(&dir);
+        config.engine = engine_url.clone();
+        config.engine_prefix = prefix.clone();
+        config.node_name = Some(format!("node-{i}"));
+        let state = AppState::with_store(config.clone(), pg.store.clone())
+            .await
+            .expect("node state");
+        nodes.push(TestServer::serve(state, config, dir).await);
+    }
+    let api = Api {
+        addr: nodes[0].addr,
+    };
+    let phone = register(api, "ivy").await;
+    let laptop = login(api, "ivy").await;
+    let mut phone_ws = connect(&nodes[1], &phone).await;
+    let mut laptop_ws = connect(&nodes[1], &laptop).await;
+
+    assert_eq!(with_refresh(api, "logout", &phone).await.status, 204);
+    assert_eq!(phone_ws.closed().await, SESSION_REVOKED);
+    laptop_ws.roundtrip().await;
+    drop(nodes);
+    pg.drop_schema().await;
+}
+
+#[tokio::test]
+async fn redis_logout_closes_the_session_on_another_node() {
+    logout_across_nodes(Backend::Redis).await;
+}
+
+#[tokio::test]
+async fn nats_logout_closes_the_session_on_another_node() {
+    logout_across_nodes(Backend::Nats).await;
+}
