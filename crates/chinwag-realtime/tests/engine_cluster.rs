@@ -25,6 +25,7 @@ broker_suite!(
     to_user_and_to_conn_cross_nodes,
     membership_changes_reach_every_node,
     replay_and_resync,
+    replay_starts_where_the_client_left_off,
     presence_is_cluster_wide,
     dead_node_connections_are_reaped,
 );
@@ -358,6 +359,52 @@ async fn membership_changes_reach_every_node(broker: Broker) {
         assert!(
             matches!(next(outbox).await, Outgoing::Control(c) if matches!(*c, Control::Frame(_)))
         );
+    }
+}
+
+/// Two rooms written in turn, singly and in runs (packs on NATS): a
+/// replay from every offset of one gives exactly the rest of that room, in
+/// order, wherever its messages sit among the other room's.
+async fn replay_starts_where_the_client_left_off(broker: Broker) {
+    let hubs = broker.nodes(1, history()).await;
+    let (room, other) = (RoomId::channel(Id(31)), RoomId::channel(Id(32)));
+    let run = |room: &RoomId, from: i64, len: i64| {
+        (from..from + len)
+            .map(|n| Publication {
+                room: room.clone(),
+                event: numbered(n),
+                only_role: None,
+            })
+            .collect::<Vec<_>>()
+    };
+    let mut written = 0;
+    for round in 0..12 {
+        // Singles, then a run of up to 5, with the other room in between.
+        let len = round % 5 + 1;
+        let mut batch = run(&other, 0, 3);
+        batch.extend(run(&room, written + 1, len));
+        for result in hubs[0].engine().publish_many(batch).await {
+            result.unwrap();
+        }
+        written += len;
+        hubs[0].broadcast(&other, numbered(0)).await.unwrap();
+    }
+    let head = hubs[0].head(&room).await.unwrap();
+    assert_eq!(head.offset, written as u64);
+    for since in 0..=head.offset {
+        let from = StreamPos {
+            epoch: head.epoch.clone(),
+            offset: since,
+        };
+        let Replay::Events(events) = hubs[0].replay(&room, &from).await.unwrap() else {
+            panic!("expected events after {since}");
+        };
+        let replayed: Vec<(u64, i64)> = events
+            .iter()
+            .map(|f| (f.offset().unwrap(), number(f)))
+            .collect();
+        let expected: Vec<(u64, i64)> = (since + 1..=head.offset).map(|o| (o, o as i64)).collect();
+        assert_eq!(replayed, expected, "replay after {since}");
     }
 }
 

@@ -29,6 +29,12 @@ const EXPECTED_LAST: &str = "Nats-Expected-Last-Subject-Sequence";
 const MAX_ATTEMPTS: usize = 200;
 /// How long a replay waits for each history message.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(3);
+/// Replays of at most this many events start at the first message they
+/// need rather than at the room's first. Measured per replay of 5 events:
+/// 2.8 ms instead of 21 ms in a room of 5000 single events, 2.2 ms instead
+/// of 6.3 ms in one of 10,000 events in 1000 packs; even at 2000 events,
+/// slower past about 5000.
+const SEEK_MAX_MISSED: u64 = 2000;
 /// Chains cached per node before the cache is reset.
 const MAX_CACHED: usize = 10_000;
 
@@ -263,9 +269,17 @@ pub(super) async fn replay(
     if since.offset + 1 < first_kept {
         return resync(ResyncReason::HistoryTruncated);
     }
+    // A short catch-up reads from the first message it needs; a long one
+    // reads the room from its start, which nats-server (2.9) serves faster
+    // than a consumer started mid-stream.
+    let start = if chain.offset - since.offset <= SEEK_MAX_MISSED {
+        first_after(inner, room, since, chain.seq).await?
+    } else {
+        1
+    };
     let mut first = None;
     let mut events = Vec::new();
-    for (pos, payload) in fetch(inner, room, chain.seq).await? {
+    for (pos, payload) in fetch(inner, room, start, chain.seq).await? {
         if pos.epoch != chain.epoch || pos.offset == 0 || pos.offset > chain.offset {
             continue;
         }
@@ -280,17 +294,73 @@ pub(super) async fn replay(
     Ok(Replay::Events(events))
 }
 
-/// Every stored message of the room up to sequence `last`, in order.
+/// The stream sequence of the first stored message of `room` that holds
+/// an offset after `since` (its epoch's): where a replay starts, so that it
+/// reads what the client missed rather than the room's whole history.
+/// Found by bisecting the sequences up to `last` (a message of the room
+/// holding a later offset) with direct gets, about log2(`last`) round trips;
+/// one when the client missed the whole stored history.
+async fn first_after(
+    inner: &Inner,
+    room: &RoomId,
+    since: &StreamPos,
+    last: u64,
+) -> Result<u64, HubError> {
+    let subject = inner.names.room(room);
+    // The first message of the room at or after `seq`: its sequence, and
+    // whether it holds an offset after `since`.
+    let probe = |seq: u64| {
+        let subject = &subject;
+        async move {
+            let msg = inner
+                .rooms
+                .direct_get_next_for_subject(subject, Some(seq))
+                .await
+                .map_err(|e| engine_err("nats replay start", e))?;
+            let headers = msg.message.headers.as_ref();
+            let found = headers
+                .and_then(|h| h.get(async_nats::header::NATS_SEQUENCE))
+                .and_then(|s| s.as_str().parse::<u64>().ok())
+                .ok_or_else(|| HubError::Engine("direct get without a sequence".into()))?;
+            let after = position(headers)
+                .is_some_and(|pos| pos.epoch == since.epoch && pos.offset > since.offset);
+            Ok::<_, HubError>((found, after))
+        }
+    };
+    let (first, after) = probe(1).await?;
+    if after {
+        return Ok(first);
+    }
+    // The answer lies in (first, last]: `lo` never passes it, and the
+    // first room message at or after `hi` is always `start`.
+    let (mut lo, mut hi, mut start) = (first + 1, last, last);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        let (found, after) = probe(mid).await?;
+        if after {
+            (hi, start) = (mid, found);
+        } else {
+            lo = found + 1;
+        }
+    }
+    Ok(start)
+}
+
+/// The stored messages of the room from sequence `start` to `last`, in
+/// order.
 async fn fetch(
     inner: &Inner,
     room: &RoomId,
+    start: u64,
     last: u64,
 ) -> Result<Vec<(StreamPos, Bytes)>, HubError> {
     let consumer = inner
         .rooms
         .create_consumer(pull::OrderedConfig {
             filter_subject: inner.names.room(room),
-            deliver_policy: DeliverPolicy::All,
+            deliver_policy: DeliverPolicy::ByStartSequence {
+                start_sequence: start,
+            },
             ..Default::default()
         })
         .await
