@@ -273,7 +273,14 @@ pub(super) async fn replay(
     // reads the room from its start, which nats-server (2.9) serves faster
     // than a consumer started mid-stream.
     let start = if chain.offset - since.offset <= SEEK_MAX_MISSED {
-        first_after(inner, room, since, chain.seq).await?
+        // A message trimmed between `head` and a probe fails the seek; reading
+        // from the start is always right.
+        first_after(inner, room, since, chain.seq)
+            .await
+            .unwrap_or_else(|err| {
+                tracing::debug!(%room, %err, "replay seek failed: reading the room from its start");
+                1
+            })
     } else {
         1
     };
