@@ -6,9 +6,8 @@
 #[path = "chat_support.rs"]
 mod chat_support;
 
-use chat_support::support::{Client, TempDir, TestServer, test_config};
-use chat_support::{Api, each_backend};
-use chinwag_server::AppState;
+use chat_support::support::{Client, TestServer};
+use chat_support::{Api, each_backend, pg_cluster};
 use chinwag_testkit::Backend;
 use serde_json::{Value, json};
 
@@ -110,25 +109,9 @@ async fn a_refresh_token_used_twice_closes_every_connection_of_its_user() {
 
 /// Logging out on node A closes the session's connection on node B.
 async fn logout_across_nodes(engine: Backend) {
-    let Some(engine_url) = engine.url() else {
+    let Some((nodes, pg)) = pg_cluster(engine, 2).await else {
         return;
     };
-    let Some(pg) = chinwag_store::testing::postgres_store().await else {
-        return;
-    };
-    let prefix = format!("s{:x}", rand::random::<u64>());
-    let mut nodes = Vec::new();
-    for i in 0..2 {
-        let dir = TempDir::new();
-        let mut config = test_config(&dir);
-        config.engine = engine_url.clone();
-        config.engine_prefix = prefix.clone();
-        config.node_name = Some(format!("node-{i}"));
-        let state = AppState::with_store(config.clone(), pg.store.clone())
-            .await
-            .expect("node state");
-        nodes.push(TestServer::serve(state, config, dir).await);
-    }
     let api = Api {
         addr: nodes[0].addr,
     };

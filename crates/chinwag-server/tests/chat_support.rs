@@ -288,6 +288,31 @@ where
     }
 }
 
+/// `n` nodes named `node-0`, `node-1`, ... sharing one PostgreSQL schema
+/// and `engine`'s broker under a prefix of their own; `None` when this run
+/// skips either service. Drop the nodes before the schema.
+pub async fn pg_cluster(
+    engine: chinwag_testkit::Backend,
+    n: usize,
+) -> Option<(Vec<TestServer>, chinwag_store::testing::PgSchema)> {
+    let engine_url = engine.url()?;
+    let pg = chinwag_store::testing::postgres_store().await?;
+    let prefix = format!("c{:x}", rand::random::<u64>());
+    let mut nodes = Vec::new();
+    for i in 0..n {
+        let dir = TempDir::new();
+        let mut config = test_config(&dir);
+        config.engine = engine_url.clone();
+        config.engine_prefix = prefix.clone();
+        config.node_name = Some(format!("node-{i}"));
+        let state = AppState::with_store(config.clone(), pg.store.clone())
+            .await
+            .expect("node state");
+        nodes.push(TestServer::serve(state, config, dir).await);
+    }
+    Some((nodes, pg))
+}
+
 /// The next `event` frame of type `ty` in `room`, skipping everything else.
 pub async fn next_event(client: &mut support::Client, room: &str, ty: &str) -> Value {
     loop {

@@ -7,32 +7,14 @@
 #[path = "chat_support.rs"]
 mod chat_support;
 
-use chat_support::support::{TempDir, TestServer, test_config};
-use chat_support::{Api, drain, id, next_event};
-use chinwag_server::AppState;
+use chat_support::{Api, drain, id, next_event, pg_cluster};
 use chinwag_testkit::Backend;
 use serde_json::json;
 
 async fn chat_across_nodes(engine: Backend) {
-    let Some(engine_url) = engine.url() else {
+    let Some((nodes, pg)) = pg_cluster(engine, 3).await else {
         return;
     };
-    let Some(pg) = chinwag_store::testing::postgres_store().await else {
-        return;
-    };
-    let prefix = format!("c{:x}", rand::random::<u64>());
-    let mut nodes = Vec::new();
-    for i in 0..3 {
-        let dir = TempDir::new();
-        let mut config = test_config(&dir);
-        config.engine = engine_url.clone();
-        config.engine_prefix = prefix.clone();
-        config.node_name = Some(format!("node-{i}"));
-        let state = AppState::with_store(config.clone(), pg.store.clone())
-            .await
-            .expect("node state");
-        nodes.push(TestServer::serve(state, config, dir).await);
-    }
     let api: Vec<Api> = nodes.iter().map(|n| Api { addr: n.addr }).collect();
 
     let (alice, alice_token) = api[0].register("alice").await;
