@@ -16,29 +16,25 @@ const PASSWORD: &str = "correct horse battery";
 
 /// Registers `username` (its first session) on `api`.
 async fn register(api: Api, username: &str) -> Value {
-    let reply = api
-        .call(
-            "POST",
-            "/auth/register",
-            None,
-            Some(json!({"username": username, "password": PASSWORD})),
-        )
-        .await;
-    assert_eq!(reply.status, 201, "{:?}", reply.body);
-    reply.body
+    sign_in(api, "register", 201, username).await
 }
 
 /// Logs `username` in again: a new session.
 async fn login(api: Api, username: &str) -> Value {
+    sign_in(api, "login", 200, username).await
+}
+
+/// `POST /auth/{action}` with `username`'s credentials, expecting `status`.
+async fn sign_in(api: Api, action: &str, status: u16, username: &str) -> Value {
     let reply = api
         .call(
             "POST",
-            "/auth/login",
+            &format!("/auth/{action}"),
             None,
             Some(json!({"username": username, "password": PASSWORD})),
         )
         .await;
-    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    assert_eq!(reply.status, status, "{:?}", reply.body);
     reply.body
 }
 
