@@ -9,6 +9,9 @@ pub struct Sample {
     pub at: Instant,
     /// User plus system CPU time, in clock ticks.
     pub cpu_ticks: u64,
+    /// User CPU time alone (the process's own code, not the kernel's work
+    /// on its behalf), in clock ticks.
+    pub user_ticks: u64,
     /// Resident set size, in bytes.
     pub rss_bytes: u64,
 }
@@ -16,15 +19,15 @@ pub struct Sample {
 /// Clock ticks per second (`getconf CLK_TCK`; 100 on Linux x86/arm).
 pub const TICKS_PER_SEC: f64 = 100.0;
 
-/// `utime + stime` from a `/proc/<pid>/stat` line.
-pub fn parse_stat_cpu(stat: &str) -> Option<u64> {
+/// `(utime, stime)` from a `/proc/<pid>/stat` line.
+pub fn parse_stat_cpu(stat: &str) -> Option<(u64, u64)> {
     // The command name may contain spaces: fields start after the last ')'.
     let rest = &stat[stat.rfind(')')? + 2..];
     let f: Vec<&str> = rest.split_whitespace().collect();
     // After ')': state is field 3 overall; utime is 14, stime 15.
     let utime: u64 = f.get(11)?.parse().ok()?;
     let stime: u64 = f.get(12)?.parse().ok()?;
-    Some(utime + stime)
+    Some((utime, stime))
 }
 
 /// `VmRSS` in bytes from a `/proc/<pid>/status` text.
@@ -39,11 +42,14 @@ pub fn sample(pids: &[u32]) -> Sample {
     let mut s = Sample {
         at: Instant::now(),
         cpu_ticks: 0,
+        user_ticks: 0,
         rss_bytes: 0,
     };
     for pid in pids {
         if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-            s.cpu_ticks += parse_stat_cpu(&stat).unwrap_or(0);
+            let (user, system) = parse_stat_cpu(&stat).unwrap_or((0, 0));
+            s.cpu_ticks += user + system;
+            s.user_ticks += user;
         }
         if let Ok(st) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
             s.rss_bytes += parse_status_rss(&st).unwrap_or(0);
@@ -54,11 +60,20 @@ pub fn sample(pids: &[u32]) -> Sample {
 
 /// CPU use between two samples, in percent of one core.
 pub fn cpu_percent(a: &Sample, b: &Sample) -> f64 {
+    percent_of_core(a, b, b.cpu_ticks.saturating_sub(a.cpu_ticks))
+}
+
+/// User CPU use between two samples, in percent of one core.
+pub fn user_cpu_percent(a: &Sample, b: &Sample) -> f64 {
+    percent_of_core(a, b, b.user_ticks.saturating_sub(a.user_ticks))
+}
+
+fn percent_of_core(a: &Sample, b: &Sample, ticks: u64) -> f64 {
     let secs = b.at.duration_since(a.at).as_secs_f64();
     if secs <= 0.0 {
         return 0.0;
     }
-    (b.cpu_ticks.saturating_sub(a.cpu_ticks)) as f64 / TICKS_PER_SEC / secs * 100.0
+    ticks as f64 / TICKS_PER_SEC / secs * 100.0
 }
 
 /// The whole machine's CPU ticks from the first line of `/proc/stat`:
@@ -93,7 +108,7 @@ mod tests {
     #[test]
     fn parses_stat_with_spaces_in_name() {
         let stat = "1234 (my (odd) name) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 75 0 0 20 0 4 0 100 1000 200";
-        assert_eq!(parse_stat_cpu(stat), Some(325));
+        assert_eq!(parse_stat_cpu(stat), Some((250, 75)));
     }
 
     #[test]
@@ -106,5 +121,25 @@ mod tests {
     fn reads_own_process() {
         let s = sample(&[std::process::id()]);
         assert!(s.rss_bytes > 0);
+        assert!(s.user_ticks <= s.cpu_ticks);
+    }
+
+    #[test]
+    fn user_share_is_a_part_of_the_total() {
+        let at = Instant::now();
+        let a = Sample {
+            at,
+            cpu_ticks: 100,
+            user_ticks: 40,
+            rss_bytes: 0,
+        };
+        let b = Sample {
+            at: at + std::time::Duration::from_secs(2),
+            cpu_ticks: 300,
+            user_ticks: 90,
+            rss_bytes: 0,
+        };
+        assert_eq!(cpu_percent(&a, &b), 100.0);
+        assert_eq!(user_cpu_percent(&a, &b), 25.0);
     }
 }

@@ -309,7 +309,7 @@ pub fn markdown(r: &Results, svg_name: &str) -> String {
            lasts a few seconds, then the bench waits until every delivery has arrived (or 10 s) before counting.\n\
          - Between servers and scenarios the bench waits until the machine is quiet (the cores less than 10% busy over \
            half a second, at most 30 s), so that one server's teardown does not land on the next one's first step.\n\
-         - Server CPU and RSS come from `/proc/<pid>/stat` and `/proc/<pid>/status` (CPU in % of one core; 200% is both cores).\n\
+         - Server CPU and RSS come from `/proc/<pid>/stat` and `/proc/<pid>/status` (CPU in % of one core; 200% is both cores), split into user time (the server's own code) and the kernel's time on its behalf.\n\
          - Socket.IO (Node) runs as one process (its idiomatic scale-out is the cluster scenario); Rust servers use both cores.\n",
         crate::coord::pool::MAX_PER_WORKER
     );
@@ -684,7 +684,7 @@ fn fanout_details(o: &mut String, runs: &[FanoutResult]) {
     for f in ran {
         let _ = writeln!(
             o,
-            "**{}, {} subscribers, {}**\n\n| publish/s | deliveries/s | p50 | p99 | p99.9 | max | server CPU | server RSS | client CPU | step |\n|---|---|---|---|---|---|---|---|---|---|",
+            "**{}, {} subscribers, {}**\n\n| publish/s | deliveries/s | p50 | p99 | p99.9 | max | server CPU | of it user | server RSS | client CPU | step |\n|---|---|---|---|---|---|---|---|---|---|---|",
             f.kind.name(),
             f.subscribers,
             f.setup
@@ -692,7 +692,7 @@ fn fanout_details(o: &mut String, runs: &[FanoutResult]) {
         for s in &f.steps {
             let _ = writeln!(
                 o,
-                "| {} | {} | {:.2} ms | {:.2} ms | {:.2} ms | {:.1} ms | {:.0}% | {:.0} MiB | {:.0}% | {} |",
+                "| {} | {} | {:.2} ms | {:.2} ms | {:.2} ms | {:.1} ms | {:.0}% | {:.0}% | {:.0} MiB | {:.0}% | {} |",
                 s.rate,
                 rate(s.deliveries_per_s),
                 s.p50_ms,
@@ -700,6 +700,7 @@ fn fanout_details(o: &mut String, runs: &[FanoutResult]) {
                 s.p999_ms,
                 s.max_ms,
                 s.server_cpu_pct,
+                s.server_user_cpu_pct,
                 s.server_rss as f64 / 1048576.0,
                 s.client_cpu_pct,
                 step_text(s)

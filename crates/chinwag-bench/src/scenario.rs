@@ -90,6 +90,11 @@ pub struct Step {
     pub max_ms: f64,
     /// Server CPU over the publish window, % of one core.
     pub server_cpu_pct: f64,
+    /// The user-space part of `server_cpu_pct` (the rest is the kernel's
+    /// work on the server's behalf: on loopback, mostly TCP send and the
+    /// receiving socket's input), % of one core.
+    #[serde(default)]
+    pub server_user_cpu_pct: f64,
     /// Server RSS at the end of the window, bytes.
     pub server_rss: u64,
     /// Load-generator CPU (all workers), % of one core.
@@ -108,7 +113,8 @@ pub struct Step {
 
 #[cfg(test)]
 impl Step {
-    /// A step that delivered everything, with p50 1 ms and p99 10 ms.
+    /// A step that delivered everything, with p50 1 ms and p99 10 ms, and
+    /// a quarter of its server CPU in user space.
     pub fn sample(rate: f64, deliveries_per_s: f64, server_cpu_pct: f64) -> Step {
         Step {
             rate,
@@ -121,6 +127,7 @@ impl Step {
             p999_ms: 20.0,
             max_ms: 30.0,
             server_cpu_pct,
+            server_user_cpu_pct: server_cpu_pct / 4.0,
             server_rss: 0,
             client_cpu_pct: 0.0,
             reordered: 0,

@@ -110,6 +110,7 @@ async fn steps(
             p999_ms: ms(0.999),
             max_ms: hist.max() as f64 / 1000.0,
             server_cpu_pct: procstat::cpu_percent(&s0, &s1),
+            server_user_cpu_pct: procstat::user_cpu_percent(&s0, &s1),
             server_rss: s1.rss_bytes,
             client_cpu_pct: procstat::cpu_percent(&c0, &c1),
             reordered: stats.reordered - reordered_before,
@@ -120,7 +121,7 @@ async fn steps(
             },
         };
         progress.println(format!(
-            "  {:<18} x{subs:<6} {:>7} ev/s -> {:>10.0} deliveries/s  p50 {:>8.2} ms  p99 {:>8.2} ms  p99.9 {:>8.2} ms  cpu {:>4.0}%  {}{}",
+            "  {:<18} x{subs:<6} {:>7} ev/s -> {:>10.0} deliveries/s  p50 {:>8.2} ms  p99 {:>8.2} ms  p99.9 {:>8.2} ms  cpu {:>4.0}% (user {:>3.0}%)  {}{}",
             kind.name(),
             rate,
             step.deliveries_per_s,
@@ -128,6 +129,7 @@ async fn steps(
             step.p99_ms,
             step.p999_ms,
             step.server_cpu_pct,
+            step.server_user_cpu_pct,
             match &step.outcome {
                 Outcome::Ok => "ok".to_owned(),
                 other => format!("{other:?}"),
