@@ -49,7 +49,7 @@ enum Cmd {
     },
     /// Re-render the report from a results file.
     Report {
-        /// A `results.json` written by `compare`.
+        /// The results `compare` wrote beside its report (`docs/benchmarks.json`).
         results: PathBuf,
         /// Where to write the report.
         #[arg(long)]
@@ -147,14 +147,14 @@ fn main() -> Result<()> {
                 .enable_all()
                 .build()?;
             let results = rt.block_on(compare::run(&env, sizes, &kinds, &scenarios, command))?;
-            let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/chinwag-bench");
-            std::fs::create_dir_all(&dir)?;
-            std::fs::write(
-                dir.join("results.json"),
-                serde_json::to_string_pretty(&results)?,
-            )?;
             let _ = std::fs::remove_dir_all(&env.scratch);
-            write_report(&results, out.unwrap_or_else(compare::default_out))
+            let out = out.unwrap_or_else(compare::default_out);
+            // Beside the report, so that no other run overwrites the
+            // numbers a report was made from.
+            let json = out.with_extension("json");
+            std::fs::write(&json, serde_json::to_string_pretty(&results)?)?;
+            eprintln!("wrote {}", json.display());
+            write_report(&results, out)
         }
     }
 }

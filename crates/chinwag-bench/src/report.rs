@@ -258,7 +258,7 @@ pub fn markdown(r: &Results, svg_name: &str) -> String {
         "The bench installs the Node peer itself (`npm ci` in `crates/chinwag-bench/peers/socketio`) and starts \
          `redis-server` / `nats-server` for the cluster scenario. Options: `--servers chinwag,socket-io,socketioxide,raw`, \
          `--scenarios idle,fanout,chat,cluster,resume`, `--out PATH`, `--chinwag-bin PATH`, `--fanout-subs 10000` and `--deliveries 10000,50000` (one fan-out setup alone), `--databases postgres` (the chat on one database). \
-         Raw results go to `target/chinwag-bench/results.json`.\n"
+         The raw results go beside the report (`docs/benchmarks.json`, or the `--out` path with `.json`); `chinwag-bench report docs/benchmarks.json` renders the report again from them.\n"
     );
     let _ = writeln!(o, "This report: `{}`\n", r.command);
     let _ = writeln!(o, "## Machine\n");

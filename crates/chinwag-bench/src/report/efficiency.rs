@@ -26,33 +26,37 @@ fn per_delivery(step: &Step, cpu_pct: f64) -> Option<f64> {
     (step.deliveries_per_s > 0.0).then(|| cpu_pct / 100.0 * 1e6 / step.deliveries_per_s)
 }
 
-/// Writes the efficiency table for the single-node fan-out runs.
-pub fn section(o: &mut String, runs: &[FanoutResult]) {
-    let single: Vec<&FanoutResult> = runs.iter().filter(|r| r.setup == "single").collect();
-    let chinwag: Vec<&FanoutResult> = single
-        .iter()
-        .copied()
-        .filter(|r| r.kind == Kind::Chinwag)
-        .collect();
-    if chinwag.is_empty() {
-        let _ = writeln!(o, "Not run.\n");
-        return;
+/// One step both servers completed, side by side.
+struct Row<'a> {
+    subscribers: u64,
+    offered: f64,
+    peer: Kind,
+    ours: &'a Step,
+    theirs: &'a Step,
+    cpu: (f64, f64),
+    user: Option<(f64, f64)>,
+}
+
+impl Row<'_> {
+    fn cpu_ratio(&self) -> f64 {
+        self.cpu.0 / self.cpu.1
     }
-    let _ = writeln!(
-        o,
-        "Server CPU time per delivery (CPU % ÷ deliveries/s) and p99, at the same publish rate, \
-         for every step both servers completed without loss. Targets: CPU per delivery at most \
-         0.5× socketioxide's and 0.1× Socket.IO's; p99 at most 0.5× socketioxide's. \
-         *User* is the part of that CPU spent in the server's own code (`utime`); the rest \
-         (`stime`) is the kernel working for it, on loopback mostly TCP send plus the receiving \
-         socket's input and the client's wake-up, which the sender pays. Clock ticks are 10 ms, \
-         so the user figures of the lightest steps are coarse.\n"
-    );
-    let _ = writeln!(
-        o,
-        "| subscribers | offered deliveries/s | peer | Chinwag CPU/delivery | peer CPU/delivery | CPU ratio | Chinwag user | peer user | user ratio | Chinwag p99 | peer p99 | p99 ratio |\n|---|---|---|---|---|---|---|---|---|---|---|---|"
-    );
-    for ours in chinwag {
+
+    fn user_ratio(&self) -> Option<f64> {
+        self.user.map(|(a, b)| a / b)
+    }
+
+    fn p99_ratio(&self) -> f64 {
+        self.ours.p99_ms / self.theirs.p99_ms
+    }
+}
+
+/// Every step Chinwag and a peer both completed without loss, at the same
+/// rate, in the single-node fan-out runs.
+fn rows(runs: &[FanoutResult]) -> Vec<Row<'_>> {
+    let single: Vec<&FanoutResult> = runs.iter().filter(|r| r.setup == "single").collect();
+    let mut rows = Vec::new();
+    for ours in single.iter().filter(|r| r.kind == Kind::Chinwag) {
         for peer in single
             .iter()
             .filter(|r| r.subscribers == ours.subscribers && r.kind != Kind::Chinwag)
@@ -65,30 +69,101 @@ pub fn section(o: &mut String, runs: &[FanoutResult]) {
                 else {
                     continue;
                 };
-                let (user_a, user_b) = (
-                    user_cpu_us_per_delivery(step),
-                    user_cpu_us_per_delivery(theirs),
-                );
-                let us = |v: Option<f64>| v.map_or("–".into(), |v| format!("{v:.2} µs"));
-                let user_ratio = match (user_a, user_b) {
-                    (Some(a), Some(b)) => format!("{:.2}×", a / b),
-                    _ => "–".into(),
-                };
-                let _ = writeln!(
-                    o,
-                    "| {} | {:.0} | {} | {a:.2} µs | {b:.2} µs | {:.2}× | {} | {} | {user_ratio} | {:.1} ms | {:.1} ms | {:.2}× |",
-                    ours.subscribers,
-                    step.rate * ours.subscribers as f64,
-                    peer.kind.name(),
-                    a / b,
-                    us(user_a),
-                    us(user_b),
-                    step.p99_ms,
-                    theirs.p99_ms,
-                    step.p99_ms / theirs.p99_ms,
-                );
+                let user = user_cpu_us_per_delivery(step).zip(user_cpu_us_per_delivery(theirs));
+                rows.push(Row {
+                    subscribers: ours.subscribers,
+                    offered: step.rate * ours.subscribers as f64,
+                    peer: peer.kind,
+                    ours: step,
+                    theirs,
+                    cpu: (a, b),
+                    user,
+                });
             }
         }
+    }
+    rows
+}
+
+/// The median of `values` (`None` when empty).
+fn median(mut values: Vec<f64>) -> Option<f64> {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(values[n / 2]),
+        _ => Some((values[n / 2 - 1] + values[n / 2]) / 2.0),
+    }
+}
+
+fn times(v: Option<f64>) -> String {
+    v.map_or("–".into(), |v| format!("{v:.2}×"))
+}
+
+/// Writes the efficiency tables for the single-node fan-out runs: the
+/// median ratios per room size and peer, then every step.
+pub fn section(o: &mut String, runs: &[FanoutResult]) {
+    let rows = rows(runs);
+    if rows.is_empty() {
+        let _ = writeln!(o, "Not run.\n");
+        return;
+    }
+    let _ = writeln!(
+        o,
+        "Server CPU time per delivery (CPU % ÷ deliveries/s) and p99, at the same publish rate, \
+         for every step both servers completed without loss. Targets: CPU per delivery at most \
+         0.5× socketioxide's and 0.1× Socket.IO's; p99 at most 0.5× socketioxide's. \
+         *User* is the part of that CPU spent in the server's own code (`utime`); the rest \
+         (`stime`) is the kernel working for it, on loopback mostly TCP send plus the receiving \
+         socket's input and the client's wake-up, which the sender pays. The kernel samples the \
+         split at each 10 ms clock tick, so one step's user figure varies by about a third \
+         between identical runs; read the medians.\n"
+    );
+    let _ = writeln!(
+        o,
+        "| subscribers | peer | steps compared | median CPU ratio | median user ratio | median p99 ratio |\n|---|---|---|---|---|---|"
+    );
+    let mut groups: Vec<(u64, Kind)> = rows.iter().map(|r| (r.subscribers, r.peer)).collect();
+    groups.dedup();
+    for (subscribers, peer) in groups {
+        let group: Vec<&Row> = rows
+            .iter()
+            .filter(|r| r.subscribers == subscribers && r.peer == peer)
+            .collect();
+        let _ = writeln!(
+            o,
+            "| {subscribers} | {} | {} | {} | {} | {} |",
+            peer.name(),
+            group.len(),
+            times(median(group.iter().map(|r| r.cpu_ratio()).collect())),
+            times(median(
+                group.iter().filter_map(|r| r.user_ratio()).collect()
+            )),
+            times(median(group.iter().map(|r| r.p99_ratio()).collect())),
+        );
+    }
+    let _ = writeln!(
+        o,
+        "\n| subscribers | offered deliveries/s | peer | Chinwag CPU/delivery | peer CPU/delivery | CPU ratio | Chinwag user | peer user | user ratio | Chinwag p99 | peer p99 | p99 ratio |\n|---|---|---|---|---|---|---|---|---|---|---|---|"
+    );
+    let us = |v: Option<f64>| v.map_or("–".into(), |v| format!("{v:.2} µs"));
+    for r in &rows {
+        let _ = writeln!(
+            o,
+            "| {} | {:.0} | {} | {:.2} µs | {:.2} µs | {:.2}× | {} | {} | {} | {:.1} ms | {:.1} ms | {:.2}× |",
+            r.subscribers,
+            r.offered,
+            r.peer.name(),
+            r.cpu.0,
+            r.cpu.1,
+            r.cpu_ratio(),
+            us(r.user.map(|u| u.0)),
+            us(r.user.map(|u| u.1)),
+            times(r.user_ratio()),
+            r.ours.p99_ms,
+            r.theirs.p99_ms,
+            r.p99_ratio(),
+        );
     }
     let _ = writeln!(o);
 }
@@ -145,5 +220,16 @@ mod tests {
             "{o}"
         );
         assert!(!o.contains("| 200000 |"), "{o}");
+        assert!(
+            o.contains("| 1000 | socketioxide | 1 | 0.50× | 0.50× | 1.00× |"),
+            "{o}"
+        );
+    }
+
+    #[test]
+    fn medians_take_the_middle() {
+        assert_eq!(median(vec![]), None);
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(vec![4.0, 1.0, 3.0, 2.0]), Some(2.5));
     }
 }
