@@ -7,7 +7,7 @@
 #[path = "chat_support.rs"]
 mod chat_support;
 
-use chat_support::{Api, drain, each_backend, id, next_event};
+use chat_support::{Api, Guild, drain, each_backend, id, next_event};
 use chinwag_protocol::permissions::*;
 use serde_json::json;
 
@@ -15,15 +15,14 @@ use serde_json::json;
 async fn receipts_and_notifications_reach_only_their_user() {
     each_backend(|server| async move {
         let api = Api { addr: server.addr };
-        let (alice, alice_t) = api.register("alice").await;
-        let (bob, bob_t) = api.register("bob").await;
-        let (carol, carol_t) = api.register("carol").await;
-        let community = api.community(&alice_t, "Guild").await;
-        let general = api.channel(&alice_t, community, "general", false).await;
-        let staff = api.channel(&alice_t, community, "staff", false).await;
-        let code = api.invite(&alice_t, community).await;
-        api.join(&bob_t, &code).await;
-        api.join(&carol_t, &code).await;
+        let Guild {
+            alice: (alice, alice_t),
+            bob: (bob, bob_t),
+            carol: (carol, carol_t),
+            general,
+            staff,
+            ..
+        } = api.guild().await;
         api.ok(
             204,
             "PUT",

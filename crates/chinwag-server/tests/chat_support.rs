@@ -261,6 +261,47 @@ impl Api {
     }
 }
 
+/// Where several chat tests start: alice owns the community "Guild" with
+/// the public channels `general` and `staff`; bob and carol joined it by
+/// invite. Users are `(id, token)`.
+pub struct Guild {
+    /// The owner.
+    pub alice: (i64, String),
+    /// A member.
+    pub bob: (i64, String),
+    /// Another member.
+    pub carol: (i64, String),
+    /// The community's id (also its `@everyone` role's).
+    pub community: i64,
+    /// A channel.
+    pub general: i64,
+    /// Another channel, which tests restrict as they need.
+    pub staff: i64,
+}
+
+impl Api {
+    /// Builds a [`Guild`].
+    pub async fn guild(&self) -> Guild {
+        let alice = self.register("alice").await;
+        let bob = self.register("bob").await;
+        let carol = self.register("carol").await;
+        let community = self.community(&alice.1, "Guild").await;
+        let general = self.channel(&alice.1, community, "general", false).await;
+        let staff = self.channel(&alice.1, community, "staff", false).await;
+        let code = self.invite(&alice.1, community).await;
+        self.join(&bob.1, &code).await;
+        self.join(&carol.1, &code).await;
+        Guild {
+            alice,
+            bob,
+            carol,
+            community,
+            general,
+            staff,
+        }
+    }
+}
+
 /// An id (a decimal string on the wire) as a number.
 pub fn id(v: &Value) -> i64 {
     v.as_str()
