@@ -141,6 +141,9 @@ pub struct GatewayConfig {
     /// How long a closing connection may take to flush its last frames.
     /// Default 2000 ms.
     pub close_timeout_ms: u64,
+    /// WebSocket connections this node holds at most; an upgrade beyond
+    /// it gets HTTP 503. Default 0: the open-file limit less 512.
+    pub max_connections: usize,
 }
 
 impl Default for GatewayConfig {
@@ -157,6 +160,7 @@ impl Default for GatewayConfig {
             outbox_ephemeral_headroom: 256,
             write_batch: 128,
             close_timeout_ms: 2000,
+            max_connections: 0,
         }
     }
 }

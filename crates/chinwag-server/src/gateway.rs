@@ -1,6 +1,7 @@
 //! The WebSocket gateway: `GET /ws?token=JWT&encoding=json|msgpack`.
 //!
 //! # Layout
+//! - [`capacity`]: how many connections this node holds.
 //! - [`session`]: one connection's actor: identify, the main loop, close.
 //! - [`writer`]: the outgoing half: encoding, batching, per-room dedupe.
 //! - [`cursor`]: where a connection stands in each room.
@@ -9,6 +10,7 @@
 //! - [`reaper`]: closes silent connections and expired tokens.
 //! - [`ws`]: the WebSocket transport (handshake, framing, socket).
 
+pub mod capacity;
 pub mod commands;
 pub mod cursor;
 pub mod limits;
@@ -56,12 +58,16 @@ pub async fn ws_handler(
         Ok(handshake) => handshake,
         Err(why) => return ApiError::bad_request(why).into_response(),
     };
+    let Some(slot) = state.capacity.try_take() else {
+        return ApiError::new(ErrorCode::Unavailable, "this node is full; try again later")
+            .into_response();
+    };
     let limit = state.config.gateway.max_frame_bytes;
     tokio::spawn(async move {
         match handshake.upgraded.await {
             Ok(upgraded) => {
                 let socket = ws::Socket::new(TokioIo::new(upgraded), limit);
-                session::spawn(socket, state, params.token, encoding);
+                session::spawn(socket, state, params.token, encoding, slot);
             }
             Err(err) => tracing::debug!(%err, "websocket upgrade failed"),
         }

@@ -74,6 +74,7 @@ async fn main() -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating {}", config.data_dir.display()))?;
     let listen = config.listen;
+    chinwag_server::gateway::capacity::raise_open_file_limit();
     let state = AppState::open(config).await?;
     let server = Server::bind(listen, state).await.context("binding")?;
     server.run(shutdown_signal()).await?;

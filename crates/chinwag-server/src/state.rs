@@ -17,6 +17,7 @@ use tokio_util::task::TaskTracker;
 use crate::ApiError;
 use crate::auth::{Identity, TokenKeys, load_or_create_secret};
 use crate::config::Config;
+use crate::gateway::capacity::Capacity;
 use crate::http::throttle::{Buckets, Throttle};
 use crate::policy::{BoxFuture, Policy, is_public_topic};
 
@@ -51,6 +52,8 @@ pub struct SharedState {
     pub shutdown: CancellationToken,
     /// Every live WebSocket session, so shutdown can wait for them.
     pub sessions: TaskTracker,
+    /// The connection slots (`gateway.max_connections`).
+    pub capacity: Capacity,
     /// Per-address limits on register, login and refresh.
     pub throttle: Throttle,
     /// Limits authenticated REST writes per user.
@@ -155,6 +158,8 @@ impl AppState {
             config.auth.trust_forwarded_for,
         );
         let config_writes = (config.auth.writes_per_minute, config.auth.writes_burst);
+        let capacity = Capacity::new(config.gateway.max_connections);
+        tracing::info!(max_connections = capacity.max(), "connection slots");
         Ok(AppState(Arc::new(SharedState {
             config: Arc::new(config),
             hub,
@@ -164,6 +169,7 @@ impl AppState {
             chat,
             shutdown: CancellationToken::new(),
             sessions: TaskTracker::new(),
+            capacity,
             throttle,
             writes: Buckets::new(config_writes.0, config_writes.1),
         })))

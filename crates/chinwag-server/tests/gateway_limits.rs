@@ -111,3 +111,38 @@ async fn a_reconnect_storm_fits_in_the_accept_queue() {
         .unwrap();
     assert_eq!(streams.len(), 500);
 }
+
+/// Connects with user 3's token; `Err(status)` when the upgrade is refused.
+async fn try_connect(server: &TestServer) -> Result<(), u16> {
+    let url = server.url(&format!("?token={}", server.token(3)));
+    match tokio_tungstenite::connect_async(url).await {
+        Ok(_) => Ok(()),
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            let body = String::from_utf8_lossy(response.body().as_deref().unwrap_or_default());
+            assert!(body.contains("UNAVAILABLE"), "{body}");
+            Err(response.status().as_u16())
+        }
+        Err(other) => panic!("connect: {other}"),
+    }
+}
+
+#[tokio::test]
+async fn a_full_node_refuses_upgrades_with_503_until_a_slot_frees() {
+    let server = TestServer::start_with(|c| c.gateway.max_connections = 2).await;
+    let mut first = server.client(1).await;
+    let mut second = server.client(2).await;
+    assert_eq!(try_connect(&server).await, Err(503));
+    first.roundtrip().await;
+    second.roundtrip().await;
+
+    first.ws.close(None).await.unwrap();
+    // The slot comes back once the first session has ended.
+    let reconnected = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        while try_connect(&server).await.is_err() {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert!(reconnected.is_ok(), "no slot came back");
+    second.roundtrip().await;
+}

@@ -19,6 +19,7 @@ use chinwag_realtime::{ConnHandle, Outbox, Replay, RoomId, RoomKind};
 use futures_util::FutureExt;
 use tokio::time::Instant;
 
+use super::capacity::Slot;
 use super::limits::RateLimiter;
 use super::writer::{After, WireSocket, Writer};
 use super::ws::{FrameError, Message, SocketError};
@@ -26,10 +27,20 @@ use crate::AppState;
 use crate::auth::{Identity, TokenError};
 
 /// Starts a session on an upgraded WebSocket as its own task, tracked for
-/// shutdown.
-pub fn spawn(socket: WireSocket, state: AppState, token: Option<String>, encoding: Encoding) {
+/// shutdown. It holds the connection's `slot` until it ends.
+pub fn spawn(
+    socket: WireSocket,
+    state: AppState,
+    token: Option<String>,
+    encoding: Encoding,
+    slot: Slot,
+) {
     let sessions = state.sessions.clone();
-    sessions.spawn(drive(socket, state, token, encoding));
+    let session = drive(socket, state, token, encoding);
+    sessions.spawn(async move {
+        session.await;
+        drop(slot);
+    });
 }
 
 /// Runs a session.
