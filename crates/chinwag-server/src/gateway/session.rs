@@ -36,11 +36,7 @@ pub fn spawn(
     slot: Slot,
 ) {
     let sessions = state.sessions.clone();
-    let session = drive(socket, state, token, encoding);
-    sessions.spawn(async move {
-        session.await;
-        drop(slot);
-    });
+    sessions.spawn(drive(socket, state, token, encoding, slot));
 }
 
 /// Runs a session.
@@ -48,14 +44,20 @@ pub fn spawn(
 /// The returned future is what an idle connection costs, so only the main
 /// loop lives in it: the handshake and the clean-up run in boxed futures
 /// that exist only while they run.
+///
+/// The slot is captured here rather than by a wrapping future: awaiting a
+/// captured future stores it twice, which would double what an idle
+/// connection costs.
 fn drive(
     socket: WireSocket,
     state: AppState,
     token: Option<String>,
     encoding: Encoding,
+    slot: Slot,
 ) -> impl Future<Output = ()> + Send {
     let opening = Box::pin(open(socket, state, token, encoding));
     async move {
+        let _slot = slot;
         let Some((mut session, outbox, identified)) = opening.await else {
             return;
         };
