@@ -110,6 +110,7 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
             "node": state.hub.node().name(),
             "engine": state.hub.engine().name(),
             "connections": state.hub.local().conn_count(),
+            "max_connections": state.capacity.max(),
         })),
     )
 }

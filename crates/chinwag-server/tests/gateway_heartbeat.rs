@@ -39,11 +39,16 @@ async fn get(addr: std::net::SocketAddr, path: &str) -> String {
 
 #[tokio::test]
 async fn health_and_readiness_report_the_node() {
-    let server = TestServer::start_with(|c| c.node_name = Some("edge-7".into())).await;
+    let server = TestServer::start_with(|c| {
+        c.node_name = Some("edge-7".into());
+        c.gateway.max_connections = 500;
+    })
+    .await;
     let health = get(server.addr, "/healthz").await;
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");
     assert!(health.contains("edge-7"));
     let ready = get(server.addr, "/readyz").await;
     assert!(ready.starts_with("HTTP/1.1 200"), "{ready}");
     assert!(ready.contains("\"engine\":\"memory\""), "{ready}");
+    assert!(ready.contains("\"max_connections\":500"), "{ready}");
 }
