@@ -123,6 +123,7 @@ pub fn section(o: &mut String, runs: &[FanoutResult]) {
         o,
         "| subscribers | peer | steps compared | median CPU ratio | median user ratio | median p99 ratio |\n|---|---|---|---|---|---|"
     );
+    // `rows` come grouped by room size, then peer.
     let mut groups: Vec<(u64, Kind)> = rows.iter().map(|r| (r.subscribers, r.peer)).collect();
     groups.dedup();
     for (subscribers, peer) in groups {

@@ -55,7 +55,8 @@ impl Capacity {
     pub fn try_take(&self) -> Option<Slot> {
         match self.slots.clone().try_acquire_owned() {
             Ok(permit) => {
-                if self.full.swap(false, Ordering::Relaxed) {
+                // A load first: the common case writes nothing shared.
+                if self.full.load(Ordering::Relaxed) && self.full.swap(false, Ordering::Relaxed) {
                     tracing::info!(max = self.max, "connection slots free again");
                 }
                 Some(Slot { _permit: permit })
