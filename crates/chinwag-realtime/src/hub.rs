@@ -16,8 +16,8 @@ use crate::engine::{
 };
 use crate::local::Local;
 use crate::{
-    AnyEngine, ConnHandle, ConnId, HubError, KeyedSerializer, NodeId, Outbox, Replay, RoomId,
-    RoomKind, SharedFrame,
+    AnyEngine, ConnHandle, ConnId, HubError, KeyedSerializer, NodeId, Outbox, Replay, Revocations,
+    RoomId, RoomKind, SharedFrame,
 };
 
 /// The pieces an engine needs before the hub exists.
@@ -45,6 +45,7 @@ struct Inner {
     engine: AnyEngine,
     interest: KeyedSerializer<RoomId>,
     subscribed: Mutex<HashSet<RoomId>>,
+    revocations: Revocations,
 }
 
 impl Hub {
@@ -66,6 +67,7 @@ impl Hub {
                 local: seed.local,
                 engine,
                 interest: KeyedSerializer::new(),
+                revocations: Revocations::default(),
                 subscribed: Mutex::default(),
             }),
         };
@@ -221,11 +223,19 @@ impl Hub {
 
     /// Closes, on every node, the connections of `user` whose token names
     /// `session` (all of the user's when `None`) with 4012 SessionRevoked.
+    /// This node refuses the session's tokens from now on; the others do
+    /// once the message reaches them ([`Hub::revocations`]).
     pub async fn revoke_session(&self, user: Id, session: Option<Id>) -> Result<(), HubError> {
+        self.inner.revocations.record(user, session);
         self.inner
             .engine
             .control(ControlMsg::SessionRevoked { user, session })
             .await
+    }
+
+    /// The signed-out sessions this node knows of, to refuse their tokens.
+    pub fn revocations(&self) -> &Revocations {
+        &self.inner.revocations
     }
 
     /// Broadcasts an event to a room. Only events every role understands
@@ -422,6 +432,7 @@ async fn control_loop(inner: std::sync::Weak<Inner>, mut rx: mpsc::UnboundedRece
                 });
             }
             ControlMsg::SessionRevoked { user, session } => {
+                hub.inner.revocations.record(user, session);
                 for conn in hub.local().user_conns(user) {
                     if session.is_none() || conn.session() == session {
                         conn.request_close(CloseCode::SessionRevoked);

@@ -29,6 +29,7 @@ pub mod hub;
 pub mod local;
 pub mod outbox;
 pub mod presence;
+pub mod revoked;
 pub mod room;
 pub mod serializer;
 
@@ -39,5 +40,6 @@ pub use frame::SharedFrame;
 pub use hub::{BusMessage, Hub};
 pub use outbox::Outbox;
 pub use presence::PresenceTracker;
+pub use revoked::Revocations;
 pub use room::{RoomId, RoomKind};
 pub use serializer::KeyedSerializer;

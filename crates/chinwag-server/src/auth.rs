@@ -38,6 +38,8 @@ pub struct Identity {
     pub expires_at_ms: i64,
     /// The sign-in session the token belongs to, if it names one.
     pub session: Option<Id>,
+    /// When the token was issued, in seconds since the epoch.
+    pub issued_at_secs: u64,
 }
 
 /// Why a token was refused.
@@ -49,6 +51,9 @@ pub enum TokenError {
     /// Malformed, wrongly signed, wrong algorithm, or bad claims.
     #[error("invalid token: {0}")]
     Invalid(String),
+    /// Its session was signed out (see [`chinwag_realtime::Revocations`]).
+    #[error("token revoked: its session was signed out")]
+    Revoked,
 }
 
 /// Signs and verifies access tokens. Cheap to clone (every connection's
@@ -144,6 +149,7 @@ impl TokenKeys {
             role: data.claims.role,
             expires_at_ms: (data.claims.exp * 1000) as i64,
             session,
+            issued_at_secs: data.claims.iat,
         })
     }
 }

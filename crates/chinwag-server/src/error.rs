@@ -61,6 +61,18 @@ impl ApiError {
     }
 }
 
+impl From<crate::auth::TokenError> for ApiError {
+    /// `TOKEN_EXPIRED` for an expired token; `UNAUTHORIZED` otherwise.
+    fn from(err: crate::auth::TokenError) -> Self {
+        match err {
+            crate::auth::TokenError::Expired => {
+                ApiError::new(ErrorCode::TokenExpired, err.to_string())
+            }
+            _ => ApiError::unauthorized(err.to_string()),
+        }
+    }
+}
+
 impl From<chinwag_realtime::HubError> for ApiError {
     fn from(err: chinwag_realtime::HubError) -> Self {
         match err {

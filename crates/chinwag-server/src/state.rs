@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::ApiError;
-use crate::auth::{Identity, TokenKeys, load_or_create_secret};
+use crate::auth::{Identity, TokenError, TokenKeys, load_or_create_secret};
 use crate::config::Config;
 use crate::gateway::capacity::Capacity;
 use crate::http::throttle::{Buckets, Throttle};
@@ -58,6 +58,22 @@ pub struct SharedState {
     pub throttle: Throttle,
     /// Limits authenticated REST writes per user.
     pub writes: Buckets<Id>,
+}
+
+impl AppState {
+    /// Checks an access token: signature, expiry, and that its session
+    /// has not been signed out.
+    pub fn verify_token(&self, token: &str) -> Result<Identity, TokenError> {
+        let who = self.keys.verify(token)?;
+        if self
+            .hub
+            .revocations()
+            .is_revoked(who.user_id, who.session, who.issued_at_secs)
+        {
+            return Err(TokenError::Revoked);
+        }
+        Ok(who)
+    }
 }
 
 impl std::fmt::Debug for AppState {
@@ -140,6 +156,8 @@ impl AppState {
         let hub = Hub::connect(&config.engine, node, outbox, history, &config.engine_prefix)
             .await
             .map_err(|err| anyhow::anyhow!("engine {}: {err}", config.engine))?;
+        hub.revocations()
+            .set_token_lifetime(Duration::from_secs(config.auth.access_ttl_secs));
         let chat = Chat::new(store, hub.clone()).with_refresh_ttl(config.auth.refresh_ttl_secs);
         let policy = make_policy(&chat);
         let rooms_policy = policy.clone();

@@ -1,7 +1,9 @@
 //! Signing a session out closes its live connections with 4012
 //! SessionRevoked, on every node: logging out closes the connections whose
 //! access token came from that session and no other, and a rotated refresh
-//! token used again closes every connection of the user.
+//! token used again closes every connection of the user. The signed-out
+//! session's access tokens are refused from then on, by REST (401) and at
+//! connect (4012).
 
 #[path = "chat_support.rs"]
 mod chat_support;
@@ -58,6 +60,24 @@ async fn connect(server: &TestServer, session: &Value) -> Client {
     client
 }
 
+/// `GET /users/@me` with a session's access token: the status.
+async fn me_status(api: Api, session: &Value) -> u16 {
+    let token = session["access_token"].as_str().unwrap();
+    api.call("GET", "/users/@me", Some(token), None)
+        .await
+        .status
+}
+
+/// A stream opened with a session's access token: the close code it gets.
+async fn refused(server: &TestServer, session: &Value) -> u16 {
+    let token = session["access_token"].as_str().unwrap();
+    let mut client = Client::connect(&server.url(&format!("?token={token}"))).await;
+    assert_eq!(client.recv().await["op"], "hello");
+    let error = client.recv().await;
+    assert_eq!(error["code"], "UNAUTHORIZED", "{error}");
+    client.closed().await
+}
+
 #[tokio::test]
 async fn logging_out_closes_that_sessions_connections_only() {
     each_backend(|server| async move {
@@ -73,6 +93,12 @@ async fn logging_out_closes_that_sessions_connections_only() {
         assert_eq!(phone_ws.closed().await, SESSION_REVOKED);
         laptop_ws.roundtrip().await;
         bystander_ws.roundtrip().await;
+
+        // The signed-out session's access token is refused; the others work.
+        assert_eq!(me_status(api, &phone).await, 401);
+        assert_eq!(refused(&server, &phone).await, SESSION_REVOKED);
+        assert_eq!(me_status(api, &laptop).await, 200);
+        assert_eq!(me_status(api, &bystander).await, 200);
 
         // Logging out again revokes nothing and closes nothing.
         assert_eq!(with_refresh(api, "logout", &phone).await.status, 204);
@@ -94,11 +120,23 @@ async fn a_refresh_token_used_twice_closes_every_connection_of_its_user() {
         let mut other_ws = connect(&server, &other).await;
         let bystander = register(api, "hal").await;
         let mut bystander_ws = connect(&server, &bystander).await;
+        // The user's tokens are refused if issued before the revocation's
+        // second (`iat` counts seconds), so let one pass.
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
 
         assert_eq!(with_refresh(api, "refresh", &first).await.status, 401);
         assert_eq!(rotated_ws.closed().await, SESSION_REVOKED);
         assert_eq!(other_ws.closed().await, SESSION_REVOKED);
         bystander_ws.roundtrip().await;
+
+        // Every access token the user had is refused; signing in again works.
+        assert_eq!(me_status(api, &other).await, 401);
+        assert_eq!(me_status(api, &rotated.body).await, 401);
+        assert_eq!(refused(&server, &other).await, SESSION_REVOKED);
+        let again = login(api, "gina").await;
+        assert_eq!(me_status(api, &again).await, 200);
+        connect(&server, &again).await.roundtrip().await;
+        assert_eq!(me_status(api, &bystander).await, 200);
     })
     .await;
 }
@@ -119,6 +157,13 @@ async fn logout_across_nodes(engine: Backend) {
     assert_eq!(with_refresh(api, "logout", &phone).await.status, 204);
     assert_eq!(phone_ws.closed().await, SESSION_REVOKED);
     laptop_ws.roundtrip().await;
+    // Node B heard it (the close above), so it refuses the token too.
+    let b = Api {
+        addr: nodes[1].addr,
+    };
+    assert_eq!(me_status(b, &phone).await, 401);
+    assert_eq!(refused(&nodes[1], &phone).await, SESSION_REVOKED);
+    assert_eq!(me_status(b, &laptop).await, 200);
     drop(nodes);
     pg.drop_schema().await;
 }

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 
 use super::session::{Flow, Read, Session};
 use crate::ApiError;
-use crate::auth::{TokenError, now_ms};
+use crate::auth::now_ms;
 
 /// Most publishes [`Session::publish_run`] sends to the engine at once.
 const PUBLISH_RUN: usize = 64;
@@ -213,16 +213,7 @@ impl Session {
     /// streaming at once, rooms it drops stop, and rooms kept are never
     /// left, so nothing in them is lost or repeated.
     async fn reauth(&mut self, cmd: Reauth) -> Result<Option<ServerFrame>, ApiError> {
-        let who = self
-            .state
-            .keys
-            .verify(&cmd.token)
-            .map_err(|err| match err {
-                TokenError::Expired => {
-                    ApiError::new(chinwag_protocol::ErrorCode::TokenExpired, err.to_string())
-                }
-                TokenError::Invalid(_) => ApiError::unauthorized(err.to_string()),
-            })?;
+        let who = self.state.verify_token(&cmd.token)?;
         if who.user_id != self.who.user_id || who.role != self.who.role {
             return Err(ApiError::forbidden(
                 "the new token is for another user or role; reconnect instead",

@@ -209,13 +209,15 @@ async fn identify(
 }
 
 /// Verifies a token; on failure answers with an `error` frame and closes
-/// with 4004 (expired) or 4003 (anything else).
+/// with 4004 (expired), 4012 (its session signed out) or 4003 (anything
+/// else).
 async fn verify_or_close(writer: &mut Writer, state: &AppState, token: &str) -> Option<Identity> {
-    match state.keys.verify(token) {
+    match state.verify_token(token) {
         Ok(who) => Some(who),
         Err(err) => {
             let (code, close) = match err {
                 TokenError::Expired => (ErrorCode::TokenExpired, CloseCode::TokenExpired),
+                TokenError::Revoked => (ErrorCode::Unauthorized, CloseCode::SessionRevoked),
                 TokenError::Invalid(_) => (ErrorCode::Unauthorized, CloseCode::AuthFailed),
             };
             tracing::info!(node = state.hub.node().name(), %err, "token refused");

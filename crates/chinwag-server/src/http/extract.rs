@@ -11,7 +11,6 @@ use chinwag_protocol::{ErrorCode, Id};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use crate::auth::TokenError;
 use crate::{ApiError, AppState};
 
 impl From<ChatError> for ApiError {
@@ -48,10 +47,7 @@ impl FromRequestParts<AppState> for Auth {
             .strip_prefix("Bearer ")
             .or_else(|| header.strip_prefix("bearer "))
             .ok_or_else(|| ApiError::unauthorized("expected `Authorization: Bearer <token>`"))?;
-        let who = state.keys.verify(token.trim()).map_err(|err| match err {
-            TokenError::Expired => ApiError::new(ErrorCode::TokenExpired, err.to_string()),
-            TokenError::Invalid(_) => ApiError::unauthorized(err.to_string()),
-        })?;
+        let who = state.verify_token(token.trim())?;
         let reads = [Method::GET, Method::HEAD, Method::OPTIONS];
         if !reads.contains(&parts.method) && !state.writes.allow(who.user_id) {
             tracing::warn!(user = %who.user_id, path = %parts.uri.path(), "REST writes over the limit");

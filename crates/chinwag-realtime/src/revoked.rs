@@ -1,0 +1,131 @@
+//! Signed-out sessions, remembered on every node for as long as an access
+//! token naming them could still be valid, so that such a token is refused
+//! and not only the connections open at sign-out closed.
+//!
+//! Every node records a revocation when its [`SessionRevoked`] control
+//! message arrives (the node that revokes records it before sending). A
+//! node started after a revocation does not know it: it accepts the
+//! session's tokens until they expire.
+//!
+//! [`SessionRevoked`]: crate::engine::ControlMsg::SessionRevoked
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use chinwag_protocol::Id;
+
+use crate::conn::lock;
+
+/// How long revocations are kept until [`Revocations::set_token_lifetime`]
+/// says how long tokens live.
+const DEFAULT_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
+/// The revocations this node knows of.
+#[derive(Debug)]
+pub struct Revocations {
+    lifetime_secs: AtomicU64,
+    entries: Mutex<Entries>,
+}
+
+#[derive(Debug, Default)]
+struct Entries {
+    /// Revoked sessions, with when (seconds since the epoch).
+    sessions: HashMap<Id, u64>,
+    /// Users all of whose sessions were revoked, with when: their tokens
+    /// issued before that are refused.
+    users: HashMap<Id, u64>,
+}
+
+impl Default for Revocations {
+    fn default() -> Self {
+        Revocations {
+            lifetime_secs: AtomicU64::new(DEFAULT_LIFETIME.as_secs()),
+            entries: Mutex::default(),
+        }
+    }
+}
+
+impl Revocations {
+    /// How long an access token lives at most: a revocation older than
+    /// that concerns only expired tokens and is forgotten.
+    pub fn set_token_lifetime(&self, lifetime: Duration) {
+        self.lifetime_secs
+            .store(lifetime.as_secs().max(1), Ordering::Relaxed);
+    }
+
+    /// Records that `user`'s `session` (all of the user's when `None`) was
+    /// signed out now.
+    pub(crate) fn record(&self, user: Id, session: Option<Id>) {
+        let now = now_secs();
+        let horizon = now.saturating_sub(self.lifetime_secs.load(Ordering::Relaxed));
+        let mut entries = lock(&self.entries);
+        entries.sessions.retain(|_, at| *at >= horizon);
+        entries.users.retain(|_, at| *at >= horizon);
+        match session {
+            Some(session) => {
+                entries.sessions.insert(session, now);
+            }
+            None => {
+                entries.users.insert(user, now);
+            }
+        }
+    }
+
+    /// Whether a token of `user` naming `session`, issued at
+    /// `issued_at_secs`, belongs to a signed-out session.
+    pub fn is_revoked(&self, user: Id, session: Option<Id>, issued_at_secs: u64) -> bool {
+        let entries = lock(&self.entries);
+        session.is_some_and(|s| entries.sessions.contains_key(&s))
+            || entries
+                .users
+                .get(&user)
+                .is_some_and(|at| issued_at_secs < *at)
+    }
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_revoked_session_is_refused_and_others_are_not() {
+        let revocations = Revocations::default();
+        revocations.record(Id(1), Some(Id(10)));
+        let now = now_secs();
+        assert!(revocations.is_revoked(Id(1), Some(Id(10)), now));
+        assert!(!revocations.is_revoked(Id(1), Some(Id(11)), now));
+        assert!(!revocations.is_revoked(Id(1), None, now));
+    }
+
+    #[test]
+    fn revoking_a_user_refuses_tokens_issued_before() {
+        let revocations = Revocations::default();
+        revocations.record(Id(1), None);
+        let now = now_secs();
+        assert!(revocations.is_revoked(Id(1), Some(Id(10)), now - 5));
+        assert!(revocations.is_revoked(Id(1), None, now - 5));
+        assert!(!revocations.is_revoked(Id(1), Some(Id(10)), now + 1));
+        assert!(!revocations.is_revoked(Id(2), None, now - 5));
+    }
+
+    #[test]
+    fn revocations_older_than_a_token_lifetime_are_forgotten() {
+        let revocations = Revocations::default();
+        revocations.set_token_lifetime(Duration::from_secs(60));
+        lock(&revocations.entries)
+            .sessions
+            .insert(Id(10), now_secs() - 120);
+        revocations.record(Id(2), Some(Id(20)));
+        let entries = lock(&revocations.entries);
+        assert!(!entries.sessions.contains_key(&Id(10)));
+        assert!(entries.sessions.contains_key(&Id(20)));
+    }
+}
