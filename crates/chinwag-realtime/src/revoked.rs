@@ -36,7 +36,14 @@ struct Entries {
     /// Users all of whose sessions were revoked, with when: their tokens
     /// issued before that are refused.
     users: HashMap<Id, u64>,
+    /// When expired entries are next swept (seconds since the epoch): at
+    /// most once per [`SWEEP_EVERY_SECS`], so that recording stays O(1)
+    /// however many sessions sign out.
+    next_sweep: u64,
 }
+
+/// How often expired revocations are swept out.
+const SWEEP_EVERY_SECS: u64 = 60;
 
 impl Default for Revocations {
     fn default() -> Self {
@@ -59,10 +66,13 @@ impl Revocations {
     /// signed out now.
     pub(crate) fn record(&self, user: Id, session: Option<Id>) {
         let now = now_secs();
-        let horizon = now.saturating_sub(self.lifetime_secs.load(Ordering::Relaxed));
         let mut entries = lock(&self.entries);
-        entries.sessions.retain(|_, at| *at >= horizon);
-        entries.users.retain(|_, at| *at >= horizon);
+        if now >= entries.next_sweep {
+            let horizon = now.saturating_sub(self.lifetime_secs.load(Ordering::Relaxed));
+            entries.sessions.retain(|_, at| *at >= horizon);
+            entries.users.retain(|_, at| *at >= horizon);
+            entries.next_sweep = now + SWEEP_EVERY_SECS;
+        }
         match session {
             Some(session) => {
                 entries.sessions.insert(session, now);
