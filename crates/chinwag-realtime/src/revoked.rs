@@ -3,9 +3,9 @@
 //! and not only the connections open at sign-out closed.
 //!
 //! Every node records a revocation when its [`SessionRevoked`] control
-//! message arrives (the node that revokes records it before sending). A
-//! node started after a revocation does not know it: it accepts the
-//! session's tokens until they expire.
+//! message arrives (the node that revokes records it before sending), and
+//! a starting node [preloads](Revocations::preload) the sessions the store
+//! shows signed out within a token lifetime.
 //!
 //! [`SessionRevoked`]: crate::engine::ControlMsg::SessionRevoked
 
@@ -83,6 +83,16 @@ impl Revocations {
         }
     }
 
+    /// Adds sessions signed out before this node started (read from the
+    /// store), each with when, in seconds since the epoch.
+    pub fn preload(&self, sessions: impl IntoIterator<Item = (Id, u64)>) {
+        let mut entries = lock(&self.entries);
+        for (session, at) in sessions {
+            let kept = entries.sessions.entry(session).or_insert(at);
+            *kept = (*kept).max(at);
+        }
+    }
+
     /// Whether a token of `user` naming `session`, issued at
     /// `issued_at_secs`, belongs to a signed-out session.
     pub fn is_revoked(&self, user: Id, session: Option<Id>, issued_at_secs: u64) -> bool {
@@ -124,6 +134,14 @@ mod tests {
         assert!(revocations.is_revoked(Id(1), None, now - 5));
         assert!(!revocations.is_revoked(Id(1), Some(Id(10)), now + 1));
         assert!(!revocations.is_revoked(Id(2), None, now - 5));
+    }
+
+    #[test]
+    fn preloaded_sessions_are_refused() {
+        let revocations = Revocations::default();
+        revocations.preload([(Id(10), now_secs() - 30)]);
+        assert!(revocations.is_revoked(Id(1), Some(Id(10)), now_secs() - 60));
+        assert!(!revocations.is_revoked(Id(1), Some(Id(11)), now_secs() - 60));
     }
 
     #[test]

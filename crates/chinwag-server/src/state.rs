@@ -156,8 +156,21 @@ impl AppState {
         let hub = Hub::connect(&config.engine, node, outbox, history, &config.engine_prefix)
             .await
             .map_err(|err| anyhow::anyhow!("engine {}: {err}", config.engine))?;
-        hub.revocations()
-            .set_token_lifetime(Duration::from_secs(config.auth.access_ttl_secs));
+        // Sessions signed out within a token's lifetime, perhaps before
+        // this node started: their tokens are refused here too.
+        let token_lifetime = Duration::from_secs(config.auth.access_ttl_secs);
+        let since_ms = crate::auth::now_ms() - token_lifetime.as_millis() as i64;
+        let signed_out = store
+            .signed_out_sessions(since_ms)
+            .await
+            .context("reading signed-out sessions")?;
+        tracing::info!(sessions = signed_out.len(), "signed-out sessions loaded");
+        hub.revocations().set_token_lifetime(token_lifetime);
+        hub.revocations().preload(
+            signed_out
+                .into_iter()
+                .map(|(session, at_ms)| (session, (at_ms / 1000) as u64)),
+        );
         let chat = Chat::new(store, hub.clone()).with_refresh_ttl(config.auth.refresh_ttl_secs);
         let policy = make_policy(&chat);
         let rooms_policy = policy.clone();

@@ -8,8 +8,9 @@
 #[path = "chat_support.rs"]
 mod chat_support;
 
-use chat_support::support::{Client, TestServer};
+use chat_support::support::{Client, TempDir, TestServer, test_config};
 use chat_support::{Api, each_backend, pg_cluster};
+use chinwag_server::AppState;
 use chinwag_testkit::Backend;
 use serde_json::{Value, json};
 
@@ -139,6 +140,29 @@ async fn a_refresh_token_used_twice_closes_every_connection_of_its_user() {
         assert_eq!(me_status(api, &bystander).await, 200);
     })
     .await;
+}
+
+#[tokio::test]
+async fn a_node_started_after_a_logout_refuses_that_sessions_tokens() {
+    // Two nodes on one SQLite database, the second started after the
+    // logout: it has not heard the revocation, it reads it from the store.
+    let dir = TempDir::new();
+    let config = test_config(&dir);
+    let start = || async {
+        let state = AppState::open(config.clone()).await.unwrap();
+        TestServer::serve(state, config.clone(), TempDir::new()).await
+    };
+    let first = start().await;
+    let api = Api { addr: first.addr };
+    let phone = register(api, "jolene").await;
+    let laptop = login(api, "jolene").await;
+    assert_eq!(with_refresh(api, "logout", &phone).await.status, 204);
+
+    let later = start().await;
+    let api = Api { addr: later.addr };
+    assert_eq!(me_status(api, &phone).await, 401);
+    assert_eq!(refused(&later, &phone).await, SESSION_REVOKED);
+    assert_eq!(me_status(api, &laptop).await, 200);
 }
 
 /// Logging out on node A closes the session's connection on node B.

@@ -290,6 +290,21 @@ impl Store {
         Ok(row.map(|(user, session)| (Id(user), Id(session))))
     }
 
+    /// The sessions signed out at or after `since_ms` (a refresh token
+    /// revoked without being rotated: a logout, or every session of a user
+    /// whose rotated token was reused), each with when, in milliseconds.
+    pub async fn signed_out_sessions(&self, since_ms: i64) -> Result<Vec<(Id, i64)>> {
+        let rows: Vec<(i64, i64)> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT session_id, MAX(revoked_at) FROM refresh_tokens
+             WHERE revoked_at >= $1 AND rotated_at IS NULL AND session_id IS NOT NULL
+             GROUP BY session_id",
+        )
+        .bind(since_ms)
+        .fetch_all(pool)
+        .await?);
+        Ok(rows.into_iter().map(|(s, at)| (Id(s), at)).collect())
+    }
+
     /// Revokes every live token of a user; returns how many.
     pub async fn revoke_all_refresh_tokens(&self, user_id: Id) -> Result<u64> {
         let n = with_pool!(self, pool => sqlx::query(

@@ -178,6 +178,18 @@ async fn refresh_tokens_rotate_once_and_revoke() {
             Some((u.id, created.session_id))
         );
         assert_eq!(store.revoke_refresh_token(&t2).await.unwrap(), None);
+        // The logout signed the session out; the rotation before it did not.
+        let signed_out = store.signed_out_sessions(now).await.unwrap();
+        assert_eq!(signed_out.len(), 1, "{signed_out:?}");
+        assert_eq!(signed_out[0].0, created.session_id);
+        assert!(signed_out[0].1 >= now);
+        assert!(
+            store
+                .signed_out_sessions(chinwag_store::id::now_ms() + 1000)
+                .await
+                .unwrap()
+                .is_empty()
+        );
         let mut sessions = vec![created.session_id];
         for _ in 0..3 {
             let t = chinwag_store::generate_token();
@@ -192,6 +204,8 @@ async fn refresh_tokens_rotate_once_and_revoke() {
         sessions.dedup();
         assert_eq!(sessions.len(), 4);
         assert_eq!(store.revoke_all_refresh_tokens(u.id).await.unwrap(), 3);
+        // Revoking all of them signs every session out.
+        assert_eq!(store.signed_out_sessions(now).await.unwrap().len(), 4);
         assert!(matches!(
             store.create_refresh_token(Id(7), "x", now).await,
             Err(StoreError::NotFound)
