@@ -23,8 +23,8 @@ use super::capacity::Slot;
 use super::limits::RateLimiter;
 use super::writer::{After, WireSocket, Writer};
 use super::ws::{FrameError, Message, SocketError};
-use crate::AppState;
 use crate::auth::{Identity, TokenError};
+use crate::{ApiError, AppState};
 
 /// Starts a session on an upgraded WebSocket as its own task, tracked for
 /// shutdown. It holds the connection's `slot` until it ends.
@@ -215,17 +215,14 @@ async fn verify_or_close(writer: &mut Writer, state: &AppState, token: &str) -> 
     match state.verify_token(token) {
         Ok(who) => Some(who),
         Err(err) => {
-            let (code, close) = match err {
-                TokenError::Expired => (ErrorCode::TokenExpired, CloseCode::TokenExpired),
-                TokenError::Revoked => (ErrorCode::Unauthorized, CloseCode::SessionRevoked),
-                TokenError::Invalid(_) => (ErrorCode::Unauthorized, CloseCode::AuthFailed),
+            let close = match err {
+                TokenError::Expired => CloseCode::TokenExpired,
+                TokenError::Revoked => CloseCode::SessionRevoked,
+                TokenError::Invalid(_) => CloseCode::AuthFailed,
             };
             tracing::info!(node = state.hub.node().name(), %err, "token refused");
-            let frame = ServerFrame::Error(ErrorFrame {
-                code,
-                message: err.to_string(),
-                nonce: None,
-            });
+            // The error code is the one REST answers with.
+            let frame = ServerFrame::Error(ApiError::from(err).frame(None));
             let _ = writer.send_frame(&frame).await;
             writer.close(close).await;
             None
