@@ -33,7 +33,9 @@ pub struct Config {
     /// in the data directory.
     pub database_url: Option<String>,
     /// Database connections this node keeps open at most. On PostgreSQL,
-    /// every node of a cluster opens this many. Default 8.
+    /// every node of a cluster opens this many. On an SQLite file, the
+    /// readers: writes go through one more connection, and WAL checkpoints
+    /// through another. Default 8.
     pub database_max_connections: u32,
     /// Engine URL: `memory` (default), `redis://...` or `nats://...`.
     pub engine: String,

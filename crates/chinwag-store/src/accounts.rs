@@ -6,7 +6,7 @@ use chinwag_protocol::{Id, Timestamp};
 use crate::crypto::hash_token;
 use crate::error::{Result, StoreError};
 use crate::id::now_ms;
-use crate::store::{BeginWrite as _, Store, with_pool};
+use crate::store::{BeginWrite as _, Store, with_pool, with_writer};
 
 /// The user columns, aliased as [`UserRow`] expects (table alias `u`).
 pub(crate) const USER_COLUMNS: &str =
@@ -123,7 +123,7 @@ impl Store {
             "INSERT INTO users (id, username, display_name, bot, password_hash, created_at, version)
              VALUES ($1, $2, $3, $4, $5, $6, 1) RETURNING {USER_RETURNING}"
         );
-        let row: UserRow = with_pool!(self, pool => sqlx::query_as(&sql)
+        let row: UserRow = with_writer!(self, pool => sqlx::query_as(&sql)
             .bind(id.0)
             .bind(&new.username)
             .bind(&new.display_name)
@@ -180,7 +180,7 @@ impl Store {
 
     /// Replaces a user's password hash (bumps the profile version).
     pub async fn set_password_hash(&self, user_id: Id, password_hash: &str) -> Result<()> {
-        let done = with_pool!(self, pool => sqlx::query(
+        let done = with_writer!(self, pool => sqlx::query(
             "UPDATE users SET password_hash = $2, version = version + 1 WHERE id = $1",
         )
         .bind(user_id.0)
@@ -211,7 +211,7 @@ impl Store {
                 version = version + 1
              WHERE id = $1 RETURNING {USER_RETURNING}"
         );
-        let row: Option<UserRow> = with_pool!(self, pool => sqlx::query_as(&sql)
+        let row: Option<UserRow> = with_writer!(self, pool => sqlx::query_as(&sql)
             .bind(user_id.0)
             .bind(&update.display_name)
             .bind(update.avatar_url.is_some())
@@ -233,7 +233,7 @@ impl Store {
     ) -> Result<RefreshToken> {
         let created_at = now_ms();
         let session_id = self.next_id();
-        with_pool!(self, pool => sqlx::query(
+        with_writer!(self, pool => sqlx::query(
             "INSERT INTO refresh_tokens (token_hash, user_id, session_id, created_at, expires_at)
              VALUES ($1, $2, $3, $4, $5)",
         )
@@ -279,7 +279,7 @@ impl Store {
 
     /// Revokes one token; returns its user and session if it was live.
     pub async fn revoke_refresh_token(&self, token: &str) -> Result<Option<(Id, Id)>> {
-        let row: Option<(i64, i64)> = with_pool!(self, pool => sqlx::query_as(
+        let row: Option<(i64, i64)> = with_writer!(self, pool => sqlx::query_as(
             "UPDATE refresh_tokens SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL
              RETURNING user_id, session_id",
         )
@@ -307,7 +307,7 @@ impl Store {
 
     /// Revokes every live token of a user; returns how many.
     pub async fn revoke_all_refresh_tokens(&self, user_id: Id) -> Result<u64> {
-        let n = with_pool!(self, pool => sqlx::query(
+        let n = with_writer!(self, pool => sqlx::query(
             "UPDATE refresh_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
         )
         .bind(user_id.0)
@@ -346,7 +346,7 @@ impl Store {
         new_expires_at: Timestamp,
         now: Timestamp,
     ) -> Result<RefreshToken> {
-        let (user_id, session_id): (i64, i64) = with_pool!(self, pool => {
+        let (user_id, session_id): (i64, i64) = with_writer!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let owner: Option<(i64, i64)> = sqlx::query_as(
                 "UPDATE refresh_tokens SET revoked_at = $2, rotated_at = $2

@@ -9,7 +9,7 @@ use chinwag_protocol::model::{Channel, ChannelKind};
 use crate::communities::BUMP_PERMISSION_VERSION;
 use crate::error::{Result, StoreError};
 use crate::id::now_ms;
-use crate::store::{BeginWrite as _, Store, placeholders, with_pool};
+use crate::store::{BeginWrite as _, Store, placeholders, with_pool, with_writer};
 
 pub(crate) const CHANNEL_COLUMNS: &str =
     "c.id, c.community_id, c.kind, c.name, c.topic, c.position, c.private, c.created_at, c.version";
@@ -98,7 +98,7 @@ impl Store {
             return Err(StoreError::invalid("channel name must not be empty"));
         }
         let id = self.next_id();
-        with_pool!(self, pool => {
+        with_writer!(self, pool => {
             let mut tx = pool.begin_write().await?;
             sqlx::query(
                 "INSERT INTO channels (id, community_id, kind, name, topic, position, private, created_at)
@@ -160,7 +160,7 @@ impl Store {
                 "DM channels cannot be updated this way",
             ));
         };
-        with_pool!(self, pool => {
+        with_writer!(self, pool => {
             let mut tx = pool.begin_write().await?;
             sqlx::query(
                 "UPDATE channels SET
@@ -188,7 +188,7 @@ impl Store {
     /// Deletes a channel with its messages; returns the deleted channel.
     pub async fn delete_channel(&self, id: Id) -> Result<Channel> {
         let channel = self.channel(id).await?;
-        with_pool!(self, pool => sqlx::query("DELETE FROM channels WHERE id = $1")
+        with_writer!(self, pool => sqlx::query("DELETE FROM channels WHERE id = $1")
             .bind(id.0)
             .execute(pool)
             .await
@@ -222,7 +222,7 @@ impl Store {
         if distinct.len() != ordered_ids.len() {
             return Err(StoreError::invalid("duplicate channel id in reorder"));
         }
-        with_pool!(self, pool => {
+        with_writer!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let current: Vec<(i64, i64)> = sqlx::query_as(
                 "SELECT id, position FROM channels WHERE community_id = $1",
@@ -259,7 +259,7 @@ impl Store {
     /// member of the channel's community.
     pub async fn add_private_channel_member(&self, channel_id: Id, user_id: Id) -> Result<bool> {
         let community_id = self.channel_community(channel_id).await?;
-        let changed = with_pool!(self, pool => {
+        let changed = with_writer!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let member: Option<(i64,)> =
                 sqlx::query_as("SELECT CAST(1 AS BIGINT) FROM members WHERE community_id = $1 AND user_id = $2")
@@ -291,7 +291,7 @@ impl Store {
     /// Takes a user's access to a private channel; returns whether they had it.
     pub async fn remove_private_channel_member(&self, channel_id: Id, user_id: Id) -> Result<bool> {
         let community_id = self.channel_community(channel_id).await?;
-        let changed = with_pool!(self, pool => {
+        let changed = with_writer!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let n = sqlx::query(
                 "DELETE FROM private_channel_members WHERE channel_id = $1 AND user_id = $2",

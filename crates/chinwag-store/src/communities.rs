@@ -6,7 +6,7 @@ use chinwag_protocol::model::{Community, Role};
 
 use crate::error::{Result, StoreError};
 use crate::id::now_ms;
-use crate::store::{BeginWrite as _, Store, with_pool};
+use crate::store::{BeginWrite as _, Store, with_pool, with_writer};
 
 /// Name of the role every member implicitly holds; its id is the
 /// community's id and its position is 0.
@@ -99,7 +99,7 @@ impl Store {
         let id = self.next_id();
         let admin_id = self.next_id();
         let now = now_ms();
-        with_pool!(self, pool => {
+        with_writer!(self, pool => {
             let mut tx = pool.begin_write().await?;
             sqlx::query(
                 "INSERT INTO communities (id, name, description, icon_url, owner_id, created_at)
@@ -169,7 +169,7 @@ impl Store {
                 icon_url = CASE WHEN $5 THEN $6 ELSE icon_url END,
                 version = version + 1
              WHERE id = $1";
-        let n = with_pool!(self, pool => sqlx::query(sql)
+        let n = with_writer!(self, pool => sqlx::query(sql)
             .bind(id.0)
             .bind(&update.name)
             .bind(update.description.is_some())
@@ -188,7 +188,7 @@ impl Store {
     /// Deletes a community and everything in it (channels, messages, roles,
     /// members, invites, bans).
     pub async fn delete_community(&self, id: Id) -> Result<()> {
-        let n = with_pool!(self, pool => sqlx::query("DELETE FROM communities WHERE id = $1")
+        let n = with_writer!(self, pool => sqlx::query("DELETE FROM communities WHERE id = $1")
             .bind(id.0)
             .execute(pool)
             .await?
@@ -217,7 +217,7 @@ impl Store {
     /// made through this store already bump it in their own transaction;
     /// this is for changes the store cannot see.
     pub async fn bump_permission_version(&self, id: Id) -> Result<i64> {
-        let row: Option<(i64,)> = with_pool!(self, pool => sqlx::query_as(
+        let row: Option<(i64,)> = with_writer!(self, pool => sqlx::query_as(
             "UPDATE communities SET permission_version = permission_version + 1
              WHERE id = $1 RETURNING permission_version",
         )

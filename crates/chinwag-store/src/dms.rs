@@ -7,7 +7,7 @@ use chinwag_protocol::model::{Channel, ChannelKind};
 use crate::channels::{CHANNEL_COLUMNS, ChannelRow, kind_str};
 use crate::error::{Result, StoreError};
 use crate::id::now_ms;
-use crate::store::{BeginWrite as _, Store, with_pool};
+use crate::store::{BeginWrite as _, Store, with_pool, with_writer};
 
 /// The most users a group DM may have, its creator included.
 pub const MAX_GROUP_DM_RECIPIENTS: usize = 10;
@@ -27,7 +27,7 @@ impl Store {
         }
         let key = dm_key(a, b);
         let id = self.next_id();
-        let (channel_id, created) = with_pool!(self, pool => {
+        let (channel_id, created) = with_writer!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let inserted = sqlx::query(
                 "INSERT INTO channels (id, community_id, kind, name, dm_key, created_at)
@@ -80,7 +80,7 @@ impl Store {
             )));
         }
         let id = self.next_id();
-        with_pool!(self, pool => {
+        with_writer!(self, pool => {
             let mut tx = pool.begin_write().await?;
             sqlx::query(
                 "INSERT INTO channels (id, community_id, kind, name, created_at)

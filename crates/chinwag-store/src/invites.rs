@@ -8,7 +8,7 @@ use rand::distributions::Alphanumeric;
 use crate::communities::BUMP_PERMISSION_VERSION;
 use crate::error::{Result, StoreError};
 use crate::id::now_ms;
-use crate::store::{BeginWrite as _, Store, with_pool};
+use crate::store::{BeginWrite as _, Store, with_pool, with_writer};
 
 /// Length of generated invite codes.
 pub const INVITE_CODE_LEN: usize = 10;
@@ -82,7 +82,7 @@ impl Store {
                 .take(INVITE_CODE_LEN)
                 .map(char::from)
                 .collect();
-            let res = with_pool!(self, pool => sqlx::query(
+            let res = with_writer!(self, pool => sqlx::query(
                 "INSERT INTO invites (code, community_id, creator_id, expires_at, max_uses, uses, created_at)
                  VALUES ($1, $2, $3, $4, $5, 0, $6)",
             )
@@ -117,20 +117,22 @@ impl Store {
     /// [`StoreError::NotFound`] for an unknown code. Returns the invite
     /// after the use.
     pub async fn use_invite(&self, code: &str, now: Timestamp) -> Result<Invite> {
-        let sql = format!("SELECT {INVITE_COLUMNS} FROM invites WHERE code = $1");
-        let used: Result<InviteRow> = with_pool!(self, pool => {
-            let row: Option<InviteRow> =
-                sqlx::query_as(CONSUME).bind(code).bind(now).fetch_optional(pool).await?;
-            match row {
-                Some(r) => Ok(r),
-                None => {
-                    let row: Option<InviteRow> =
-                        sqlx::query_as(&sql).bind(code).fetch_optional(pool).await?;
-                    Err(dead_invite_error(row, now))
-                }
+        let used: Option<InviteRow> = with_writer!(self, pool => sqlx::query_as(CONSUME)
+            .bind(code)
+            .bind(now)
+            .fetch_optional(pool)
+            .await?);
+        match used {
+            Some(row) => Ok(Invite::from(row)),
+            None => {
+                let sql = format!("SELECT {INVITE_COLUMNS} FROM invites WHERE code = $1");
+                let row: Option<InviteRow> = with_pool!(self, pool => sqlx::query_as(&sql)
+                    .bind(code)
+                    .fetch_optional(pool)
+                    .await?);
+                Err(dead_invite_error(row, now))
             }
-        });
-        used.map(Invite::from)
+        }
     }
 
     /// Joins `user_id` to the invite's community in one transaction: checks
@@ -140,7 +142,7 @@ impl Store {
     /// [`Store::use_invite`].
     pub async fn accept_invite(&self, code: &str, user_id: Id, now: Timestamp) -> Result<Member> {
         let sql = format!("SELECT {INVITE_COLUMNS} FROM invites WHERE code = $1");
-        let community_id = with_pool!(self, pool => {
+        let community_id = with_writer!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let invite: Option<InviteRow> =
                 sqlx::query_as(&sql).bind(code).fetch_optional(&mut *tx).await?;
@@ -198,7 +200,7 @@ impl Store {
 
     /// Deletes an invite; returns whether it existed.
     pub async fn delete_invite(&self, code: &str) -> Result<bool> {
-        let n = with_pool!(self, pool => sqlx::query("DELETE FROM invites WHERE code = $1")
+        let n = with_writer!(self, pool => sqlx::query("DELETE FROM invites WHERE code = $1")
             .bind(code)
             .execute(pool)
             .await?

@@ -46,6 +46,7 @@ pub mod pins;
 pub mod reactions;
 pub mod read_states;
 pub mod roles;
+mod sqlite;
 pub mod store;
 #[cfg(feature = "test-support")]
 pub mod testing;

@@ -12,7 +12,7 @@ use crate::accounts::{USER_COLUMNS, UserRow};
 use crate::communities::BUMP_PERMISSION_VERSION;
 use crate::error::{Result, StoreError};
 use crate::id::now_ms;
-use crate::store::{BeginWrite as _, Store, check_limit, placeholders, with_pool};
+use crate::store::{BeginWrite as _, Store, check_limit, placeholders, with_pool, with_writer};
 
 #[derive(Debug, sqlx::FromRow)]
 struct MemberRow {
@@ -58,7 +58,7 @@ impl Store {
     /// Adds a user to a community. [`StoreError::Banned`] if banned,
     /// [`StoreError::Conflict`] if already a member.
     pub async fn add_member(&self, community_id: Id, user_id: Id) -> Result<Member> {
-        with_pool!(self, pool => {
+        with_writer!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let banned: Option<(i64,)> =
                 sqlx::query_as("SELECT CAST(1 AS BIGINT) FROM bans WHERE community_id = $1 AND user_id = $2")
@@ -84,7 +84,7 @@ impl Store {
     /// Removes a member (a leave or a kick), with their roles and private
     /// channel access. [`StoreError::NotFound`] if not a member.
     pub async fn remove_member(&self, community_id: Id, user_id: Id) -> Result<()> {
-        with_pool!(self, pool => {
+        with_writer!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let n = sqlx::query("DELETE FROM members WHERE community_id = $1 AND user_id = $2")
                 .bind(community_id.0)
@@ -188,7 +188,7 @@ impl Store {
         user_id: Id,
         until: Option<Timestamp>,
     ) -> Result<Member> {
-        with_pool!(self, pool => {
+        with_writer!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let n = sqlx::query(
                 "UPDATE members SET timed_out_until = $3 WHERE community_id = $1 AND user_id = $2",
@@ -215,7 +215,7 @@ impl Store {
         user_id: Id,
         nickname: Option<&str>,
     ) -> Result<Member> {
-        let n = with_pool!(self, pool => sqlx::query(
+        let n = with_writer!(self, pool => sqlx::query(
             "UPDATE members SET nickname = $3 WHERE community_id = $1 AND user_id = $2",
         )
         .bind(community_id.0)
@@ -240,7 +240,7 @@ impl Store {
         actor_id: Id,
         reason: Option<&str>,
     ) -> Result<Ban> {
-        with_pool!(self, pool => {
+        with_writer!(self, pool => {
             let mut tx = pool.begin_write().await?;
             sqlx::query("DELETE FROM members WHERE community_id = $1 AND user_id = $2")
                 .bind(community_id.0)
@@ -276,7 +276,7 @@ impl Store {
 
     /// Lifts a ban; returns whether there was one.
     pub async fn unban(&self, community_id: Id, user_id: Id) -> Result<bool> {
-        let n = with_pool!(self, pool => sqlx::query(
+        let n = with_writer!(self, pool => sqlx::query(
             "DELETE FROM bans WHERE community_id = $1 AND user_id = $2",
         )
         .bind(community_id.0)

@@ -17,7 +17,7 @@ use crate::access::AccessVersions;
 use crate::accounts::{USER_COLUMNS, UserRow};
 use crate::error::{Result, StoreError};
 use crate::id::IdGenerator;
-use crate::store::{BeginWrite as _, Store, check_limit, placeholders, with_pool};
+use crate::store::{BeginWrite as _, Store, check_limit, placeholders, with_pool, with_writer};
 
 /// The most mentions a message records.
 pub const MAX_MENTIONS: usize = 100;
@@ -248,11 +248,11 @@ impl Store {
             }};
         }
         let (inserted, parent) = if new.thread_parent_id.is_none() && mentions.is_empty() {
-            let row = with_pool!(self, pool => insert!().fetch_optional(pool).await?);
+            let row = with_writer!(self, pool => insert!().fetch_optional(pool).await?);
             let Some(row) = row else { return Ok(None) };
             (row, None)
         } else {
-            with_pool!(self, pool => {
+            with_writer!(self, pool => {
                 let mut tx = pool.begin_write().await?;
                 let mut parent = None;
                 if let Some(parent_id) = new.thread_parent_id {
@@ -357,7 +357,7 @@ impl Store {
         now: Timestamp,
     ) -> Result<Message> {
         let mentions = dedup_mentions(mention_ids)?;
-        with_pool!(self, pool => {
+        with_writer!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let n = sqlx::query(
                 "UPDATE messages SET content = $2, edited_at = $3, version = version + 1
@@ -393,7 +393,7 @@ impl Store {
     /// tombstone keeps the id). A thread reply's parent loses one reply
     /// and gets its version bumped.
     pub async fn delete_message(&self, id: Id) -> Result<DeletedMessage> {
-        with_pool!(self, pool => {
+        with_writer!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let row: Option<(i64, Option<i64>, Option<i64>, i64)> = sqlx::query_as(
                 "UPDATE messages SET deleted = TRUE, content = '', pinned = FALSE, pinned_at = NULL,

@@ -6,7 +6,7 @@ use chinwag_protocol::model::{Notification, NotificationKind};
 
 use crate::error::{Result, StoreError};
 use crate::id::IdGenerator;
-use crate::store::{Store, check_limit, placeholders, with_pool};
+use crate::store::{Store, check_limit, placeholders, with_pool, with_writer};
 
 /// The longest excerpt kept, in characters.
 pub const MAX_EXCERPT_CHARS: usize = 200;
@@ -85,7 +85,7 @@ impl Store {
             "INSERT INTO notifications ({NOTIFICATION_COLUMNS})
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, FALSE, $9) RETURNING {NOTIFICATION_COLUMNS}"
         );
-        let row: NotificationRow = with_pool!(self, pool => sqlx::query_as(&sql)
+        let row: NotificationRow = with_writer!(self, pool => sqlx::query_as(&sql)
             .bind(id.0)
             .bind(new.user_id.0)
             .bind(kind_str(new.kind))
@@ -139,7 +139,7 @@ impl Store {
              WHERE user_id = $1 AND read = FALSE AND id IN ({}) RETURNING id",
             placeholders(2, ids.len())
         );
-        let rows: Vec<(i64,)> = with_pool!(self, pool => {
+        let rows: Vec<(i64,)> = with_writer!(self, pool => {
             let mut q = sqlx::query_as(&sql).bind(user_id.0);
             for id in ids {
                 q = q.bind(id.0);

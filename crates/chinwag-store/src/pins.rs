@@ -6,7 +6,7 @@ use chinwag_protocol::model::Message;
 use crate::error::{Result, StoreError};
 use crate::id::now_ms;
 use crate::messages::MessageRow;
-use crate::store::{Store, with_pool};
+use crate::store::{Store, with_pool, with_writer};
 
 impl Store {
     /// Pins a message (bumping its version). Pinning a pinned message
@@ -23,7 +23,7 @@ impl Store {
 
     async fn set_pinned(&self, id: Id, pinned: bool) -> Result<Message> {
         let pinned_at = pinned.then(now_ms);
-        with_pool!(self, pool => sqlx::query(
+        with_writer!(self, pool => sqlx::query(
             "UPDATE messages SET pinned = $2, pinned_at = $3, version = version + 1
              WHERE id = $1 AND deleted = FALSE AND pinned <> $2",
         )

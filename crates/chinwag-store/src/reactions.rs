@@ -4,7 +4,7 @@ use chinwag_protocol::Id;
 use chinwag_protocol::model::ReactionSummary;
 
 use crate::error::{Result, StoreError};
-use crate::store::{BeginWrite as _, Store, with_pool};
+use crate::store::{BeginWrite as _, Store, with_writer};
 
 /// The longest emoji string accepted (a Unicode sequence or custom name).
 pub const MAX_EMOJI_LEN: usize = 64;
@@ -62,7 +62,7 @@ impl Store {
             )));
         }
         let seq = self.next_id();
-        with_pool!(self, pool => {
+        with_writer!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let msg: Option<(i64, Option<i64>, i64)> = sqlx::query_as(
                 "SELECT channel_id, community_id, version FROM messages WHERE id = $1 AND deleted = FALSE",

@@ -9,7 +9,7 @@ use chinwag_protocol::Id;
 use chinwag_protocol::model::ReadState;
 
 use crate::error::{Result, StoreError};
-use crate::store::{BeginWrite as _, Store, with_pool};
+use crate::store::{BeginWrite as _, Store, with_pool, with_writer};
 
 /// Counts for `$1` channel, `$2` user, `$3` read position (0 for none).
 const COUNTS: &str = "SELECT
@@ -53,7 +53,7 @@ impl Store {
         channel_id: Id,
         message_id: Id,
     ) -> Result<ReadState> {
-        with_pool!(self, pool => {
+        with_writer!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let exists: Option<(i64,)> =
                 sqlx::query_as("SELECT CAST(1 AS BIGINT) FROM messages WHERE id = $1 AND channel_id = $2")

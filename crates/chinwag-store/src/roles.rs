@@ -8,7 +8,7 @@ use chinwag_protocol::model::Role;
 
 use crate::communities::BUMP_PERMISSION_VERSION;
 use crate::error::{Result, StoreError};
-use crate::store::{BeginWrite as _, Store, with_pool};
+use crate::store::{BeginWrite as _, Store, with_pool, with_writer};
 
 const ROLE_COLUMNS: &str = "id, community_id, name, permissions, position, color, version";
 
@@ -106,7 +106,7 @@ impl Store {
             return Err(StoreError::invalid("role name must not be empty"));
         }
         let id = self.next_id();
-        with_pool!(self, pool => {
+        with_writer!(self, pool => {
             let mut tx = pool.begin_write().await?;
             sqlx::query(
                 "INSERT INTO roles (id, community_id, name, permissions, position, color)
@@ -163,7 +163,7 @@ impl Store {
         if update.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
             return Err(StoreError::invalid("role name must not be empty"));
         }
-        with_pool!(self, pool => {
+        with_writer!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let n = sqlx::query(
                 "UPDATE roles SET
@@ -199,7 +199,7 @@ impl Store {
         if role.id == role.community_id {
             return Err(StoreError::invalid("the @everyone role cannot be deleted"));
         }
-        with_pool!(self, pool => {
+        with_writer!(self, pool => {
             let mut tx = pool.begin_write().await?;
             sqlx::query("DELETE FROM roles WHERE id = $1").bind(id.0).execute(&mut *tx).await?;
             sqlx::query("DELETE FROM channel_overrides WHERE target_kind = 'role' AND target_id = $1")
@@ -225,7 +225,7 @@ impl Store {
         if role.community_id != community_id {
             return Err(StoreError::NotFound);
         }
-        let changed = with_pool!(self, pool => {
+        let changed = with_writer!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let n = sqlx::query(
                 "INSERT INTO member_roles (community_id, user_id, role_id) VALUES ($1, $2, $3)
@@ -248,7 +248,7 @@ impl Store {
 
     /// Takes a role from a member; returns whether it was held.
     pub async fn unassign_role(&self, community_id: Id, user_id: Id, role_id: Id) -> Result<bool> {
-        let changed = with_pool!(self, pool => {
+        let changed = with_writer!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let n = sqlx::query(
                 "DELETE FROM member_roles WHERE community_id = $1 AND user_id = $2 AND role_id = $3",
@@ -273,7 +273,7 @@ impl Store {
     pub async fn set_override(&self, o: PermissionOverride) -> Result<()> {
         let community_id = self.channel_community(o.channel_id).await?;
         let (kind, target) = o.target.parts();
-        with_pool!(self, pool => {
+        with_writer!(self, pool => {
             let mut tx = pool.begin_write().await?;
             sqlx::query(
                 "INSERT INTO channel_overrides (channel_id, target_kind, target_id, allow_bits, deny_bits)
@@ -298,7 +298,7 @@ impl Store {
     pub async fn delete_override(&self, channel_id: Id, target: OverrideTarget) -> Result<bool> {
         let community_id = self.channel_community(channel_id).await?;
         let (kind, target) = target.parts();
-        let changed = with_pool!(self, pool => {
+        let changed = with_writer!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let n = sqlx::query(
                 "DELETE FROM channel_overrides WHERE channel_id = $1 AND target_kind = $2 AND target_id = $3",

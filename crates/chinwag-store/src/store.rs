@@ -5,21 +5,20 @@
 //! once per backend, so each body is compiled against the concrete pool type
 //! (no `dyn`, no `Any` driver) while being written only once.
 
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chinwag_protocol::Id;
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
-use sqlx::{Pool, Postgres, Sqlite, Transaction};
+use sqlx::sqlite::{SqliteConnection, SqlitePool};
+use sqlx::{Connection as _, Pool, Postgres, Sqlite, Transaction};
 
 use crate::error::Result;
 use crate::id::{IdGenerator, MAX_NODE_ID};
+use crate::sqlite::{CheckpointTask, SqliteDb, Writer};
 
-static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+pub(crate) static SQLITE_MIGRATIONS: sqlx::migrate::Migrator =
+    sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// Which database a [`Store`] runs on.
@@ -39,8 +38,9 @@ pub struct StoreOptions {
     /// PostgreSQL the next one from the database (see
     /// [`Store::from_postgres_pool`]), on SQLite 0.
     pub node_id: Option<u16>,
-    /// Pool size. Default 8 (always 1 for in-memory SQLite, whose database
-    /// lives in its single connection).
+    /// Pool size. Default 8. On an SQLite file, the readers; writes go
+    /// through one more connection (see `sqlite.rs`). In memory, always 1:
+    /// the database lives in its single connection.
     pub max_connections: u32,
     /// How long a write waits for a locked SQLite database. Default 5 s.
     pub busy_timeout: Duration,
@@ -62,7 +62,7 @@ impl Default for StoreOptions {
 
 #[derive(Debug, Clone)]
 pub(crate) enum Db {
-    Sqlite(SqlitePool),
+    Sqlite(SqliteDb),
     Postgres(PgPool),
 }
 
@@ -79,6 +79,8 @@ pub struct Store {
     /// order. Striped, not one lock: a write stalled in a WAL checkpoint
     /// holds up only the channels sharing its stripe.
     pub(crate) message_locks: Arc<[tokio::sync::Mutex<()>]>,
+    /// The background WAL checkpoints of a file SQLite database.
+    checkpoints: Option<Arc<CheckpointTask>>,
 }
 
 /// How many locks SQLite message writes are spread over, by channel (a
@@ -106,7 +108,9 @@ impl Store {
     /// - `postgres://…` or `postgresql://…`: PostgreSQL;
     /// - `sqlite::memory:`: a private in-memory SQLite database;
     /// - `sqlite://path`, `sqlite:path` or a plain path: an SQLite file,
-    ///   created if missing, in WAL mode with foreign keys on.
+    ///   created if missing, in WAL mode with foreign keys on, written
+    ///   through one connection and read through a pool, with WAL
+    ///   checkpoints in a background task.
     pub async fn open(url_or_path: &str) -> Result<Self> {
         Self::open_with(url_or_path, StoreOptions::default()).await
     }
@@ -125,45 +129,28 @@ impl Store {
                 .await?;
             return Self::from_postgres_pool(pool, options.node_id).await;
         }
-        let memory = url_or_path == "sqlite::memory:" || url_or_path.contains("mode=memory");
-        let connect = if url_or_path.starts_with("sqlite:") {
-            SqliteConnectOptions::from_str(url_or_path)?
-        } else {
-            SqliteConnectOptions::new().filename(url_or_path)
-        };
-        let connect = connect
-            .create_if_missing(true)
-            .foreign_keys(true)
-            .busy_timeout(options.busy_timeout)
-            .synchronous(SqliteSynchronous::Normal);
-        let connect = if memory {
-            connect
-        } else {
-            connect.journal_mode(SqliteJournalMode::Wal)
-        };
-        let mut pool = SqlitePoolOptions::new()
-            .test_before_acquire(false)
-            .acquire_timeout(options.acquire_timeout);
-        pool = if memory {
-            pool.max_connections(1)
-                .min_connections(1)
-                .idle_timeout(None)
-                .max_lifetime(None)
-        } else {
-            pool.max_connections(options.max_connections.max(1))
-        };
-        let pool = pool.connect_with(connect).await?;
-        Self::from_sqlite_pool(pool, options.node_id.unwrap_or(0)).await
+        let (db, checkpoints) = crate::sqlite::open(url_or_path, &options).await?;
+        Ok(Self {
+            db: Db::Sqlite(db),
+            ids: Arc::new(IdGenerator::new(options.node_id.unwrap_or(0))),
+            message_locks: message_locks(),
+            checkpoints: checkpoints.map(Arc::new),
+        })
     }
 
     /// Wraps an SQLite pool the caller built (it must enable foreign keys)
-    /// and runs the migrations.
+    /// and runs the migrations. Reads and writes share the pool, and SQLite
+    /// checkpoints the WAL itself.
     pub async fn from_sqlite_pool(pool: SqlitePool, node_id: u16) -> Result<Self> {
         SQLITE_MIGRATIONS.run(&pool).await?;
         Ok(Self {
-            db: Db::Sqlite(pool),
+            db: Db::Sqlite(SqliteDb {
+                read: pool.clone(),
+                write: Writer::Shared(pool),
+            }),
             ids: Arc::new(IdGenerator::new(node_id)),
             message_locks: message_locks(),
+            checkpoints: None,
         })
     }
 
@@ -189,6 +176,7 @@ impl Store {
             db: Db::Postgres(pool),
             ids: Arc::new(IdGenerator::new(node_id)),
             message_locks: message_locks(),
+            checkpoints: None,
         })
     }
 
@@ -225,45 +213,78 @@ impl Store {
 
     /// Closes every pooled connection; later calls fail.
     pub async fn close(&self) {
+        if let Some(task) = &self.checkpoints {
+            task.stop();
+        }
         match &self.db {
-            Db::Sqlite(p) => p.close().await,
+            Db::Sqlite(db) => crate::sqlite::close(db).await,
             Db::Postgres(p) => p.close().await,
         }
     }
 }
 
-/// Runs `$body` with `$pool` bound to the concrete pool of `$store`'s
-/// backend. The body is expanded once per backend.
+/// Runs `$body`, which only reads, with `$pool` bound to the concrete pool
+/// of `$store`'s backend. The body is expanded once per backend.
 macro_rules! with_pool {
     ($store:expr, $pool:ident => $body:expr) => {
         match &$store.db {
-            $crate::store::Db::Sqlite($pool) => $body,
+            $crate::store::Db::Sqlite(db) => {
+                let $pool = &db.read;
+                $body
+            }
             $crate::store::Db::Postgres($pool) => $body,
         }
     };
 }
 pub(crate) use with_pool;
 
+/// [`with_pool!`] for a body that writes. On an SQLite file, `$pool` is
+/// the writer connection, held for the whole body (see `sqlite.rs`), so
+/// the body uses it once: for one statement, or to begin a transaction.
+macro_rules! with_writer {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.db {
+            $crate::store::Db::Sqlite(db) => match &db.write {
+                $crate::sqlite::Writer::Shared($pool) => $body,
+                $crate::sqlite::Writer::Own(writer) => {
+                    let mut writer = writer.lock().await;
+                    let $pool = writer.as_mut().ok_or(sqlx::Error::PoolClosed)?;
+                    $body
+                }
+            },
+            $crate::store::Db::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use with_writer;
+
 /// Starting a write transaction the way each backend wants it.
-pub(crate) trait BeginWrite {
-    /// The pool's database.
+pub(crate) trait BeginWrite<'c> {
+    /// The executor's database.
     type Database: sqlx::Database;
     /// Begins a transaction that will write. On SQLite it takes the write
     /// lock up front (`BEGIN IMMEDIATE`), so it waits on `busy_timeout`
     /// instead of failing when it later upgrades a read lock.
-    async fn begin_write(&self) -> sqlx::Result<Transaction<'static, Self::Database>>;
+    async fn begin_write(self) -> sqlx::Result<Transaction<'c, Self::Database>>;
 }
 
-impl BeginWrite for Pool<Sqlite> {
+impl<'c> BeginWrite<'c> for &'c Pool<Sqlite> {
     type Database = Sqlite;
-    async fn begin_write(&self) -> sqlx::Result<Transaction<'static, Sqlite>> {
+    async fn begin_write(self) -> sqlx::Result<Transaction<'c, Sqlite>> {
         self.begin_with("BEGIN IMMEDIATE").await
     }
 }
 
-impl BeginWrite for Pool<Postgres> {
+impl<'c> BeginWrite<'c> for &'c mut SqliteConnection {
+    type Database = Sqlite;
+    async fn begin_write(self) -> sqlx::Result<Transaction<'c, Sqlite>> {
+        self.begin_with("BEGIN IMMEDIATE").await
+    }
+}
+
+impl<'c> BeginWrite<'c> for &'c Pool<Postgres> {
     type Database = Postgres;
-    async fn begin_write(&self) -> sqlx::Result<Transaction<'static, Postgres>> {
+    async fn begin_write(self) -> sqlx::Result<Transaction<'c, Postgres>> {
         self.begin().await
     }
 }

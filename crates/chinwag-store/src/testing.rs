@@ -103,15 +103,52 @@ impl PgSchema {
     }
 }
 
-/// Runs `test` on SQLite, then on PostgreSQL when this run uses it. The
-/// PostgreSQL schema is dropped after the body returns (a failing body
-/// panics first and leaves it for inspection).
+/// An SQLite database file in a fresh temporary directory, removed when
+/// dropped.
+#[derive(Debug)]
+pub struct SqliteFile {
+    /// The store: one writer, `query_only` readers (a write sent to a
+    /// reader fails).
+    pub store: Store,
+    dir: std::path::PathBuf,
+}
+
+impl SqliteFile {
+    /// Opens a store on a new database file.
+    pub async fn new() -> Self {
+        static SEQ: AtomicU32 = AtomicU32::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "chinwag-store-{}-{}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).expect("create test directory");
+        let path = dir.join("chinwag.sqlite");
+        let store = Store::open(path.to_str().expect("UTF-8 temp path"))
+            .await
+            .expect("open SQLite file store");
+        Self { store, dir }
+    }
+}
+
+impl Drop for SqliteFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Runs `test` on SQLite in memory and in a file, then on PostgreSQL when
+/// this run uses it. The PostgreSQL schema is dropped after the body
+/// returns (a failing body panics first and leaves it for inspection).
 pub async fn each_backend<F, Fut>(test: F)
 where
     F: Fn(Store) -> Fut,
     Fut: Future<Output = ()>,
 {
     test(sqlite_store().await).await;
+    let file = SqliteFile::new().await;
+    test(file.store.clone()).await;
+    file.store.close().await;
     if let Some(pg) = postgres_store().await {
         test(pg.store.clone()).await;
         pg.drop_schema().await;

@@ -7,7 +7,7 @@ use chinwag_protocol::model::VoiceState;
 
 use crate::error::Result;
 use crate::id::now_ms;
-use crate::store::{BeginWrite as _, Store, with_pool};
+use crate::store::{BeginWrite as _, Store, with_pool, with_writer};
 
 type Row = (i64, Option<i64>, Option<i64>, bool, bool, i64, i64);
 
@@ -69,7 +69,7 @@ impl Store {
     ) -> Result<VoiceJoin> {
         let before = self.voice_state(user_id).await?;
         let now = now_ms();
-        with_pool!(self, pool => {
+        with_writer!(self, pool => {
             let mut tx = pool.begin_write().await?;
             sqlx::query(
                 "INSERT INTO voice_states (user_id, channel_id, community_id, muted, deafened, joined_at, version)
@@ -109,7 +109,7 @@ impl Store {
         muted: Option<bool>,
         deafened: Option<bool>,
     ) -> Result<Option<VoiceState>> {
-        let n = with_pool!(self, pool => sqlx::query(
+        let n = with_writer!(self, pool => sqlx::query(
             "UPDATE voice_states SET muted = COALESCE($2, muted), deafened = COALESCE($3, deafened),
                 version = version + 1
              WHERE user_id = $1 AND channel_id IS NOT NULL",
@@ -132,7 +132,7 @@ impl Store {
         let Some(mut current) = self.voice_state(user_id).await? else {
             return Ok(None);
         };
-        let n = with_pool!(self, pool => sqlx::query(
+        let n = with_writer!(self, pool => sqlx::query(
             "UPDATE voice_states SET channel_id = NULL, version = version + 1
              WHERE user_id = $1 AND channel_id = $2",
         )

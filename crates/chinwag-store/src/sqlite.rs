@@ -1,0 +1,204 @@
+//! How an SQLite store is opened: one writer, a pool of readers, and WAL
+//! checkpoints kept off the write path.
+//!
+//! SQLite runs one write at a time. With writes spread over a pool, the
+//! connections that lose the race for the write lock sleep in the busy
+//! handler (1, 2, 5, 10 ms ...), and every write invalidates the page cache
+//! of every other connection. So a file database writes through a single
+//! connection, whose cache stays warm, while reads go to a pool whose
+//! connections are `query_only` (a write sent there by mistake fails
+//! instead of contending). The writer is held behind a lock rather than
+//! pooled: a pool returns a connection only after a spawned task has
+//! pinged it, and with one connection that round trip, waiting its turn
+//! on a busy runtime, would sit between every two writes.
+//!
+//! SQLite's automatic checkpoint runs inside the commit that crosses the
+//! threshold, stalling that write and everything queued behind it for the
+//! time it takes to copy the WAL into the database and sync it (about
+//! 15 ms here). A background task on a connection of its own checkpoints
+//! instead; the writer's own threshold stays as a backstop.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
+};
+use sqlx::{ConnectOptions, Connection as _};
+use tokio::sync::Mutex;
+use tokio::task::AbortHandle;
+
+use crate::error::Result;
+use crate::store::{SQLITE_MIGRATIONS, StoreOptions};
+
+/// How often the background task checkpoints the WAL.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+
+/// WAL pages after which the writer checkpoints by itself, should the
+/// background task fall behind (SQLite's default is 1000).
+const BACKSTOP_CHECKPOINT_PAGES: &str = "20000";
+
+/// The size the WAL file is truncated back to after a checkpoint resets it.
+const WAL_SIZE_LIMIT_BYTES: &str = "67108864";
+
+/// An SQLite database's connections.
+#[derive(Debug, Clone)]
+pub(crate) struct SqliteDb {
+    /// Reads: `query_only` connections on a file database.
+    pub(crate) read: SqlitePool,
+    /// Writes.
+    pub(crate) write: Writer,
+}
+
+/// Where an SQLite store writes.
+#[derive(Debug, Clone)]
+pub(crate) enum Writer {
+    /// The read pool itself: an in-memory database lives in its single
+    /// connection (or the caller built the pool).
+    Shared(SqlitePool),
+    /// A connection of its own, taken in turn; `None` once closed.
+    Own(Arc<Mutex<Option<SqliteConnection>>>),
+}
+
+/// Stops the checkpoint task when the last handle to the store is dropped.
+#[derive(Debug)]
+pub(crate) struct CheckpointTask(AbortHandle);
+
+impl CheckpointTask {
+    pub(crate) fn stop(&self) {
+        self.0.abort();
+    }
+}
+
+impl Drop for CheckpointTask {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Opens `url_or_path` (see [`crate::Store::open`]) and runs the
+/// migrations; the checkpoint task is `None` in memory.
+pub(crate) async fn open(
+    url_or_path: &str,
+    options: &StoreOptions,
+) -> Result<(SqliteDb, Option<CheckpointTask>)> {
+    let memory = url_or_path == "sqlite::memory:" || url_or_path.contains("mode=memory");
+    let connect = if url_or_path.starts_with("sqlite:") {
+        SqliteConnectOptions::from_str(url_or_path)?
+    } else {
+        SqliteConnectOptions::new().filename(url_or_path)
+    };
+    let connect = connect
+        .create_if_missing(true)
+        .foreign_keys(true)
+        .busy_timeout(options.busy_timeout)
+        .synchronous(SqliteSynchronous::Normal);
+    let pool = || {
+        SqlitePoolOptions::new()
+            .test_before_acquire(false)
+            .acquire_timeout(options.acquire_timeout)
+    };
+    if memory {
+        let only = pool()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(connect)
+            .await?;
+        SQLITE_MIGRATIONS.run(&only).await?;
+        let db = SqliteDb {
+            read: only.clone(),
+            write: Writer::Shared(only),
+        };
+        return Ok((db, None));
+    }
+    let connect = connect
+        .journal_mode(SqliteJournalMode::Wal)
+        .pragma("journal_size_limit", WAL_SIZE_LIMIT_BYTES);
+    // The writer opens first: it creates the file and switches it to WAL.
+    let mut write = connect
+        .clone()
+        .pragma("wal_autocheckpoint", BACKSTOP_CHECKPOINT_PAGES)
+        .connect()
+        .await?;
+    SQLITE_MIGRATIONS.run(&mut write).await?;
+    let read = pool()
+        .max_connections(options.max_connections.max(1))
+        .connect_with(connect.clone().pragma("query_only", "ON"))
+        .await?;
+    let checkpointer = connect.connect().await?;
+    let write = Arc::new(Mutex::new(Some(write)));
+    let task = tokio::spawn(checkpoint_forever(checkpointer, write.clone()));
+    let db = SqliteDb {
+        read,
+        write: Writer::Own(write),
+    };
+    Ok((db, Some(CheckpointTask(task.abort_handle()))))
+}
+
+/// Checkpoints the WAL every [`CHECKPOINT_EVERY`], until the writer is
+/// closed. `PASSIVE` waits for no one: it copies what no reader still
+/// needs, and leaves the rest for next time.
+async fn checkpoint_forever(
+    mut conn: SqliteConnection,
+    writer: Arc<Mutex<Option<SqliteConnection>>>,
+) {
+    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut failing = false;
+    loop {
+        tick.tick().await;
+        // The bulk, while writes go on.
+        let mut done = checkpoint(&mut conn).await;
+        if matches!(done, Ok(frames) if frames > 0) {
+            // Then the frames written meanwhile, with writes held for the
+            // moment that takes. SQLite starts the WAL over from the top
+            // when a write finds all of it copied, which under a steady
+            // stream of writes would otherwise never happen: the file
+            // would grow without bound.
+            let writer = writer.lock().await;
+            if writer.is_none() {
+                return;
+            }
+            done = checkpoint(&mut conn).await;
+        }
+        match done {
+            Ok(_) if failing => {
+                failing = false;
+                tracing::info!("WAL checkpoints work again");
+            }
+            Ok(_) => {}
+            Err(error) if !failing => {
+                failing = true;
+                tracing::warn!(%error, "WAL checkpoint failed; the writer checkpoints by itself past its threshold");
+            }
+            Err(_) => {}
+        }
+    }
+}
+
+/// One `PASSIVE` checkpoint; the frames the WAL holds.
+async fn checkpoint(conn: &mut SqliteConnection) -> sqlx::Result<i64> {
+    let (_busy, frames, _copied): (i64, i64, i64) =
+        sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+            .fetch_one(conn)
+            .await?;
+    Ok(frames)
+}
+
+/// Closes every connection; SQLite checkpoints what is left as the last
+/// one closes.
+pub(crate) async fn close(db: &SqliteDb) {
+    db.read.close().await;
+    match &db.write {
+        Writer::Shared(pool) => pool.close().await,
+        Writer::Own(writer) => {
+            if let Some(conn) = writer.lock().await.take() {
+                let _ = conn.close().await;
+            }
+        }
+    }
+}
