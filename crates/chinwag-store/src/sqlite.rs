@@ -67,6 +67,7 @@ pub(crate) enum Writer {
 pub(crate) struct CheckpointTask(AbortHandle);
 
 impl CheckpointTask {
+    /// Stops the task (at its next await).
     pub(crate) fn stop(&self) {
         self.0.abort();
     }

@@ -76,8 +76,8 @@ pub struct Store {
     pub(crate) ids: Arc<IdGenerator>,
     /// On SQLite, a message write takes its id and inserts under the lock
     /// of its channel's stripe, so within a channel ids follow commit
-    /// order. Striped, not one lock: a write stalled in a WAL checkpoint
-    /// holds up only the channels sharing its stripe.
+    /// order. Striped: only channels sharing a stripe wait for each other
+    /// here; every write then takes its turn at the writer connection.
     pub(crate) message_locks: Arc<[tokio::sync::Mutex<()>]>,
     /// The background WAL checkpoints of a file SQLite database.
     checkpoints: Option<Arc<CheckpointTask>>,
