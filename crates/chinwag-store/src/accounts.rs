@@ -293,6 +293,8 @@ impl Store {
     /// The sessions signed out at or after `since_ms` (a refresh token
     /// revoked without being rotated: a logout, or every session of a user
     /// whose rotated token was reused), each with when, in milliseconds.
+    /// Read through the partial index `refresh_tokens_signed_out`, not a
+    /// scan of every token ever issued.
     pub async fn signed_out_sessions(&self, since_ms: i64) -> Result<Vec<(Id, i64)>> {
         let rows: Vec<(i64, i64)> = with_pool!(self, pool => sqlx::query_as(
             "SELECT session_id, MAX(revoked_at) FROM refresh_tokens
