@@ -150,11 +150,14 @@ async fn checkpoint_forever(
     let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut failing = false;
+    let mut last = None;
     loop {
         tick.tick().await;
         // The bulk, while writes go on.
         let mut done = checkpoint(&mut conn).await;
-        if matches!(done, Ok(frames) if frames > 0) {
+        let idle = matches!(done, Ok(now) if now.frames == now.copied && last == Some(now));
+        last = done.as_ref().ok().copied();
+        if matches!(done, Ok(now) if now.frames > 0) && !idle {
             // Then the frames written meanwhile, with writes held for the
             // moment that takes. SQLite starts the WAL over from the top
             // when a write finds all of it copied, which under a steady
@@ -181,13 +184,20 @@ async fn checkpoint_forever(
     }
 }
 
-/// One `PASSIVE` checkpoint; the frames the WAL holds.
-async fn checkpoint(conn: &mut SqliteConnection) -> sqlx::Result<i64> {
-    let (_busy, frames, _copied): (i64, i64, i64) =
-        sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
-            .fetch_one(conn)
-            .await?;
-    Ok(frames)
+/// What a checkpoint found: the frames in the WAL, and how many of them
+/// are copied into the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct WalState {
+    frames: i64,
+    copied: i64,
+}
+
+/// One `PASSIVE` checkpoint.
+async fn checkpoint(conn: &mut SqliteConnection) -> sqlx::Result<WalState> {
+    let (_busy, frames, copied): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+        .fetch_one(conn)
+        .await?;
+    Ok(WalState { frames, copied })
 }
 
 /// Closes every connection; SQLite checkpoints what is left as the last

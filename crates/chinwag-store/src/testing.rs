@@ -110,7 +110,7 @@ pub struct SqliteFile {
     /// The store: one writer, `query_only` readers (a write sent to a
     /// reader fails).
     pub store: Store,
-    dir: std::path::PathBuf,
+    path: std::path::PathBuf,
 }
 
 impl SqliteFile {
@@ -127,13 +127,20 @@ impl SqliteFile {
         let store = Store::open(path.to_str().expect("UTF-8 temp path"))
             .await
             .expect("open SQLite file store");
-        Self { store, dir }
+        Self { store, path }
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
     }
 }
 
 impl Drop for SqliteFile {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if let Some(dir) = self.path.parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 

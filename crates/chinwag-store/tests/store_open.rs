@@ -1,40 +1,30 @@
 //! Opening stores: SQLite files (WAL, reopen, concurrent writers) and URLs.
 
-use std::path::PathBuf;
-
-use chinwag_store::testing::{community, post, text_channel, user};
+use chinwag_store::testing::{SqliteFile, community, post, text_channel, user};
 use chinwag_store::{BackendKind, Cursor, Store};
-
-fn temp_db(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "chinwag-store-{}-{}-{name}",
-        std::process::id(),
-        chinwag_store::id::now_ms()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join("chinwag.db")
-}
 
 #[tokio::test]
 async fn a_file_store_persists_across_reopen_in_wal_mode() {
-    let path = temp_db("reopen");
-    let store = Store::open(path.to_str().unwrap()).await.unwrap();
+    let file = SqliteFile::new().await;
+    let (store, path) = (&file.store, file.path());
     assert_eq!(store.backend(), BackendKind::Sqlite);
-    let u = user(&store, "persisted").await;
-    assert!(path.with_file_name("chinwag.db-wal").exists(), "WAL mode");
+    let u = user(store, "persisted").await;
+    assert!(
+        path.with_file_name("chinwag.sqlite-wal").exists(),
+        "WAL mode"
+    );
     store.close().await;
 
     let url = format!("sqlite://{}", path.display());
     let reopened = Store::open(&url).await.unwrap();
     assert_eq!(reopened.user(u.id).await.unwrap(), u);
     reopened.close().await;
-    std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
 }
 
 #[tokio::test]
 async fn concurrent_writers_on_a_file_store_all_succeed() {
-    let path = temp_db("concurrent");
-    let store = Store::open(path.to_str().unwrap()).await.unwrap();
+    let file = SqliteFile::new().await;
+    let store = file.store.clone();
     let owner = user(&store, "owner").await;
     let c = community(&store, owner.id).await.community;
     let ch = text_channel(&store, c.id, "busy").await;
@@ -58,7 +48,6 @@ async fn concurrent_writers_on_a_file_store_all_succeed() {
     assert_eq!(root.reactions.len(), 16);
     assert_eq!(root.version, 17);
     store.close().await;
-    std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
 }
 
 #[tokio::test]
