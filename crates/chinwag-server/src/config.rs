@@ -80,7 +80,8 @@ pub struct AuthConfig {
     pub jwt_secret: Option<String>,
     /// Access token lifetime in seconds. Default 900.
     pub access_ttl_secs: u64,
-    /// Refresh token lifetime in seconds. Default 30 days.
+    /// Refresh token lifetime in seconds. Default 30 days. Expired tokens
+    /// are deleted an access token's lifetime later ([`crate::token_sweeper`]).
     pub refresh_ttl_secs: u64,
     /// Register, login and refresh attempts allowed per client address per
     /// minute, on average (0: no limit). Default 10.

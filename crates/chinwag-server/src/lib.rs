@@ -11,6 +11,7 @@
 //! - [`gateway`]: the WebSocket endpoint and the per-connection session.
 //! - [`http`]: the router, health and readiness.
 //! - [`server`]: [`run`] with graceful shutdown.
+//! - [`token_sweeper`]: deletes long-expired refresh tokens, hourly.
 
 pub mod auth;
 pub mod config;
@@ -20,6 +21,7 @@ pub mod http;
 pub mod policy;
 pub mod server;
 pub mod state;
+pub mod token_sweeper;
 pub mod voice;
 
 pub use config::Config;

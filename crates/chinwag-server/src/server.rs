@@ -68,6 +68,7 @@ pub async fn run(
     let node = state.hub.node().name().to_string();
     let hub = state.hub.clone();
     tokio::spawn(crate::gateway::reaper::run(state.clone()));
+    tokio::spawn(crate::token_sweeper::run(state.clone()));
     let app = router(state);
     tracing::info!(%node, addr = %listener.local_addr()?, "listening");
     let signal = token.clone();

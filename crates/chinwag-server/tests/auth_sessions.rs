@@ -165,6 +165,44 @@ async fn a_node_started_after_a_logout_refuses_that_sessions_tokens() {
     assert_eq!(me_status(api, &laptop).await, 200);
 }
 
+#[tokio::test]
+async fn a_node_deletes_long_expired_refresh_tokens_and_keeps_recent_sign_outs() {
+    let dir = TempDir::new();
+    let config = test_config(&dir);
+    let state = AppState::open(config.clone()).await.unwrap();
+    let store = state.chat.store().clone();
+    let user = chinwag_store::testing::user(&store, "keziah").await;
+    let now = chinwag_store::id::now_ms();
+    let lifetime_ms = i64::try_from(config.auth.access_ttl_secs * 1000).unwrap();
+    // Two signed-out sessions whose refresh tokens expired: one longer ago
+    // than an access token lives, one a second ago.
+    let mut sessions = Vec::new();
+    for expired_at in [now - 2 * lifetime_ms, now - 1_000] {
+        let token = chinwag_store::generate_token();
+        let created = store
+            .create_refresh_token(user.id, &token, expired_at)
+            .await
+            .unwrap();
+        store.revoke_refresh_token(&token).await.unwrap().unwrap();
+        sessions.push(created.session_id);
+    }
+    let sessions: [_; 2] = sessions.try_into().unwrap();
+    let signed_out = || async {
+        let rows = store.signed_out_sessions(0).await.unwrap();
+        sessions.map(|s| rows.iter().any(|(row, _)| *row == s))
+    };
+    assert_eq!(signed_out().await, [true, true]);
+
+    // The sweep runs as the node starts.
+    let _node = TestServer::serve(state, config, TempDir::new()).await;
+    let deadline = tokio::time::Instant::now() + chat_support::support::WAIT;
+    while signed_out().await[0] {
+        assert!(tokio::time::Instant::now() < deadline, "old token kept");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(signed_out().await, [false, true]);
+}
+
 /// Logging out on node A closes the session's connection on node B.
 async fn logout_across_nodes(engine: Backend) {
     let Some((nodes, pg)) = pg_cluster(engine, 2).await else {

@@ -8,6 +8,10 @@ use crate::error::{Result, StoreError};
 use crate::id::now_ms;
 use crate::store::{BeginWrite as _, Store, with_pool, with_writer};
 
+/// How many expired refresh tokens one statement of
+/// [`Store::prune_refresh_tokens`] deletes.
+pub const PRUNE_BATCH: i64 = 1000;
+
 /// The user columns, aliased as [`UserRow`] expects (table alias `u`).
 pub(crate) const USER_COLUMNS: &str =
     "u.id, u.username, u.display_name, u.avatar_url, u.bio, u.bot, u.created_at, u.version";
@@ -305,6 +309,33 @@ impl Store {
         .fetch_all(pool)
         .await?);
         Ok(rows.into_iter().map(|(s, at)| (Id(s), at)).collect())
+    }
+
+    /// Deletes the refresh tokens that expired before `expired_before`;
+    /// returns how many. They go in batches of [`PRUNE_BATCH`], each its own
+    /// statement, so a large backlog never holds the write lock for long.
+    ///
+    /// Callers keep a token for an access token's lifetime past its expiry:
+    /// until then [`Store::signed_out_sessions`] may need its row. A rotated
+    /// token deleted here can no longer be recognised as reused; it is
+    /// simply unknown, and refused as any other.
+    pub async fn prune_refresh_tokens(&self, expired_before: Timestamp) -> Result<u64> {
+        let mut total = 0;
+        loop {
+            let n = with_writer!(self, pool => sqlx::query(
+                "DELETE FROM refresh_tokens WHERE token_hash IN (
+                     SELECT token_hash FROM refresh_tokens WHERE expires_at < $1 LIMIT $2)",
+            )
+            .bind(expired_before)
+            .bind(PRUNE_BATCH)
+            .execute(pool)
+            .await?
+            .rows_affected());
+            total += n;
+            if n < PRUNE_BATCH as u64 {
+                return Ok(total);
+            }
+        }
     }
 
     /// Revokes every live token of a user; returns how many.

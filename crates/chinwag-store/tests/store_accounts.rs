@@ -258,3 +258,72 @@ async fn a_rotated_token_used_again_revokes_every_token_of_its_user() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn expired_refresh_tokens_are_pruned_in_batches() {
+    each_backend(|store: Store| async move {
+        let u = user(&store, "pruned").await;
+        let now = chinwag_store::id::now_ms();
+        // More than two batches expired long ago, one token just before
+        // the cutoff and one just after it, and one live token.
+        let backlog = 2 * chinwag_store::accounts::PRUNE_BATCH + 7;
+        for _ in 0..backlog {
+            let t = chinwag_store::generate_token();
+            store
+                .create_refresh_token(u.id, &t, now - 86_400_000)
+                .await
+                .unwrap();
+        }
+        let cutoff = now - 1_000;
+        let (before, after, live) = (
+            chinwag_store::generate_token(),
+            chinwag_store::generate_token(),
+            chinwag_store::generate_token(),
+        );
+        store
+            .create_refresh_token(u.id, &before, cutoff - 1)
+            .await
+            .unwrap();
+        store
+            .create_refresh_token(u.id, &after, cutoff)
+            .await
+            .unwrap();
+        store
+            .create_refresh_token(u.id, &live, now + 60_000)
+            .await
+            .unwrap();
+        // Signed out after it expired: still within the kept window.
+        assert!(store.revoke_refresh_token(&after).await.unwrap().is_some());
+
+        let pruned = store.prune_refresh_tokens(cutoff).await.unwrap();
+        assert_eq!(pruned, backlog as u64 + 1);
+        assert_eq!(store.prune_refresh_tokens(cutoff).await.unwrap(), 0);
+        // The token at the cutoff is kept, with its sign-out.
+        assert!(
+            store
+                .signed_out_sessions(cutoff)
+                .await
+                .unwrap()
+                .iter()
+                .any(|(_, at)| *at >= cutoff)
+        );
+        assert!(store.revoke_refresh_token(&before).await.unwrap().is_none());
+        assert!(
+            store
+                .valid_refresh_token(&live, now)
+                .await
+                .unwrap()
+                .is_some()
+        );
+        // Everything but the live token is gone once the cutoff passes it.
+        assert_eq!(store.prune_refresh_tokens(now).await.unwrap(), 1);
+        assert!(
+            store
+                .valid_refresh_token(&live, now)
+                .await
+                .unwrap()
+                .is_some()
+        );
+    })
+    .await;
+}
