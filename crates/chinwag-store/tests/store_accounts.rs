@@ -295,6 +295,13 @@ async fn expired_refresh_tokens_are_pruned_in_batches() {
         // Signed out after it expired: still within the kept window.
         assert!(store.revoke_refresh_token(&after).await.unwrap().is_some());
 
+        let live_is_valid = || async {
+            store
+                .valid_refresh_token(&live, now)
+                .await
+                .unwrap()
+                .is_some()
+        };
         let pruned = store.prune_refresh_tokens(cutoff).await.unwrap();
         assert_eq!(pruned, backlog as u64 + 1);
         assert_eq!(store.prune_refresh_tokens(cutoff).await.unwrap(), 0);
@@ -308,22 +315,10 @@ async fn expired_refresh_tokens_are_pruned_in_batches() {
                 .any(|(_, at)| *at >= cutoff)
         );
         assert!(store.revoke_refresh_token(&before).await.unwrap().is_none());
-        assert!(
-            store
-                .valid_refresh_token(&live, now)
-                .await
-                .unwrap()
-                .is_some()
-        );
+        assert!(live_is_valid().await);
         // Everything but the live token is gone once the cutoff passes it.
         assert_eq!(store.prune_refresh_tokens(now).await.unwrap(), 1);
-        assert!(
-            store
-                .valid_refresh_token(&live, now)
-                .await
-                .unwrap()
-                .is_some()
-        );
+        assert!(live_is_valid().await);
     })
     .await;
 }
