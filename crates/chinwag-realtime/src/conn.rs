@@ -155,6 +155,9 @@ pub struct ConnHandle {
     expires_at_ms: AtomicI64,
     /// The sign-in session its token names, 0 while none does.
     session: AtomicI64,
+    /// A membership change for its user arrived since the transport last
+    /// looked ([`ConnHandle::take_membership_changed`]).
+    membership_changed: AtomicBool,
 }
 
 impl ConnHandle {
@@ -179,6 +182,7 @@ impl ConnHandle {
             heard_at_ms: AtomicU64::new(monotonic_ms()),
             expires_at_ms: AtomicI64::new(i64::MAX),
             session: AtomicI64::new(0),
+            membership_changed: AtomicBool::new(false),
         };
         (Arc::new(handle), rx)
     }
@@ -214,6 +218,20 @@ impl ConnHandle {
 
     pub(crate) fn remove_room(&self, room: &RoomId) -> bool {
         lock(&self.rooms).remove(room)
+    }
+
+    /// Notes that a join or leave for the connection's user is being
+    /// applied, before it is.
+    pub(crate) fn note_membership_change(&self) {
+        self.membership_changed.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether a membership change for the user arrived since the last
+    /// call. A transport that read the user's rooms and then joined them
+    /// checks this afterwards: a leave that arrived in between found the
+    /// connection not yet in the room, so the rooms must be read again.
+    pub fn take_membership_changed(&self) -> bool {
+        self.membership_changed.swap(false, Ordering::SeqCst)
     }
 
     pub(crate) fn take_rooms(&self) -> Vec<RoomId> {

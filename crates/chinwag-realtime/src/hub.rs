@@ -414,6 +414,7 @@ async fn control_loop(inner: std::sync::Weak<Inner>, mut rx: mpsc::UnboundedRece
         match msg {
             ControlMsg::Membership { user, room, change } => {
                 for conn in hub.local().user_conns(user) {
+                    conn.note_membership_change();
                     match &change {
                         MembershipChange::Join => {
                             if let Err(err) = hub.join_and_notify(&conn, &room).await {

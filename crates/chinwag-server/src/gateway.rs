@@ -8,6 +8,7 @@
 //! - [`commands`]: what each client command does.
 //! - [`limits`]: the per-connection rate limiter.
 //! - [`reaper`]: closes silent connections and expired tokens.
+//! - [`rooms`]: joins and leaves the rooms the policy grants, race-free.
 //! - [`ws`]: the WebSocket transport (handshake, framing, socket).
 
 pub mod capacity;
@@ -15,6 +16,7 @@ pub mod commands;
 pub mod cursor;
 pub mod limits;
 pub mod reaper;
+pub mod rooms;
 pub mod session;
 pub mod writer;
 pub mod ws;

@@ -67,3 +67,61 @@ async fn a_connect_announces_presence_in_each_community_and_dm() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_url_token_client_resumes_after_ready_past_its_own_online() {
+    each_backend(|server| async move {
+        let api = Api { addr: server.addr };
+        let (alice, alice_token) = api.register("alice").await;
+        let (bob, bob_token) = api.register("bob").await;
+        let community = api.community(&alice_token, "Guild").await;
+        let code = api.invite(&alice_token, community).await;
+        api.join(&bob_token, &code).await;
+        let room = format!("community:{community}");
+        let mut alice_ws = server.client(alice).await;
+
+        // Bob's last position in the room: from `ready`, or the last
+        // event he saw there.
+        let mut bob_ws = server.client(bob).await;
+        let (epoch, mut offset) = support::position(&bob_ws.ready, &room);
+        for event in drain(&mut bob_ws).await {
+            if event["room"] == room.as_str() {
+                offset = offset.max(event["offset"].as_u64().unwrap());
+            }
+        }
+        drop(bob_ws);
+        presence_of(&mut alice_ws, &room, "USER_OFFLINE", bob).await;
+        // Missed while away.
+        api.ok(
+            200,
+            "PATCH",
+            &format!("/communities/{community}"),
+            &alice_token,
+            Some(json!({"name": "Renamed"})),
+        )
+        .await;
+
+        // Back with the token in the URL, which cannot carry positions:
+        // `resume` right after `ready`, as the protocol says. The
+        // reconnect's own USER_ONLINE must not make the room `live_ahead`.
+        let mut bob_ws = server.client(bob).await;
+        bob_ws
+            .send(json!({"op": "resume", "rooms": {room.as_str(): {"epoch": epoch, "offset": offset}}}))
+            .await;
+        let mut replayed = Vec::new();
+        let resumed = loop {
+            let frame = bob_ws.recv().await;
+            match frame["op"].as_str() {
+                Some("resumed") => break frame,
+                Some("event") if frame["room"] == room.as_str() => replayed.push(frame),
+                _ => {}
+            }
+        };
+        assert_eq!(resumed["resync"], json!([]), "{resumed}");
+        assert!(
+            replayed.iter().any(|e| e["type"] == "COMMUNITY_UPDATED"),
+            "{replayed:?}"
+        );
+    })
+    .await;
+}

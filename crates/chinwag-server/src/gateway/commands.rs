@@ -1,14 +1,13 @@
 //! What each client command does once the connection is identified.
 
-use std::collections::HashSet;
 use std::time::Duration;
 
 use chinwag_protocol::client::{Publish, Reauth, SetStatus, TopicCommand, Typing};
 use chinwag_protocol::event::typing::UserTyping;
 use chinwag_protocol::model::PresenceStatus;
 use chinwag_protocol::server::{Ack, Pong, Reauthed};
-use chinwag_protocol::{ClientFrame, Event, RoomPosition, ServerFrame};
-use chinwag_realtime::{RoomId, RoomKind};
+use chinwag_protocol::{ClientFrame, Event, ServerFrame};
+use chinwag_realtime::RoomId;
 use serde_json::json;
 use tokio::time::Instant;
 
@@ -219,38 +218,13 @@ impl Session {
                 "the new token is for another user or role; reconnect instead",
             ));
         }
-        let mut wanted: HashSet<RoomId> = self
-            .state
-            .policy
-            .rooms_for(&who)
-            .await?
-            .into_iter()
-            .collect();
-        wanted.insert(RoomId::user(who.user_id));
-        let current: HashSet<RoomId> = self
-            .conn
-            .rooms()
-            .into_iter()
-            .filter(|room| room.kind() != RoomKind::Topic)
-            .collect();
-        let mut rooms_added = Vec::new();
-        for room in wanted.difference(&current) {
-            let pos = self.state.hub.join(&self.conn, room).await?;
-            self.writer.set_floor(room, &pos);
-            rooms_added.push(RoomPosition {
-                room: room.to_string(),
-                pos,
-            });
-        }
-        let mut rooms_removed = Vec::new();
-        for room in current.difference(&wanted) {
-            self.state
-                .hub
-                .leave(&self.conn, room, "access_revoked")
-                .await;
-            rooms_removed.push(room.to_string());
-        }
+        self.conn.take_membership_changed();
+        let granted = self.state.policy.rooms_for(&who).await?;
+        let changes = self.sync_rooms(&who, granted).await?;
+        let mut rooms_added = changes.added;
         rooms_added.sort_by(|a, b| a.room.cmp(&b.room));
+        let mut rooms_removed: Vec<String> =
+            changes.removed.iter().map(RoomId::to_string).collect();
         rooms_removed.sort();
         self.who = who;
         self.conn.set_expires_at_ms(self.who.expires_at_ms);

@@ -12,9 +12,7 @@ use chinwag_protocol::client::Identify;
 use chinwag_protocol::model::PresenceStatus;
 use chinwag_protocol::server::{ErrorFrame, Hello, Ready, Reconnect};
 use chinwag_protocol::stream::{ResumeRequest, ResumeSummary, Resync, ResyncReason};
-use chinwag_protocol::{
-    ClientFrame, CloseCode, CodecError, Encoding, ErrorCode, Id, RoomPosition, ServerFrame,
-};
+use chinwag_protocol::{ClientFrame, CloseCode, CodecError, Encoding, ErrorCode, Id, ServerFrame};
 use chinwag_realtime::{ConnHandle, Outbox, Replay, RoomId, RoomKind};
 use futures_util::FutureExt;
 use tokio::time::Instant;
@@ -437,36 +435,17 @@ impl Session {
     /// Joins the connection's rooms, reports presence, sends `ready`, and
     /// resumes if asked.
     async fn start(&mut self, identified: Identified) -> io::Result<()> {
-        let mut rooms = vec![RoomId::user(self.who.user_id)];
-        let presence_rooms = match self.state.policy.rooms_for(&self.who).await {
-            Ok(more) => {
-                let presence_rooms = self.state.policy.presence_rooms_among(&more);
-                rooms.extend(more);
-                presence_rooms
-            }
-            Err(err) => {
-                let _ = self
-                    .writer
-                    .send_frame(&ServerFrame::Error(err.frame(None)))
-                    .await;
-                self.writer.close(CloseCode::InternalError).await;
-                return Err(io::Error::other(err));
-            }
+        // A membership change from before this read is in the grants.
+        self.conn.take_membership_changed();
+        let who = self.who.clone();
+        let granted = match self.state.policy.rooms_for(&who).await {
+            Ok(granted) => granted,
+            Err(err) => return self.fail_start(err).await,
         };
-        let mut positions = Vec::with_capacity(rooms.len());
-        for room in rooms {
-            let pos = self
-                .state
-                .hub
-                .join(&self.conn, &room)
-                .await
-                .map_err(io::Error::other)?;
-            self.writer.set_floor(&room, &pos);
-            positions.push(RoomPosition {
-                room: room.to_string(),
-                pos,
-            });
-        }
+        // Presence goes out before the joins, so this connection's own
+        // `USER_ONLINE` lies before its join positions: a client that sends
+        // `resume` after `ready` can still replay what it missed there.
+        let presence_rooms = self.state.policy.presence_rooms_among(&granted);
         // `offline` is not a status a connection can hold.
         let status = identified.status.filter(|s| *s != PresenceStatus::Offline);
         if let Err(err) = self
@@ -477,6 +456,10 @@ impl Session {
         {
             tracing::error!(%err, "presence update on connect failed");
         }
+        let positions = match self.sync_rooms(&who, granted).await {
+            Ok(changes) => changes.added,
+            Err(err) => return self.fail_start(err).await,
+        };
         let status = match self.state.presence.current(self.who.user_id).await {
             Ok(presence) if presence.status != PresenceStatus::Offline => presence.status,
             _ => status.unwrap_or(PresenceStatus::Online),
@@ -494,6 +477,16 @@ impl Session {
             self.resume(request).await?;
         }
         Ok(())
+    }
+
+    /// Tells the client why the connection cannot start, and closes it.
+    async fn fail_start(&mut self, err: ApiError) -> io::Result<()> {
+        let _ = self
+            .writer
+            .send_frame(&ServerFrame::Error(err.frame(None)))
+            .await;
+        self.writer.close(CloseCode::InternalError).await;
+        Err(io::Error::other(err))
     }
 
     /// Replays what the client missed in each room it names, re-checking

@@ -231,9 +231,21 @@ impl Client {
 #[derive(Default)]
 pub struct TestPolicy {
     pub rooms: std::sync::Mutex<std::collections::HashMap<i64, Vec<chinwag_realtime::RoomId>>>,
+    /// Set by [`TestPolicy::hold_next_grants`].
+    hold: std::sync::Mutex<Option<(oneshot::Sender<()>, oneshot::Receiver<()>)>>,
 }
 
 impl TestPolicy {
+    /// Makes the next `rooms_for` stop after reading the grants: the first
+    /// receiver resolves once it has read them, and it returns them when
+    /// the sender is used (or dropped).
+    pub fn hold_next_grants(&self) -> (oneshot::Receiver<()>, oneshot::Sender<()>) {
+        let (reached, on_reached) = oneshot::channel();
+        let (release, on_release) = oneshot::channel();
+        *self.hold.lock().unwrap() = Some((reached, on_release));
+        (on_reached, release)
+    }
+
     pub fn grant(&self, user: i64, room: chinwag_realtime::RoomId) {
         self.rooms
             .lock()
@@ -265,7 +277,14 @@ impl chinwag_server::Policy for TestPolicy {
             .get(&who.user_id.0)
             .cloned()
             .unwrap_or_default();
-        Box::pin(async move { Ok(rooms) })
+        let hold = self.hold.lock().unwrap().take();
+        Box::pin(async move {
+            if let Some((reached, release)) = hold {
+                let _ = reached.send(());
+                let _ = release.await;
+            }
+            Ok(rooms)
+        })
     }
 
     fn can_subscribe<'a>(
