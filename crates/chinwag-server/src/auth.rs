@@ -133,6 +133,12 @@ impl TokenKeys {
                     ErrorKind::ExpiredSignature => TokenError::Expired,
                     other => TokenError::Invalid(format!("{other:?}")),
                 })?;
+        // The library accepts a token during the second of its `exp`; a
+        // token is expired from `exp` on (RFC 7519 §4.1.4), as the reaper
+        // and `ready.token_expires_at` count it.
+        if data.claims.exp <= now_secs() {
+            return Err(TokenError::Expired);
+        }
         let user_id = data
             .claims
             .sub
@@ -226,6 +232,9 @@ mod tests {
         )
         .unwrap();
         assert_eq!(keys.verify(&expired), Err(TokenError::Expired));
+        // Expired from the second of `exp` on, not after it.
+        let (ends_now, _) = keys.issue_with_ttl(Id(5), UserRole::User, None, 0);
+        assert_eq!(keys.verify(&ends_now), Err(TokenError::Expired));
     }
 
     #[test]
