@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::access::Access;
 use crate::chat::{ACCESS_REVOKED, Chat, DELETED};
 use crate::error::{ChatError, OrNotFound as _, Result};
+use crate::permissions::PERMISSIONS_CHANGED;
 use crate::validate;
 
 /// A channel to create.
@@ -26,7 +27,8 @@ pub struct ChannelSpec {
     /// Topic line.
     #[serde(default)]
     pub topic: Option<String>,
-    /// Visible only to its member list and the managers.
+    /// Hidden from members who are not on its list, unless they are the
+    /// owner or administrators, or an override allows them `VIEW_CHANNEL`.
     #[serde(default)]
     pub private: bool,
 }
@@ -109,7 +111,8 @@ impl Chat {
 
     /// Changes a channel (managers only); emits `CHANNEL_UPDATED`. When
     /// privacy changes, people who gain or lose sight of the channel are
-    /// joined to or removed from its room at once.
+    /// joined to or removed from its room at once and asked to
+    /// re-authenticate.
     pub async fn update_channel(
         &self,
         user: Id,
@@ -151,9 +154,11 @@ impl Chat {
             let room = RoomId::channel(channel_id);
             for gone in viewers_before.difference(&viewers_after) {
                 self.leave_user(*gone, &room, ACCESS_REVOKED).await?;
+                self.hub.require_reauth(*gone, PERMISSIONS_CHANGED).await?;
             }
             for new in viewers_after.difference(&viewers_before) {
                 self.join_user(*new, &room).await?;
+                self.hub.require_reauth(*new, PERMISSIONS_CHANGED).await?;
             }
         }
         self.emit(
@@ -216,8 +221,11 @@ impl Chat {
         Ok(self.store.private_channel_members(channel_id).await?)
     }
 
-    /// Gives a member access to a private channel (managers only) and
-    /// joins their connections to its room at once.
+    /// Puts a member on a private channel's list (managers only). Whether
+    /// that lets them see the channel is decided by the same rule as the
+    /// rooms at connect ([`Chat::rooms_for`]): an override may still deny
+    /// `VIEW_CHANNEL`. If their sight of it changes, their connections join
+    /// its room at once and are asked to re-authenticate.
     pub async fn add_private_channel_member(
         &self,
         user: Id,
@@ -228,24 +236,27 @@ impl Chat {
         if !channel.private {
             return Err(ChatError::invalid("the channel is not private"));
         }
-        if !self.store.is_member(access.community.id, target).await? {
+        let community_id = access.community.id;
+        if !self.store.is_member(community_id, target).await? {
             return Err(ChatError::NotFound("member"));
         }
+        let before = self.snapshot(community_id, &[target]).await?;
         let added = self
             .store
             .add_private_channel_member(channel_id, target)
             .await?;
-        self.join_user(target, &RoomId::channel(channel_id)).await?;
         if added {
-            self.notify_channel_updated(access.community.id, channel_id)
-                .await;
+            self.resync(community_id, before).await?;
+            self.notify_channel_updated(community_id, channel_id).await;
         }
         Ok(added)
     }
 
-    /// Takes a member's access to a private channel (managers only); their
-    /// connections leave its room at once (reason `access_revoked`),
-    /// unless they manage the community and so still see it.
+    /// Takes a member off a private channel's list (managers only). If
+    /// they no longer see the channel (by the rule of [`Chat::rooms_for`]:
+    /// a role override or administrator bits may still show it), their
+    /// connections leave its room at once (reason `access_revoked`) and
+    /// are asked to re-authenticate.
     pub async fn remove_private_channel_member(
         &self,
         user: Id,
@@ -256,22 +267,15 @@ impl Chat {
         if !channel.private {
             return Err(ChatError::invalid("the channel is not private"));
         }
+        let community_id = access.community.id;
+        let before = self.snapshot(community_id, &[target]).await?;
         let removed = self
             .store
             .remove_private_channel_member(channel_id, target)
             .await?;
-        let still_sees = match self.access(target, access.community.id).await {
-            Ok(a) => a.manager,
-            Err(ChatError::NotFound(_)) => false,
-            Err(err) => return Err(err),
-        };
-        if !still_sees {
-            self.leave_user(target, &RoomId::channel(channel_id), ACCESS_REVOKED)
-                .await?;
-        }
         if removed {
-            self.notify_channel_updated(access.community.id, channel_id)
-                .await;
+            self.resync(community_id, before).await?;
+            self.notify_channel_updated(community_id, channel_id).await;
         }
         Ok(removed)
     }
