@@ -12,8 +12,8 @@ use crate::validate;
 
 /// Permission bits of the @everyone role in a new community.
 pub const EVERYONE_PERMISSIONS: u64 = chinwag_protocol::permissions::EVERYONE_DEFAULT;
-/// Permission bits of the Admin role: everything.
-pub const ADMIN_PERMISSIONS: u64 = u64::MAX;
+/// Permission bits of the Admin role: every defined bit.
+pub const ADMIN_PERMISSIONS: u64 = chinwag_protocol::permissions::ALL;
 
 /// A community to create.
 #[derive(Debug, Clone, Default)]
@@ -130,13 +130,14 @@ impl Chat {
         Ok(community)
     }
 
-    /// Deletes a community with everything in it (managers only); emits
-    /// `COMMUNITY_DELETED`, then removes every member from its rooms.
+    /// Deletes a community with everything in it (the owner, or a member
+    /// holding `ADMINISTRATOR`; `MANAGE_COMMUNITY` alone is not enough);
+    /// emits `COMMUNITY_DELETED`, then removes every member from its rooms.
     pub async fn delete_community(&self, user: Id, community_id: Id) -> Result<()> {
         self.require(
             user,
             community_id,
-            chinwag_protocol::permissions::MANAGE_COMMUNITY,
+            chinwag_protocol::permissions::ADMINISTRATOR,
         )
         .await?;
         let members = self.store.member_ids(community_id).await?;

@@ -88,7 +88,8 @@ pub(crate) fn community_bits(owner: bool, role_bits: impl IntoIterator<Item = u6
     if owner {
         return ALL;
     }
-    let bits = role_bits.into_iter().fold(0u64, |acc, b| acc | b);
+    // Undefined bits grant nothing (the store drops them on read too).
+    let bits = role_bits.into_iter().fold(0u64, |acc, b| acc | b) & ALL;
     if bits & ADMINISTRATOR != 0 { ALL } else { bits }
 }
 

@@ -9,6 +9,7 @@
 //! by the caller (`chinwag-chat`'s permission rules), not here.
 
 use chinwag_protocol::model::{Channel, User};
+use chinwag_protocol::permissions::ALL;
 use chinwag_protocol::{Id, Timestamp};
 
 use crate::accounts::UserRow;
@@ -186,8 +187,9 @@ impl Store {
         let mut channel = None;
         for row in rows {
             if let (Some(item), Some(target)) = (row.item.as_deref(), row.target_id) {
-                let allow = row.allow_bits.unwrap_or(0) as u64;
-                let deny = row.deny_bits.unwrap_or(0) as u64;
+                // Undefined bits (stored by older versions) are dropped.
+                let allow = row.allow_bits.unwrap_or(0) as u64 & ALL;
+                let deny = row.deny_bits.unwrap_or(0) as u64 & ALL;
                 match item {
                     "everyone" => standing.everyone_permissions = allow,
                     "held" => standing.held.push((Id(target), allow)),

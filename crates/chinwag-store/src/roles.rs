@@ -5,6 +5,7 @@
 
 use chinwag_protocol::Id;
 use chinwag_protocol::model::Role;
+use chinwag_protocol::permissions::ALL;
 
 use crate::communities::BUMP_PERMISSION_VERSION;
 use crate::error::{Result, StoreError};
@@ -29,7 +30,9 @@ impl From<RoleRow> for Role {
             id: Id(r.id),
             community_id: Id(r.community_id),
             name: r.name,
-            permissions: r.permissions as u64,
+            // Bits no permission defines (stored by older versions) mean
+            // nothing; they are dropped on read.
+            permissions: r.permissions as u64 & ALL,
             position: i32::try_from(r.position).unwrap_or(i32::MAX),
             color: r.color.and_then(|c| u32::try_from(c).ok()),
             version: r.version,
@@ -336,8 +339,8 @@ impl Store {
                 } else {
                     OverrideTarget::Role(Id(target))
                 },
-                allow: allow as u64,
-                deny: deny as u64,
+                allow: allow as u64 & ALL,
+                deny: deny as u64 & ALL,
             })
             .collect())
     }

@@ -92,7 +92,11 @@ async fn channel_access_reads_every_fact_a_check_needs() {
         // The owner: a member holding Admin, not on the private list.
         let access = store.channel_access(private.id, owner.id).await.unwrap();
         let standing = access.member.unwrap();
-        assert_eq!(standing.held, vec![(created.admin_role.id, u64::MAX)]);
+        // Stored as u64::MAX by the helper; read back as the defined bits.
+        assert_eq!(
+            standing.held,
+            vec![(created.admin_role.id, chinwag_protocol::permissions::ALL)]
+        );
         assert!(!standing.private_member);
         assert_eq!(standing.timed_out_until, None);
 

@@ -1,6 +1,7 @@
 //! Communities, members, bans, roles and overrides on every backend.
 
 use chinwag_protocol::Id;
+use chinwag_protocol::permissions::ALL;
 use chinwag_store::communities::{ADMIN_ROLE_NAME, ADMIN_ROLE_POSITION, EVERYONE_ROLE_NAME};
 use chinwag_store::testing::{community, each_backend, post, text_channel, user};
 use chinwag_store::{
@@ -21,7 +22,8 @@ async fn creating_a_community_makes_roles_and_the_owner_member() {
         assert_eq!(created.everyone_role.permissions, 0b1);
         assert_eq!(created.admin_role.name, ADMIN_ROLE_NAME);
         assert_eq!(created.admin_role.position, ADMIN_ROLE_POSITION);
-        assert_eq!(created.admin_role.permissions, u64::MAX);
+        // The helper stores u64::MAX; only the defined bits read back.
+        assert_eq!(created.admin_role.permissions, ALL);
         let member = store.member(c.id, owner.id).await.unwrap();
         assert_eq!(member.user, owner);
         assert_eq!(member.role_ids, vec![created.admin_role.id]);
@@ -271,14 +273,15 @@ async fn roles_update_assign_and_bump_permission_version() {
             .create_role(NewRole {
                 community_id: c.id,
                 name: "helper".into(),
-                permissions: 1 << 63,
+                permissions: 1 << 63 | 1 << 12,
                 position: 3,
                 color: Some(0xff8800),
             })
             .await
             .unwrap();
         expected += 1;
-        assert_eq!(role.permissions, 1 << 63);
+        // Bits no permission defines are dropped on read.
+        assert_eq!(role.permissions, 1 << 12);
         assert_eq!(role.color, Some(0xff8800));
         assert_eq!(role.version, 1);
         assert_eq!(pv(store.clone()).await, expected);
@@ -392,7 +395,7 @@ async fn channel_overrides_set_replace_and_delete() {
             channel_id: ch.id,
             target: OverrideTarget::Role(c.id),
             allow: 0,
-            deny: 1 << 63,
+            deny: 1 << 12,
         };
         let user_o = PermissionOverride {
             channel_id: ch.id,
@@ -424,6 +427,27 @@ async fn channel_overrides_set_replace_and_delete() {
                 .await,
             Err(StoreError::NotFound)
         ));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn undefined_override_bits_are_dropped_on_read() {
+    each_backend(|store: Store| async move {
+        let owner = user(&store, "owner").await;
+        let c = community(&store, owner.id).await.community;
+        let ch = text_channel(&store, c.id, "general").await;
+        store
+            .set_override(PermissionOverride {
+                channel_id: ch.id,
+                target: OverrideTarget::Role(c.id),
+                allow: 1 << 63 | 0b1,
+                deny: u64::MAX,
+            })
+            .await
+            .unwrap();
+        let read = store.channel_overrides(ch.id).await.unwrap();
+        assert_eq!((read[0].allow, read[0].deny), (0b1, ALL));
     })
     .await;
 }
