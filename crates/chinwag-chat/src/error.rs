@@ -88,6 +88,7 @@ impl From<StoreError> for ChatError {
             StoreError::InviteExhausted => ChatError::InviteExhausted,
             StoreError::Banned => ChatError::Banned,
             StoreError::Invalid(what) => ChatError::Invalid(what),
+            StoreError::Limit(what) => ChatError::Conflict(what),
             other => ChatError::Store(other),
         }
     }

@@ -24,8 +24,13 @@ pub struct ProfileChange {
 }
 
 impl Chat {
-    /// Changes the caller's profile; emits `USER_PROFILE_UPDATED`.
+    /// Changes the caller's profile; emits `USER_PROFILE_UPDATED`. A
+    /// change naming no field is the current profile, unchanged (no new
+    /// version, no event).
     pub async fn update_profile(&self, user: Id, change: ProfileChange) -> Result<User> {
+        if change.display_name.is_none() && change.avatar_url.is_none() && change.bio.is_none() {
+            return self.user(user).await;
+        }
         let display_name = match change.display_name {
             Some(name) => Some(validate::name("display_name", &name)?),
             None => None,

@@ -5,6 +5,11 @@
 //! own needs only sight of it); pinning and unpinning need
 //! `PIN_MESSAGES`. In DMs every participant may do both. A message in a
 //! channel the caller cannot see is `NOT_FOUND`.
+//!
+//! An emoji is 1..=64 bytes with no whitespace or control characters
+//! ([`validate::emoji`]); a message holds at most
+//! [`validate::MAX_REACTIONS_PER_MESSAGE`] distinct emoji, and a new one
+//! beyond that is `CONFLICT`.
 
 use chinwag_protocol::event::reaction::{PinChanged, ReactionChanged};
 use chinwag_protocol::model::{Message, ReactionSummary};
@@ -13,6 +18,7 @@ use chinwag_protocol::{Event, Id};
 
 use crate::chat::Chat;
 use crate::error::{ChatError, OrNotFound as _, Result};
+use crate::validate;
 
 /// The result of a reaction change.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -52,6 +58,12 @@ impl Chat {
         emoji: &str,
         add: bool,
     ) -> Result<ReactionResult> {
+        if add {
+            validate::emoji(emoji)?;
+        } else {
+            // Lax, so reactions stored before the emoji rules can go.
+            validate::no_nul("emoji", emoji)?;
+        }
         let (_, seen) = self.seen_message(user, message_id).await?;
         if add {
             seen.require_active(ADD_REACTIONS)?;

@@ -14,11 +14,28 @@ pub const MAX_TOPIC_CHARS: usize = 1024;
 pub const USERNAME_CHARS: std::ops::RangeInclusive<usize> = 3..=32;
 /// Shortest and longest password.
 pub const PASSWORD_CHARS: std::ops::RangeInclusive<usize> = 8..=256;
+/// Longest reaction emoji, in bytes (a Unicode sequence or a custom name).
+pub const MAX_EMOJI_BYTES: usize = chinwag_store::reactions::MAX_EMOJI_LEN;
+/// Most distinct emoji on one message; a new one beyond it is refused.
+pub const MAX_REACTIONS_PER_MESSAGE: usize = chinwag_store::reactions::MAX_DISTINCT_EMOJI;
 /// Allowed history page sizes.
 pub const HISTORY_LIMIT: std::ops::RangeInclusive<u32> = 1..=100;
 
-/// Trims message content and checks it is 1..=4000 characters.
+/// `BAD_REQUEST` if text holds a NUL character: PostgreSQL cannot store
+/// one in text, so no backend accepts it.
+pub fn no_nul(what: &str, raw: &str) -> Result<()> {
+    if raw.contains('\0') {
+        Err(ChatError::invalid(format!(
+            "{what} must not contain NUL characters"
+        )))
+    } else {
+        Ok(())
+    }
+}
+
+/// Trims message content and checks it is 1..=4000 characters without NUL.
 pub fn content(raw: &str) -> Result<String> {
+    no_nul("content", raw)?;
     let trimmed = raw.trim();
     let len = trimmed.chars().count();
     if len == 0 {
@@ -32,8 +49,9 @@ pub fn content(raw: &str) -> Result<String> {
     Ok(trimmed.to_owned())
 }
 
-/// Trims a name and checks it is 1..=100 characters.
+/// Trims a name and checks it is 1..=100 characters without NUL.
 pub fn name(what: &str, raw: &str) -> Result<String> {
+    no_nul(what, raw)?;
     let trimmed = raw.trim();
     let len = trimmed.chars().count();
     if !(1..=MAX_NAME_CHARS).contains(&len) {
@@ -44,8 +62,12 @@ pub fn name(what: &str, raw: &str) -> Result<String> {
     Ok(trimmed.to_owned())
 }
 
-/// Checks an optional free-text field (topic, description).
+/// Checks an optional free-text field (topic, description, bio, URLs, a
+/// ban reason): at most 1024 characters, no NUL; blank becomes `None`.
 pub fn text(what: &str, raw: Option<String>) -> Result<Option<String>> {
+    if let Some(t) = &raw {
+        no_nul(what, t)?;
+    }
     match raw {
         Some(t) if t.chars().count() > MAX_TOPIC_CHARS => Err(ChatError::invalid(format!(
             "{what} must be at most {MAX_TOPIC_CHARS} characters"
@@ -76,6 +98,21 @@ pub fn password(raw: &str) -> Result<()> {
         Ok(())
     } else {
         Err(ChatError::invalid("password must be 8..=256 characters"))
+    }
+}
+
+/// Checks a reaction emoji: 1..=64 bytes, with no whitespace or control
+/// characters (a Unicode emoji sequence, or a custom name like `party_cat`).
+pub fn emoji(raw: &str) -> Result<()> {
+    no_nul("emoji", raw)?;
+    let ok = (1..=MAX_EMOJI_BYTES).contains(&raw.len())
+        && !raw.chars().any(|c| c.is_whitespace() || c.is_control());
+    if ok {
+        Ok(())
+    } else {
+        Err(ChatError::invalid(format!(
+            "emoji must be 1..={MAX_EMOJI_BYTES} bytes with no whitespace or control characters"
+        )))
     }
 }
 
@@ -127,6 +164,26 @@ mod tests {
         assert!(username(&"a".repeat(33)).is_err());
         assert!(password("short").is_err());
         assert!(password("longenough").is_ok());
+    }
+
+    #[test]
+    fn nul_is_refused_in_every_stored_text() {
+        assert!(content("a\0b").is_err());
+        assert!(name("name", "a\0b").is_err());
+        assert!(text("bio", Some("a\0b".into())).is_err());
+        assert!(text("bio", Some("ok".into())).is_ok());
+    }
+
+    #[test]
+    fn emoji_are_bounded_and_printable() {
+        for good in ["👍", "party_cat", "👨‍👩‍👧", "🇫🇷", "+1"] {
+            assert!(emoji(good).is_ok(), "{good}");
+        }
+        let long = "x".repeat(MAX_EMOJI_BYTES + 1);
+        for bad in ["", " ", "a b", "\0", "a\tb", "\u{7f}", long.as_str()] {
+            assert!(emoji(bad).is_err(), "{bad:?}");
+        }
+        assert!(emoji(&"x".repeat(MAX_EMOJI_BYTES)).is_ok());
     }
 
     #[test]

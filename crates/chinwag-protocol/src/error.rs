@@ -21,6 +21,8 @@ pub enum ErrorCode {
     Forbidden,
     /// The resource does not exist (or is not visible to the caller).
     NotFound,
+    /// HTTP only: the path exists but not with this method.
+    MethodNotAllowed,
     /// The request conflicts with current state (e.g. a taken username).
     Conflict,
     /// Too many requests; slow down.
@@ -47,6 +49,7 @@ impl ErrorCode {
             ErrorCode::Unauthorized | ErrorCode::TokenExpired => 401,
             ErrorCode::Forbidden | ErrorCode::TimedOut => 403,
             ErrorCode::NotFound => 404,
+            ErrorCode::MethodNotAllowed => 405,
             ErrorCode::Conflict | ErrorCode::AlreadyIdentified | ErrorCode::NotIdentified => 409,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::RateLimited => 429,

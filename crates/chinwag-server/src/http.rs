@@ -1,7 +1,8 @@
 //! The HTTP router: the REST API under `/api/v1`, the WebSocket endpoint,
 //! health and readiness.
 //!
-//! Every REST error is a JSON body `{"error": {"code", "message"}}` (see
+//! Every HTTP error, including an unknown path (404) and a known path with
+//! the wrong method (405), is a JSON body `{"error": {"code", "message"}}` (see
 //! [`ApiError`]); request bodies are limited to
 //! [`MAX_BODY_BYTES`]. The API is described by `docs/openapi.json`, served
 //! at `GET /api/v1/openapi.json`.
@@ -59,6 +60,8 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .nest("/api/v1", api(&state))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
 }
 
@@ -78,6 +81,7 @@ pub fn api(state: &AppState) -> Router<AppState> {
         .merge(notifications::routes())
         .merge(voice::routes())
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
 
@@ -87,6 +91,15 @@ async fn openapi() -> impl IntoResponse {
 
 async fn not_found() -> ApiError {
     ApiError::not_found("no such route")
+}
+
+/// A known path with another method: 405 `METHOD_NOT_ALLOWED` (axum adds
+/// the `Allow` header).
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        chinwag_protocol::ErrorCode::MethodNotAllowed,
+        "method not allowed on this path",
+    )
 }
 
 /// Liveness: the process answers.

@@ -4,7 +4,7 @@ use chinwag_protocol::model::User;
 use chinwag_protocol::{Id, Timestamp};
 
 use crate::crypto::hash_token;
-use crate::error::{Result, StoreError};
+use crate::error::{Result, StoreError, lookup_key};
 use crate::id::now_ms;
 use crate::store::{BeginWrite as _, Store, with_pool, with_writer};
 
@@ -168,6 +168,7 @@ impl Store {
 
     /// A user by username (case-insensitive), with the password hash.
     pub async fn credentials_by_username(&self, username: &str) -> Result<Credentials> {
+        lookup_key(username)?;
         let sql = format!(
             "SELECT {USER_COLUMNS}, u.password_hash FROM users u WHERE lower(u.username) = lower($1)"
         );

@@ -21,6 +21,10 @@ pub enum StoreError {
     /// The user is banned from the community.
     #[error("user is banned")]
     Banned,
+    /// A resource is full: the change would pass a cap of the store (a
+    /// message's distinct reactions, ...). The text says which.
+    #[error("{0}")]
+    Limit(String),
     /// The input breaks a rule of the store (a limit out of range, a DM with
     /// too many recipients, ...).
     #[error("invalid input: {0}")]
@@ -63,5 +67,16 @@ impl StoreError {
     /// A shorthand for [`StoreError::Invalid`].
     pub(crate) fn invalid(what: impl Into<String>) -> Self {
         StoreError::Invalid(what.into())
+    }
+}
+
+/// [`StoreError::NotFound`] for a lookup key (a username, an invite code)
+/// holding a NUL character: nothing stored can match it, and PostgreSQL
+/// refuses NUL in text outright (an error, not a miss).
+pub(crate) fn lookup_key(key: &str) -> Result<()> {
+    if key.contains('\0') {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
     }
 }

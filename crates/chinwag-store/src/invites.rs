@@ -6,7 +6,7 @@ use rand::Rng as _;
 use rand::distributions::Alphanumeric;
 
 use crate::communities::BUMP_PERMISSION_VERSION;
-use crate::error::{Result, StoreError};
+use crate::error::{Result, StoreError, lookup_key};
 use crate::id::now_ms;
 use crate::store::{BeginWrite as _, Store, with_pool, with_writer};
 
@@ -105,6 +105,7 @@ impl Store {
 
     /// An invite by code.
     pub async fn invite(&self, code: &str) -> Result<Invite> {
+        lookup_key(code)?;
         let sql = format!("SELECT {INVITE_COLUMNS} FROM invites WHERE code = $1");
         let row: Option<InviteRow> =
             with_pool!(self, pool => sqlx::query_as(&sql).bind(code).fetch_optional(pool).await?);
@@ -117,6 +118,7 @@ impl Store {
     /// [`StoreError::NotFound`] for an unknown code. Returns the invite
     /// after the use.
     pub async fn use_invite(&self, code: &str, now: Timestamp) -> Result<Invite> {
+        lookup_key(code)?;
         let used: Option<InviteRow> = with_writer!(self, pool => sqlx::query_as(CONSUME)
             .bind(code)
             .bind(now)
@@ -141,6 +143,7 @@ impl Store {
     /// [`StoreError::Conflict`] (already a member), and those of
     /// [`Store::use_invite`].
     pub async fn accept_invite(&self, code: &str, user_id: Id, now: Timestamp) -> Result<Member> {
+        lookup_key(code)?;
         let sql = format!("SELECT {INVITE_COLUMNS} FROM invites WHERE code = $1");
         let community_id = with_writer!(self, pool => {
             let mut tx = pool.begin_write().await?;
@@ -200,6 +203,9 @@ impl Store {
 
     /// Deletes an invite; returns whether it existed.
     pub async fn delete_invite(&self, code: &str) -> Result<bool> {
+        if lookup_key(code).is_err() {
+            return Ok(false);
+        }
         let n = with_writer!(self, pool => sqlx::query("DELETE FROM invites WHERE code = $1")
             .bind(code)
             .execute(pool)

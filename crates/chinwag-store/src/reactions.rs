@@ -1,13 +1,19 @@
 //! Reactions: add and remove (idempotent), returning the emoji's summary.
+//! A message holds at most [`MAX_DISTINCT_EMOJI`] distinct emoji.
 
 use chinwag_protocol::Id;
 use chinwag_protocol::model::ReactionSummary;
 
 use crate::error::{Result, StoreError};
-use crate::store::{BeginWrite as _, Store, with_writer};
+use crate::store::{BackendKind, BeginWrite as _, Store, with_writer};
 
 /// The longest emoji string accepted (a Unicode sequence or custom name).
 pub const MAX_EMOJI_LEN: usize = 64;
+
+/// The most distinct emoji one message may carry. Adding a new one to a
+/// message that has them all is [`StoreError::Limit`]; reacting with an
+/// emoji already there is always allowed.
+pub const MAX_DISTINCT_EMOJI: usize = 20;
 
 /// The state of one emoji on one message after an add or remove.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +35,10 @@ pub struct ReactionUpdate {
 
 impl Store {
     /// Adds `user_id`'s `emoji` reaction to a message; idempotent.
+    /// [`StoreError::Limit`] if the emoji is new to a message that already
+    /// has [`MAX_DISTINCT_EMOJI`]. Concurrent adds cannot pass the cap: on
+    /// PostgreSQL they queue on the message row (`FOR UPDATE`); SQLite
+    /// writes are serialized anyway (`BEGIN IMMEDIATE`).
     pub async fn add_reaction(
         &self,
         message_id: Id,
@@ -62,17 +72,39 @@ impl Store {
             )));
         }
         let seq = self.next_id();
+        // On PostgreSQL an add locks the message row, so that the count of
+        // distinct emoji below stays true until this transaction ends.
+        let lock = match (add, self.backend()) {
+            (true, BackendKind::Postgres) => " FOR UPDATE",
+            _ => "",
+        };
+        let select = format!(
+            "SELECT channel_id, community_id, version FROM messages WHERE id = $1 AND deleted = FALSE{lock}"
+        );
         with_writer!(self, pool => {
             let mut tx = pool.begin_write().await?;
-            let msg: Option<(i64, Option<i64>, i64)> = sqlx::query_as(
-                "SELECT channel_id, community_id, version FROM messages WHERE id = $1 AND deleted = FALSE",
-            )
+            let msg: Option<(i64, Option<i64>, i64)> = sqlx::query_as(&select)
             .bind(message_id.0)
             .fetch_optional(&mut *tx)
             .await?;
             let Some((channel_id, community_id, mut version)) = msg else {
                 return Err(StoreError::NotFound);
             };
+            if add {
+                let (distinct, this_one): (i64, i64) = sqlx::query_as(
+                    "SELECT COUNT(DISTINCT emoji), COUNT(CASE WHEN emoji = $2 THEN 1 END)
+                     FROM reactions WHERE message_id = $1",
+                )
+                .bind(message_id.0)
+                .bind(emoji)
+                .fetch_one(&mut *tx)
+                .await?;
+                if this_one == 0 && distinct >= MAX_DISTINCT_EMOJI as i64 {
+                    return Err(StoreError::Limit(format!(
+                        "a message holds at most {MAX_DISTINCT_EMOJI} distinct reactions"
+                    )));
+                }
+            }
             let q = if add {
                 sqlx::query(
                     "INSERT INTO reactions (message_id, emoji, user_id, seq) VALUES ($1, $2, $3, $4)

@@ -2,10 +2,10 @@
 //! the Bearer-token [`Auth`], [`Body`] (JSON), [`Param`] (path) and
 //! [`Params`] (query string), and the [`ChatError`] → [`ApiError`] mapping.
 
-use axum::extract::rejection::JsonRejection;
+use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
-use axum::http::{Method, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use chinwag_chat::ChatError;
 use chinwag_protocol::{ErrorCode, Id};
 use serde::Deserialize;
@@ -63,8 +63,10 @@ impl FromRequestParts<AppState> for Auth {
     }
 }
 
-/// A JSON request body. Malformed JSON or wrong fields are
-/// `BAD_REQUEST`; a body over the limit is `PAYLOAD_TOO_LARGE`.
+/// A JSON request body: an object (a JSON array or scalar is refused even
+/// where serde would read a struct from a sequence). Malformed JSON, wrong
+/// fields or a NUL character (`\u0000`) anywhere in it are `BAD_REQUEST`;
+/// a body over the limit is `PAYLOAD_TOO_LARGE`.
 #[derive(Debug, Clone)]
 pub struct Body<T>(pub T);
 
@@ -72,24 +74,89 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(Body(value)),
-            Err(rejection) => Err(json_error(rejection)),
+        if !json_content_type(req.headers()) {
+            return Err(ApiError::bad_request(
+                "expected `Content-Type: application/json`",
+            ));
         }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(ErrorCode::PayloadTooLarge, "request body is too large")
+            } else {
+                ApiError::bad_request(format!("invalid body: {}", rejection.body_text()))
+            }
+        })?;
+        json_object(&bytes).map(Body)
     }
 }
 
-fn json_error(rejection: JsonRejection) -> ApiError {
-    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        return ApiError::new(ErrorCode::PayloadTooLarge, "request body is too large");
+/// Decodes a JSON object body: `BAD_REQUEST` unless it is an object, or if
+/// any string in it holds a NUL character (which PostgreSQL cannot store
+/// in text, so no backend accepts it). The NUL check is one byte scan of
+/// the raw body, not a second parse.
+pub fn json_object<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|&b| b != b'{') {
+        return Err(ApiError::bad_request(
+            "invalid JSON body: expected a JSON object",
+        ));
     }
-    let message = match &rejection {
-        JsonRejection::MissingJsonContentType(_) => {
-            "expected `Content-Type: application/json`".to_string()
+    if has_escaped_nul(bytes) {
+        return Err(ApiError::bad_request(
+            "text must not contain NUL characters (\\u0000)",
+        ));
+    }
+    match axum::Json::<T>::from_bytes(bytes) {
+        Ok(axum::Json(value)) => Ok(value),
+        Err(rejection) => Err(ApiError::bad_request(format!(
+            "invalid JSON body: {}",
+            rejection.body_text()
+        ))),
+    }
+}
+
+/// Whether JSON text holds the escape `\u0000` (a raw NUL is not valid
+/// JSON, so this is the only way one gets in). A backslash that is itself
+/// escaped (`\\u0000` in the JSON text, a backslash and `u0000`) does
+/// not count.
+fn has_escaped_nul(json: &[u8]) -> bool {
+    const ESCAPE: &[u8] = b"\\u0000";
+    let mut from = 0;
+    while let Some(at) = json[from..]
+        .windows(ESCAPE.len())
+        .position(|w| w == ESCAPE)
+        .map(|i| from + i)
+    {
+        // The escape counts if the backslashes before it, itself
+        // included, are odd in number.
+        let run = json[..=at]
+            .iter()
+            .rev()
+            .take_while(|&&b| b == b'\\')
+            .count();
+        if run % 2 == 1 {
+            return true;
         }
-        other => format!("invalid JSON body: {}", other.body_text()),
+        from = at + 1;
+    }
+    false
+}
+
+/// `application/json` or `application/*+json`, as `axum::Json` accepts.
+fn json_content_type(headers: &HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
     };
-    ApiError::bad_request(message)
+    let essence = value.split(';').next().unwrap_or("").trim();
+    let Some((kind, sub)) = essence.split_once('/') else {
+        return false;
+    };
+    kind.eq_ignore_ascii_case("application")
+        && (sub.eq_ignore_ascii_case("json")
+            || sub.len() > 5 && sub[sub.len() - 5..].eq_ignore_ascii_case("+json"))
 }
 
 /// A path parameter; a malformed one (e.g. an id that is not a number)
@@ -137,4 +204,30 @@ where
     T: Deserialize<'de>,
 {
     Option::<T>::deserialize(de).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaped_nul_is_found_but_an_escaped_backslash_is_not() {
+        assert!(has_escaped_nul(br#"{"a":"x\u0000"}"#));
+        assert!(has_escaped_nul(br#"{"a":"\\\u0000"}"#));
+        assert!(!has_escaped_nul(br#"{"a":"\\u0000"}"#));
+        assert!(!has_escaped_nul(br#"{"a":"\\\\u0000 \u0001"}"#));
+        assert!(!has_escaped_nul(b"{}"));
+    }
+
+    #[test]
+    fn only_objects_are_bodies() {
+        #[derive(Debug, serde::Deserialize)]
+        struct Pair {
+            #[allow(dead_code)]
+            a: String,
+        }
+        assert!(json_object::<Pair>(br#" {"a":"x"}"#).is_ok());
+        assert!(json_object::<Pair>(br#"["x"]"#).is_err());
+        assert!(json_object::<Pair>(br#"{"a":"x\u0000"}"#).is_err());
+    }
 }

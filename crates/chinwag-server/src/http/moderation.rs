@@ -105,9 +105,7 @@ async fn ban(
     let reason = if body.is_empty() {
         None
     } else {
-        serde_json::from_slice::<BanBody>(&body)
-            .map_err(|err| ApiError::bad_request(format!("invalid body: {err}")))?
-            .reason
+        super::extract::json_object::<BanBody>(&body)?.reason
     };
     let ban = state.chat.ban(auth.user, community, user, reason).await?;
     Ok(Json(ban.into()))
