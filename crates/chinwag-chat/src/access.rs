@@ -140,7 +140,7 @@ impl Chat {
         let access = self.access(user, community_id).await?;
         if !access.manager {
             return Err(ChatError::forbidden(
-                "only the owner or an admin may do this",
+                "managing channels needs MANAGE_CHANNELS",
             ));
         }
         Ok(access)

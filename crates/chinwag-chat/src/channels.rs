@@ -49,6 +49,14 @@ pub struct ChannelChange {
     pub private: Option<bool>,
 }
 
+impl ChannelChange {
+    /// Whether it names no field (a `PATCH` of `{}`): applying it changes
+    /// nothing, so it bumps no version and emits nothing.
+    pub fn is_empty(&self) -> bool {
+        self.name.is_none() && self.topic.is_none() && self.private.is_none()
+    }
+}
+
 impl Chat {
     /// Creates a channel (managers only); emits `CHANNEL_CREATED` to the
     /// community and joins everyone who sees it to its room.
@@ -112,7 +120,7 @@ impl Chat {
     /// Changes a channel (managers only); emits `CHANNEL_UPDATED`. When
     /// privacy changes, people who gain or lose sight of the channel are
     /// joined to or removed from its room at once and asked to
-    /// re-authenticate.
+    /// re-authenticate. An empty change returns the channel as it is.
     pub async fn update_channel(
         &self,
         user: Id,
@@ -120,6 +128,9 @@ impl Chat {
         change: ChannelChange,
     ) -> Result<Channel> {
         let (before, access) = self.managed_channel(user, channel_id).await?;
+        if change.is_empty() {
+            return Ok(before);
+        }
         let name = change
             .name
             .map(|n| validate::name("name", &n))

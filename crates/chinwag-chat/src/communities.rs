@@ -38,6 +38,14 @@ pub struct CommunityChange {
     pub icon_url: Option<Option<String>>,
 }
 
+impl CommunityChange {
+    /// Whether it names no field (a `PATCH` of `{}`): applying it changes
+    /// nothing, so it bumps no version and emits nothing.
+    pub fn is_empty(&self) -> bool {
+        self.name.is_none() && self.description.is_none() && self.icon_url.is_none()
+    }
+}
+
 impl Chat {
     /// Creates a community owned by `user` (who holds its Admin role) and
     /// joins the owner's connections to its room.
@@ -86,6 +94,7 @@ impl Chat {
     }
 
     /// Changes a community (managers only); emits `COMMUNITY_UPDATED`.
+    /// An empty change returns the community as it is.
     pub async fn update_community(
         &self,
         user: Id,
@@ -98,6 +107,9 @@ impl Chat {
             chinwag_protocol::permissions::MANAGE_COMMUNITY,
         )
         .await?;
+        if change.is_empty() {
+            return self.community(user, community_id).await;
+        }
         let name = change
             .name
             .map(|n| validate::name("name", &n))

@@ -23,12 +23,19 @@ pub struct ProfileChange {
     pub bio: Option<Option<String>>,
 }
 
+impl ProfileChange {
+    /// Whether it names no field (a `PATCH` of `{}`): applying it changes
+    /// nothing, so it bumps no version and emits nothing.
+    pub fn is_empty(&self) -> bool {
+        self.display_name.is_none() && self.avatar_url.is_none() && self.bio.is_none()
+    }
+}
+
 impl Chat {
-    /// Changes the caller's profile; emits `USER_PROFILE_UPDATED`. A
-    /// change naming no field is the current profile, unchanged (no new
-    /// version, no event).
+    /// Changes the caller's profile; emits `USER_PROFILE_UPDATED`. An
+    /// empty change returns the profile as it is.
     pub async fn update_profile(&self, user: Id, change: ProfileChange) -> Result<User> {
-        if change.display_name.is_none() && change.avatar_url.is_none() && change.bio.is_none() {
+        if change.is_empty() {
             return self.user(user).await;
         }
         let display_name = match change.display_name {

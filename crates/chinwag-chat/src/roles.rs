@@ -52,6 +52,17 @@ pub struct RoleChange {
     pub color: Option<Option<u32>>,
 }
 
+impl RoleChange {
+    /// Whether it names no field (a `PATCH` of `{}`): applying it changes
+    /// nothing, so it bumps no version and emits nothing.
+    pub fn is_empty(&self) -> bool {
+        self.name.is_none()
+            && self.permissions.is_none()
+            && self.position.is_none()
+            && self.color.is_none()
+    }
+}
+
 /// Who a channel override applies to, on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -135,9 +146,13 @@ impl Chat {
     }
 
     /// Changes a role below the caller; emits `ROLE_UPDATED` and resyncs
-    /// its holders (every member for @everyone).
+    /// its holders (every member for @everyone). An empty change returns
+    /// the role as it is.
     pub async fn update_role(&self, user: Id, role_id: Id, change: RoleChange) -> Result<Role> {
         let (standing, role) = self.managed_role(user, role_id).await?;
+        if change.is_empty() {
+            return Ok(role);
+        }
         let everyone = role.id == role.community_id;
         if let Some(position) = change.position {
             if everyone && position != 0 {

@@ -380,3 +380,28 @@ async fn an_empty_profile_patch_changes_nothing() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn an_empty_patch_of_a_community_channel_or_role_changes_nothing() {
+    each_backend(|server| async move {
+        let server = server;
+        let api = Api { addr: server.addr };
+        let (alice, alice_t) = api.register("alice").await;
+        let community = api.community(&alice_t, "Guild").await;
+        let channel = api.channel(&alice_t, community, "general", false).await;
+        let mut ws = server.client(alice).await;
+        // @everyone's id is the community's.
+        for (path, updated) in [
+            (format!("/communities/{community}"), "COMMUNITY_UPDATED"),
+            (format!("/channels/{channel}"), "CHANNEL_UPDATED"),
+            (format!("/roles/{community}"), "ROLE_UPDATED"),
+        ] {
+            let first = api.ok(200, "PATCH", &path, &alice_t, Some(json!({}))).await;
+            let again = api.ok(200, "PATCH", &path, &alice_t, Some(json!({}))).await;
+            assert_eq!(first, again, "{path}");
+            let events = drain(&mut ws).await;
+            assert!(events.iter().all(|e| e["type"] != updated), "{events:?}");
+        }
+    })
+    .await;
+}
