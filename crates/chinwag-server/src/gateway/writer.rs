@@ -51,6 +51,10 @@ impl From<Bytes> for Wire {
 /// The socket a session owns.
 pub type WireSocket = Socket<Upgraded, Wire>;
 
+/// How long [`Writer::close`] waits, after its close frame, for the client
+/// to close too ([`Socket::linger`]).
+const CLOSE_LINGER: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// The outgoing half. It owns the socket; the session reads through
 /// [`Writer::socket`].
 #[derive(Debug)]
@@ -238,10 +242,12 @@ impl Writer {
         self.send_frame(&frame).await
     }
 
-    /// Sends a close frame with a code (errors ignored: the peer may be
-    /// gone already).
+    /// Sends a close frame with a code, then waits (at most
+    /// [`CLOSE_LINGER`]) for the client to close too, so that dropping the
+    /// socket does not reset it. Errors are ignored: the peer may be gone.
     pub async fn close(&mut self, code: CloseCode) {
         self.socket.close(code.code(), code.reason()).await;
+        let _ = tokio::time::timeout(CLOSE_LINGER, self.socket.linger()).await;
     }
 
     /// Flushes queued frames.

@@ -140,6 +140,16 @@ where
         }
     }
 
+    /// After [`Socket::close`]: reads, and drops, what the client still
+    /// sends until it closes too (its close frame, or the end of the
+    /// stream). Dropping a TCP socket with unread input sends a reset, and
+    /// a reset throws away whatever the kernel has not delivered yet, the
+    /// close frame included: a slow client would see a broken connection
+    /// instead of its close code. Callers bound the wait.
+    pub async fn linger(&mut self) {
+        while let Some(Ok(_)) = self.recv().await {}
+    }
+
     /// The next message; `None` once the connection is over (the client
     /// closed it, and its close was answered, or the stream ended).
     /// Cancel-safe: a partly read frame stays buffered.

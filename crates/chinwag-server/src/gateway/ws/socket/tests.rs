@@ -1,4 +1,4 @@
-use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream, duplex};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, duplex};
 
 use super::*;
 
@@ -12,7 +12,7 @@ fn client_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
 }
 
 /// Reads one unmasked server frame: (opcode, payload).
-async fn server_frame(client: &mut DuplexStream) -> (u8, Vec<u8>) {
+async fn server_frame(client: &mut (impl AsyncRead + Unpin)) -> (u8, Vec<u8>) {
     let mut head = [0; 2];
     client.read_exact(&mut head).await.unwrap();
     assert_eq!(head[0] & 0x80, 0x80, "FIN");
@@ -110,4 +110,40 @@ async fn a_protocol_error_is_reported() {
         matches!(err, SocketError::Frame(FrameError::Protocol(_))),
         "{err:?}"
     );
+}
+
+#[tokio::test]
+async fn a_lingering_close_reaches_a_client_that_reads_late() {
+    // A client that sent something the server never read, and reads its
+    // own input only later: megabytes still sit in the server's send
+    // buffer when the close frame is queued behind them.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mut client = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
+        .await
+        .unwrap();
+    let (server, _) = listener.accept().await.unwrap();
+    client
+        .write_all(&client_frame(1, b"{\"op\":\"ping\"}"))
+        .await
+        .unwrap();
+    let mut socket: Socket<_> = Socket::new(server, 1024);
+    let chunk = Bytes::from(vec![b'x'; 60_000]);
+    for _ in 0..50 {
+        socket.feed(OpCode::Binary, chunk.clone());
+    }
+    let closing = tokio::spawn(async move {
+        socket.close(4010, "slow consumer").await;
+        socket.linger().await;
+    });
+    // The client reads everything, then answers the close.
+    for _ in 0..50 {
+        assert_eq!(server_frame(&mut client).await.0, 2);
+    }
+    let (opcode, payload) = server_frame(&mut client).await;
+    assert_eq!((opcode, &payload[..2]), (8, &4010u16.to_be_bytes()[..]));
+    client
+        .write_all(&client_frame(8, &4010u16.to_be_bytes()))
+        .await
+        .unwrap();
+    closing.await.unwrap();
 }
