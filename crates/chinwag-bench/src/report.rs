@@ -496,7 +496,7 @@ fn chat_section(o: &mut String, runs: &[ChatResult]) {
          reconnect with `identify` + `resume` (presence churn), getting what they missed replayed. Each step sends \
          at a fixed rate; deliveries/s = messages/s × room size. Latency is send to receipt of live deliveries \
          (replayed ones are counted, not timed). Every stored message must reach every member exactly once \
-         with contiguous offsets in every room, or the step fails. Server CPU excludes PostgreSQL's own processes. \
+         with contiguous offsets in every room, or the step fails. Server CPU excludes PostgreSQL's own processes. On PostgreSQL the setup's bulk load is followed by `VACUUM ANALYZE` and `CHECKPOINT` before the first step, as an operator would after a load: without them the first steps paid for the load's maintenance (one run's 1 k step had p99 256 ms at p50 1.8 ms). \
          Target (issue 7): p99 under {CHAT_TARGET_P99_MS:.0} ms at {} deliveries/s.\n",
         shape.map(|c| c.room_size).unwrap_or(10),
         shape.map(|c| c.typing * 100.0).unwrap_or(20.0),

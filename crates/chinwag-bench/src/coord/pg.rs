@@ -47,6 +47,15 @@ impl Schema {
         Ok(Schema { base, name })
     }
 
+    /// Settles the database after a bulk load, as an operator would:
+    /// `VACUUM ANALYZE` (fresh planner statistics, no autovacuum pass
+    /// landing in a measured step) and `CHECKPOINT` (the load's dirty
+    /// pages written now, not during the first steps' commits).
+    pub fn settle(&self) -> Result<()> {
+        psql(&self.url(), "VACUUM ANALYZE")?;
+        psql(&self.base, "CHECKPOINT")
+    }
+
     /// The database URL whose connections use this schema (sqlx passes
     /// `options` to the server as `-c search_path=...`).
     pub fn url(&self) -> String {

@@ -263,7 +263,18 @@ pub async fn run(env: &Env, backend: Backend, plan: &Plan) -> ChatResult {
             return res;
         }
     };
-    if let Err(e) = steps(env, backend, server.addr, server.pid(), plan, &mut res).await {
+    let settle = || schema.as_ref().map_or(Ok(()), pg::Schema::settle);
+    if let Err(e) = steps(
+        env,
+        backend,
+        server.addr,
+        server.pid(),
+        plan,
+        settle,
+        &mut res,
+    )
+    .await
+    {
         let tail = server.log_tail();
         let mut msg = format!("{e:#}");
         if !tail.is_empty() {
@@ -285,12 +296,14 @@ async fn steps(
     addr: SocketAddr,
     pid: u32,
     plan: &Plan,
+    settle: impl FnOnce() -> Result<()>,
     res: &mut ChatResult,
 ) -> Result<()> {
     let label = format!("chat {}", backend.name());
     let t0 = Instant::now();
     let uids = register(addr, plan.users, &label).await?;
     let members = communities(addr, &env.secret, &uids, plan.room_size, &label).await?;
+    settle().context("settling the database after the setup")?;
     let room_list = rooms(plan.users, plan.room_size);
     let mut pool = Pool::spawn(workers_for(plan.users)).await?;
     let shares = split(room_list.len(), pool.len());
