@@ -109,3 +109,52 @@ async fn a_kick_during_reauth_is_not_undone() {
     let events = events_after_note(&server, &mut client, &channel).await;
     assert!(events.is_empty(), "a kicked user got {events:?}");
 }
+
+#[tokio::test]
+async fn a_join_while_connecting_is_kept() {
+    let (server, policy) = TestServer::with_policy(|_| {}).await;
+    let channel = RoomId::channel(Id(1));
+    let mut witness = server.client(8).await;
+
+    // The connection reads its grants (no channel yet) and waits; the
+    // user is added to the channel meanwhile.
+    let (read, release) = policy.hold_next_grants();
+    let url = server.url(&format!("?token={}", server.token(7)));
+    let connecting = tokio::spawn(async move {
+        let mut client = Client::connect(&url).await;
+        assert_eq!(client.recv().await["op"], "hello");
+        let ready = client.recv().await;
+        (client, ready)
+    });
+    read.await.unwrap();
+    policy.grant(7, channel.clone());
+    server.state.hub.join_user(Id(7), &channel).await.unwrap();
+    settle_controls(&server, &mut witness, 8, 3).await;
+    release.send(()).unwrap();
+
+    let (mut client, ready) = connecting.await.unwrap();
+    assert_eq!(ready["op"], "ready", "{ready}");
+    // What the client is told about the channel must end in "joined"
+    // (`ready` or `room_joined`, not undone by a `room_left`), and its
+    // events must flow.
+    let mut joined = ready["rooms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["room"] == channel.as_str());
+    server.state.hub.broadcast(&channel, note(1)).await.unwrap();
+    client.send(json!({"op":"ping","nonce":"end"})).await;
+    let mut events = 0;
+    loop {
+        let frame = client.recv().await;
+        match frame["op"].as_str() {
+            Some("pong") if frame["nonce"] == "end" => break,
+            Some("room_joined") if frame["room"] == channel.as_str() => joined = true,
+            Some("room_left") if frame["room"] == channel.as_str() => joined = false,
+            Some("event") if frame["room"] == channel.as_str() => events += 1,
+            _ => {}
+        }
+    }
+    assert!(joined, "the client was told it left a room it is in");
+    assert_eq!(events, 1);
+}

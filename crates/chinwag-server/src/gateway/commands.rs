@@ -218,9 +218,8 @@ impl Session {
                 "the new token is for another user or role; reconnect instead",
             ));
         }
-        self.conn.take_membership_changed();
-        let granted = self.state.policy.rooms_for(&who).await?;
-        let changes = self.sync_rooms(&who, granted).await?;
+        let grants = self.read_grants(&who).await?;
+        let changes = self.sync_rooms(&who, grants).await?;
         let mut rooms_added = changes.added;
         rooms_added.sort_by(|a, b| a.room.cmp(&b.room));
         let mut rooms_removed: Vec<String> =

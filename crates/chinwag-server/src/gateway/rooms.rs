@@ -6,7 +6,10 @@
 //! room, and the join that follows would keep a removed user in it. The
 //! hub marks every connection of a user before it applies a membership
 //! change to them ([`ConnHandle::take_membership_changed`]), so after
-//! joining, a session that sees the mark reads the grants again.
+//! joining, a session that sees the mark reads the grants again. A sync
+//! leaves only rooms it answers for (those the connection held when the
+//! grants were read, and those it joined): a room a concurrent join added
+//! stays.
 //!
 //! [`ConnHandle::take_membership_changed`]: chinwag_realtime::ConnHandle::take_membership_changed
 
@@ -34,25 +37,48 @@ pub(super) struct RoomChanges {
     pub(super) removed: Vec<RoomId>,
 }
 
+/// The grants a sync starts from: what the policy granted, read after
+/// noting the rooms the connection held.
+pub(super) struct Grants {
+    held: HashSet<RoomId>,
+    /// The rooms the policy grants (the user's own room aside).
+    pub(super) granted: Vec<RoomId>,
+}
+
 impl Session {
-    /// Joins the rooms `granted` (plus the user's own room) that the
-    /// connection is not in, leaves the non-topic rooms it is in but no
-    /// longer granted, and repeats with fresh grants while a membership
-    /// change for the user raced it. `granted` is the policy's answer for
-    /// `who`, read after the last [`ConnHandle::take_membership_changed`].
-    ///
-    /// [`ConnHandle::take_membership_changed`]: chinwag_realtime::ConnHandle::take_membership_changed
+    /// Notes the connection's rooms and clears the membership mark, then
+    /// reads what the policy grants `who`: a membership change from before
+    /// the read is in the grants, one from after it leaves the mark.
+    pub(super) async fn read_grants(&mut self, who: &Identity) -> Result<Grants, ApiError> {
+        self.conn.take_membership_changed();
+        let held = self.non_topic_rooms();
+        let granted = self.state.policy.rooms_for(who).await?;
+        Ok(Grants { held, granted })
+    }
+
+    /// Joins the rooms granted (plus the user's own room) that the
+    /// connection is not in, leaves the rooms it held but is no longer
+    /// granted, and repeats with fresh grants while a membership change
+    /// for the user raced it. A room a concurrent change joined is that
+    /// change's business (its grant may be newer than the one read here):
+    /// a sync leaves only the rooms held when the grants were read and
+    /// those it joined itself.
     pub(super) async fn sync_rooms(
         &mut self,
         who: &Identity,
-        mut granted: Vec<RoomId>,
+        grants: Grants,
     ) -> Result<RoomChanges, ApiError> {
+        let Grants {
+            held: mut ours,
+            mut granted,
+        } = grants;
         let mut changes = RoomChanges::default();
         for reread in 0..=MAX_REREADS {
             if reread > 0 {
                 granted = self.state.policy.rooms_for(who).await?;
             }
-            self.apply_grants(who, &granted, &mut changes).await?;
+            self.apply_grants(who, &granted, &mut ours, &mut changes)
+                .await?;
             if !self.conn.take_membership_changed() {
                 break;
             }
@@ -66,16 +92,12 @@ impl Session {
         &mut self,
         who: &Identity,
         granted: &[RoomId],
+        ours: &mut HashSet<RoomId>,
         changes: &mut RoomChanges,
     ) -> Result<(), ApiError> {
         let own = RoomId::user(who.user_id);
         let wanted: HashSet<&RoomId> = granted.iter().chain([&own]).collect();
-        let current: HashSet<RoomId> = self
-            .conn
-            .rooms()
-            .into_iter()
-            .filter(|room| room.kind() != RoomKind::Topic)
-            .collect();
+        let current = self.non_topic_rooms();
         let mut seen = HashSet::new();
         for room in [&own].into_iter().chain(granted) {
             if current.contains(room) || !seen.insert(room) {
@@ -83,13 +105,17 @@ impl Session {
             }
             let pos = self.state.hub.join(&self.conn, room).await?;
             self.writer.set_floor(room, &pos);
+            ours.insert(room.clone());
             changes.removed.retain(|left| left != room);
             changes.added.push(RoomPosition {
                 room: room.to_string(),
                 pos,
             });
         }
-        for room in current.iter().filter(|room| !wanted.contains(room)) {
+        let stale = current
+            .iter()
+            .filter(|room| ours.contains(*room) && !wanted.contains(room));
+        for room in stale {
             self.state
                 .hub
                 .leave(&self.conn, room, "access_revoked")
@@ -102,5 +128,15 @@ impl Session {
             }
         }
         Ok(())
+    }
+
+    /// The connection's rooms, topics aside (the policy does not grant
+    /// topics; subscriptions do).
+    fn non_topic_rooms(&self) -> HashSet<RoomId> {
+        self.conn
+            .rooms()
+            .into_iter()
+            .filter(|room| room.kind() != RoomKind::Topic)
+            .collect()
     }
 }

@@ -435,17 +435,15 @@ impl Session {
     /// Joins the connection's rooms, reports presence, sends `ready`, and
     /// resumes if asked.
     async fn start(&mut self, identified: Identified) -> io::Result<()> {
-        // A membership change from before this read is in the grants.
-        self.conn.take_membership_changed();
         let who = self.who.clone();
-        let granted = match self.state.policy.rooms_for(&who).await {
-            Ok(granted) => granted,
+        let grants = match self.read_grants(&who).await {
+            Ok(grants) => grants,
             Err(err) => return self.fail_start(err).await,
         };
         // Presence goes out before the joins, so this connection's own
         // `USER_ONLINE` lies before its join positions: a client that sends
         // `resume` after `ready` can still replay what it missed there.
-        let presence_rooms = self.state.policy.presence_rooms_among(&granted);
+        let presence_rooms = self.state.policy.presence_rooms_among(&grants.granted);
         // `offline` is not a status a connection can hold.
         let status = identified.status.filter(|s| *s != PresenceStatus::Offline);
         if let Err(err) = self
@@ -456,7 +454,7 @@ impl Session {
         {
             tracing::error!(%err, "presence update on connect failed");
         }
-        let positions = match self.sync_rooms(&who, granted).await {
+        let positions = match self.sync_rooms(&who, grants).await {
             Ok(changes) => changes.added,
             Err(err) => return self.fail_start(err).await,
         };
