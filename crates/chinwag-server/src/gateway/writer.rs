@@ -53,7 +53,7 @@ pub type WireSocket = Socket<Upgraded, Wire>;
 
 /// How long [`Writer::close`] waits, after its close frame, for the client
 /// to close too ([`Socket::linger`]).
-const CLOSE_LINGER: std::time::Duration = std::time::Duration::from_secs(2);
+pub const CLOSE_LINGER: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The outgoing half. It owns the socket; the session reads through
 /// [`Writer::socket`].
