@@ -24,6 +24,40 @@ async fn settle_controls(server: &TestServer, witness: &mut Client, user: i64, n
     }
 }
 
+/// Kicks user 7 from `room` (grant and live membership) and waits until
+/// the leave is applied on the node.
+async fn kick(
+    server: &TestServer,
+    policy: &support::TestPolicy,
+    room: &RoomId,
+    witness: &mut Client,
+    n: u64,
+) {
+    policy.revoke(7, room);
+    server
+        .state
+        .hub
+        .leave_user(Id(7), room, "kicked")
+        .await
+        .unwrap();
+    settle_controls(server, witness, 8, n).await;
+}
+
+/// Connects `user` with a URL token in a task of its own: the client and
+/// the frame after `hello`.
+fn connect_in_background(
+    server: &TestServer,
+    user: i64,
+) -> tokio::task::JoinHandle<(Client, Value)> {
+    let url = server.url(&format!("?token={}", server.token(user)));
+    tokio::spawn(async move {
+        let mut client = Client::connect(&url).await;
+        assert_eq!(client.recv().await["op"], "hello");
+        let ready = client.recv().await;
+        (client, ready)
+    })
+}
+
 /// Sends a note to `room`, then a ping: the event frames before the pong.
 async fn events_after_note(server: &TestServer, client: &mut Client, room: &RoomId) -> Vec<Value> {
     server.state.hub.broadcast(room, note(1)).await.unwrap();
@@ -50,22 +84,9 @@ async fn a_kick_while_connecting_leaves_the_new_connection_outside() {
     // The connection reads its grants (the channel still among them) and
     // waits; the kick lands, then the connection joins what it read.
     let (read, release) = policy.hold_next_grants();
-    let url = server.url(&format!("?token={}", server.token(7)));
-    let connecting = tokio::spawn(async move {
-        let mut client = Client::connect(&url).await;
-        assert_eq!(client.recv().await["op"], "hello");
-        let ready = client.recv().await;
-        (client, ready)
-    });
+    let connecting = connect_in_background(&server, 7);
     read.await.unwrap();
-    policy.revoke(7, &channel);
-    server
-        .state
-        .hub
-        .leave_user(Id(7), &channel, "kicked")
-        .await
-        .unwrap();
-    settle_controls(&server, &mut witness, 8, 1).await;
+    kick(&server, &policy, &channel, &mut witness, 1).await;
     release.send(()).unwrap();
 
     let (mut client, ready) = connecting.await.unwrap();
@@ -94,14 +115,7 @@ async fn a_kick_during_reauth_is_not_undone() {
         .send(json!({"op":"reauth","token":server.token(7),"nonce":"r"}))
         .await;
     read.await.unwrap();
-    policy.revoke(7, &channel);
-    server
-        .state
-        .hub
-        .leave_user(Id(7), &channel, "kicked")
-        .await
-        .unwrap();
-    settle_controls(&server, &mut witness, 8, 2).await;
+    kick(&server, &policy, &channel, &mut witness, 2).await;
     release.send(()).unwrap();
 
     let reauthed = client.recv_op("reauthed").await;
@@ -119,13 +133,7 @@ async fn a_join_while_connecting_is_kept() {
     // The connection reads its grants (no channel yet) and waits; the
     // user is added to the channel meanwhile.
     let (read, release) = policy.hold_next_grants();
-    let url = server.url(&format!("?token={}", server.token(7)));
-    let connecting = tokio::spawn(async move {
-        let mut client = Client::connect(&url).await;
-        assert_eq!(client.recv().await["op"], "hello");
-        let ready = client.recv().await;
-        (client, ready)
-    });
+    let connecting = connect_in_background(&server, 7);
     read.await.unwrap();
     policy.grant(7, channel.clone());
     server.state.hub.join_user(Id(7), &channel).await.unwrap();
