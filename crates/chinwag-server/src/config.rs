@@ -141,8 +141,8 @@ pub struct GatewayConfig {
     pub outbox_ephemeral_headroom: usize,
     /// Frames written per flush at most. Default 128.
     pub write_batch: usize,
-    /// How long a closing connection may take to flush its last frames.
-    /// Default 2000 ms.
+    /// How long a closing connection may take to flush its last frames,
+    /// and then to wait for the client's close frame. Default 2000 ms.
     pub close_timeout_ms: u64,
     /// WebSocket connections this node holds at most; an upgrade beyond
     /// it gets HTTP 503. Default 0: the open-file limit less 512.

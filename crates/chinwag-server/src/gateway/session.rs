@@ -73,8 +73,9 @@ async fn open(
     token: Option<String>,
     encoding: Encoding,
 ) -> Option<(Session, Outbox, Identified)> {
-    let mut writer = Writer::new(socket, encoding);
     let gateway = &state.config.gateway;
+    let close_timeout = Duration::from_millis(gateway.close_timeout_ms);
+    let mut writer = Writer::new(socket, encoding, close_timeout);
     let hello = ServerFrame::Hello(Hello {
         heartbeat_interval_ms: gateway.heartbeat_interval_ms,
         identify_timeout_ms: gateway.identify_timeout_ms,

@@ -4,6 +4,7 @@
 
 use std::io;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use chinwag_protocol::server::{Lagged, RoomJoined, RoomLeft};
@@ -51,10 +52,6 @@ impl From<Bytes> for Wire {
 /// The socket a session owns.
 pub type WireSocket = Socket<Upgraded, Wire>;
 
-/// How long [`Writer::close`] waits, after its close frame, for the client
-/// to close too ([`Socket::linger`]).
-pub const CLOSE_LINGER: std::time::Duration = std::time::Duration::from_secs(2);
-
 /// The outgoing half. It owns the socket; the session reads through
 /// [`Writer::socket`].
 #[derive(Debug)]
@@ -62,15 +59,20 @@ pub struct Writer {
     socket: WireSocket,
     encoding: Encoding,
     cursors: Cursors,
+    /// How long [`Writer::close`] waits, after its close frame, for the
+    /// client to close too (`gateway.close_timeout_ms`).
+    close_timeout_ms: u32,
 }
 
 impl Writer {
-    /// A writer for a socket in an encoding.
-    pub fn new(socket: WireSocket, encoding: Encoding) -> Writer {
+    /// A writer for a socket in an encoding, whose close waits at most
+    /// `close_timeout` for the client's.
+    pub fn new(socket: WireSocket, encoding: Encoding, close_timeout: Duration) -> Writer {
         Writer {
             socket,
             encoding,
             cursors: Cursors::default(),
+            close_timeout_ms: u32::try_from(close_timeout.as_millis()).unwrap_or(u32::MAX),
         }
     }
 
@@ -242,12 +244,14 @@ impl Writer {
         self.send_frame(&frame).await
     }
 
-    /// Sends a close frame with a code, then waits (at most
-    /// [`CLOSE_LINGER`]) for the client to close too, so that dropping the
-    /// socket does not reset it. Errors are ignored: the peer may be gone.
+    /// Sends a close frame with a code, then waits (at most the close
+    /// timeout) for the client to close too, so that dropping the socket
+    /// does not reset it ([`Socket::linger`]). Errors are ignored: the peer
+    /// may be gone.
     pub async fn close(&mut self, code: CloseCode) {
         self.socket.close(code.code(), code.reason()).await;
-        let _ = tokio::time::timeout(CLOSE_LINGER, self.socket.linger()).await;
+        let linger = Duration::from_millis(u64::from(self.close_timeout_ms));
+        let _ = tokio::time::timeout(linger, self.socket.linger()).await;
     }
 
     /// Flushes queued frames.
