@@ -624,6 +624,13 @@ fn chat_section(o: &mut String, runs: &[ChatResult]) {
             );
         }
         let _ = writeln!(o);
+        if !c.server_warnings.is_empty() {
+            let _ = writeln!(
+                o,
+                "<details><summary>Server log: its warnings and errors during this run</summary>\n\n```text\n{}\n```\n\n</details>\n",
+                c.server_warnings.join("\n")
+            );
+        }
     }
 }
 

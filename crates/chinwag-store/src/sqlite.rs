@@ -27,8 +27,9 @@ use sqlx::sqlite::{
     SqliteSynchronous,
 };
 use sqlx::{ConnectOptions, Connection as _};
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, MutexGuard};
 use tokio::task::AbortHandle;
+use tokio::time::Instant;
 
 use crate::error::Result;
 use crate::store::{SQLITE_MIGRATIONS, StoreOptions};
@@ -42,6 +43,10 @@ const BACKSTOP_CHECKPOINT_PAGES: &str = "20000";
 
 /// The size the WAL file is truncated back to after a checkpoint resets it.
 const WAL_SIZE_LIMIT_BYTES: &str = "67108864";
+
+/// A hold of the writer this long is logged: every write queued behind it
+/// waited as long (a write normally holds it well under a millisecond).
+pub(crate) const SLOW_HOLD: Duration = Duration::from_millis(100);
 
 /// An SQLite database's connections.
 #[derive(Debug, Clone)]
@@ -60,6 +65,48 @@ pub(crate) enum Writer {
     Shared(SqlitePool),
     /// A connection of its own, taken in turn; `None` once closed.
     Own(Arc<Mutex<Option<SqliteConnection>>>),
+}
+
+/// The writer connection, held for one write or checkpoint. Dropping it
+/// hands the writer on, and logs a hold longer than [`SLOW_HOLD`] with
+/// its holder (a source location, or "checkpoint").
+pub(crate) struct WriterTurn<'a> {
+    conn: MutexGuard<'a, Option<SqliteConnection>>,
+    holder: &'static str,
+    since: Instant,
+}
+
+impl<'a> WriterTurn<'a> {
+    /// Waits for the writer.
+    pub(crate) async fn take(
+        writer: &'a Mutex<Option<SqliteConnection>>,
+        holder: &'static str,
+    ) -> Self {
+        let conn = writer.lock().await;
+        Self {
+            conn,
+            holder,
+            since: Instant::now(),
+        }
+    }
+
+    /// The connection; an error once the store is closed.
+    pub(crate) fn conn(&mut self) -> sqlx::Result<&mut SqliteConnection> {
+        self.conn.as_mut().ok_or(sqlx::Error::PoolClosed)
+    }
+}
+
+impl Drop for WriterTurn<'_> {
+    fn drop(&mut self) {
+        let held = self.since.elapsed();
+        if held >= SLOW_HOLD {
+            tracing::warn!(
+                holder = self.holder,
+                held_ms = held.as_millis() as u64,
+                "a slow turn held the SQLite writer; writes queued behind it waited as long"
+            );
+        }
+    }
 }
 
 /// Stops the checkpoint task when the last handle to the store is dropped.
@@ -163,8 +210,8 @@ async fn checkpoint_forever(
             // when a write finds all of it copied, which under a steady
             // stream of writes would otherwise never happen: the file
             // would grow without bound.
-            let writer = writer.lock().await;
-            if writer.is_none() {
+            let mut turn = WriterTurn::take(&writer, "checkpoint").await;
+            if turn.conn().is_err() {
                 return;
             }
             done = checkpoint(&mut conn).await;
@@ -192,11 +239,23 @@ struct WalState {
     copied: i64,
 }
 
-/// One `PASSIVE` checkpoint.
+/// One `PASSIVE` checkpoint; one slower than [`SLOW_HOLD`] is logged (it
+/// copies pages and syncs the database file, competing with the writer
+/// for the disk).
 async fn checkpoint(conn: &mut SqliteConnection) -> sqlx::Result<WalState> {
+    let since = Instant::now();
     let (_busy, frames, copied): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
         .fetch_one(conn)
         .await?;
+    let took = since.elapsed();
+    if took >= SLOW_HOLD {
+        tracing::warn!(
+            took_ms = took.as_millis() as u64,
+            frames,
+            copied,
+            "a slow WAL checkpoint"
+        );
+    }
     Ok(WalState { frames, copied })
 }
 
@@ -211,5 +270,63 @@ pub(crate) async fn close(db: &SqliteDb) {
                 let _ = conn.close().await;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex as StdMutex};
+
+    use super::*;
+
+    /// What the log said, as text.
+    #[derive(Clone, Default)]
+    struct Log(Arc<StdMutex<Vec<u8>>>);
+
+    impl Log {
+        fn text(&self) -> String {
+            String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+        }
+    }
+
+    impl Write for Log {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl tracing_subscriber::fmt::MakeWriter<'_> for Log {
+        type Writer = Log;
+        fn make_writer(&self) -> Log {
+            self.clone()
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_turn_at_the_writer_is_logged_with_its_holder() {
+        let log = Log::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(log.clone())
+            .with_ansi(false)
+            .finish();
+        let _logging = tracing::subscriber::set_default(subscriber);
+        let writer = Mutex::new(None);
+
+        drop(WriterTurn::take(&writer, "src/quick.rs:1").await);
+        let mut slow = WriterTurn::take(&writer, "src/slow.rs:7").await;
+        assert!(slow.conn().is_err(), "a closed writer is an error");
+        tokio::time::sleep(SLOW_HOLD).await;
+        drop(slow);
+
+        let text = log.text();
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(text.contains("src/slow.rs:7"), "{text}");
+        assert!(text.contains("held_ms=100"), "{text}");
+        assert!(text.contains("held the SQLite writer"), "{text}");
     }
 }

@@ -241,14 +241,16 @@ pub(crate) use with_pool;
 /// [`with_pool!`] for a body that writes. On an SQLite file, `$pool` is
 /// the writer connection, held for the whole body (see `sqlite.rs`), so
 /// the body uses it once: for one statement, or to begin a transaction.
+/// A slow hold is logged with the macro's call site.
 macro_rules! with_writer {
     ($store:expr, $pool:ident => $body:expr) => {
         match &$store.db {
             $crate::store::Db::Sqlite(db) => match &db.write {
                 $crate::sqlite::Writer::Shared($pool) => $body,
                 $crate::sqlite::Writer::Own(writer) => {
-                    let mut writer = writer.lock().await;
-                    let $pool = writer.as_mut().ok_or(sqlx::Error::PoolClosed)?;
+                    let holder = concat!(file!(), ":", line!());
+                    let mut turn = $crate::sqlite::WriterTurn::take(writer, holder).await;
+                    let $pool = turn.conn()?;
                     $body
                 }
             },

@@ -110,6 +110,52 @@ impl Server {
     }
 }
 
+/// At most this many of a log's warnings are kept.
+const WARNINGS_KEPT: usize = 20;
+
+impl Server {
+    /// Its log's warnings and errors (Chinwag's `WARN` and `ERROR` lines,
+    /// without colour codes): the first [`WARNINGS_KEPT`], then a count of
+    /// the rest.
+    pub fn log_warnings(&self) -> Vec<String> {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        warnings(&text)
+    }
+}
+
+/// See [`Server::log_warnings`].
+fn warnings(log: &str) -> Vec<String> {
+    let all: Vec<String> = log
+        .lines()
+        .map(strip_ansi)
+        .filter(|l| l.contains(" WARN ") || l.contains(" ERROR "))
+        .collect();
+    let more = all.len().saturating_sub(WARNINGS_KEPT);
+    let mut kept: Vec<String> = all.into_iter().take(WARNINGS_KEPT).collect();
+    if more > 0 {
+        kept.push(format!("… and {more} more"));
+    }
+    kept
+}
+
+/// `line` without ANSI escape sequences (`ESC [ … letter`).
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -319,4 +365,30 @@ fn wait_port(port: u16) -> Result<()> {
         std::thread::sleep(Duration::from_millis(100));
     }
     bail!("nothing listened on port {port}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warnings_are_picked_out_of_a_coloured_log_and_capped() {
+        let mut log = String::from(
+            "2026-11-25T02:00:00Z  \u{1b}[32m INFO\u{1b}[0m chinwag: listening\n\
+             2026-11-25T02:00:01Z  \u{1b}[33m WARN\u{1b}[0m \u{1b}[2mchinwag_store::sqlite\u{1b}[0m: a slow WAL checkpoint \u{1b}[3mtook_ms\u{1b}[0m\u{1b}[2m=\u{1b}[0m812\n",
+        );
+        assert_eq!(
+            warnings(&log),
+            [
+                "2026-11-25T02:00:01Z   WARN chinwag_store::sqlite: a slow WAL checkpoint took_ms=812"
+            ]
+        );
+        for i in 0..WARNINGS_KEPT + 2 {
+            log.push_str(&format!("t ERROR chinwag: failure {i}\n"));
+        }
+        let kept = warnings(&log);
+        assert_eq!(kept.len(), WARNINGS_KEPT + 1);
+        assert_eq!(kept[1], "t ERROR chinwag: failure 0");
+        assert_eq!(kept[WARNINGS_KEPT], "… and 3 more");
+    }
 }

@@ -145,6 +145,10 @@ pub struct ChatResult {
     pub outcome: Outcome,
     /// The steps, in order.
     pub steps: Vec<ChatStep>,
+    /// The server log's warnings and errors over the run (a stall's
+    /// explanation, if the server had one).
+    #[serde(default)]
+    pub server_warnings: Vec<String>,
 }
 
 impl ChatResult {
@@ -160,6 +164,7 @@ impl ChatResult {
             churn: 0.0,
             outcome: Outcome::Unavailable(why),
             steps: vec![],
+            server_warnings: vec![],
         }
     }
 
@@ -284,6 +289,7 @@ pub async fn run(env: &Env, backend: Backend, plan: &Plan) -> ChatResult {
     } else if let Some(bad) = res.steps.iter().find(|s| s.outcome != Outcome::Ok) {
         res.outcome = bad.outcome.clone();
     }
+    res.server_warnings = server.log_warnings();
     // The server goes first: it holds connections into the schema.
     drop(server);
     drop(schema);
