@@ -115,7 +115,7 @@ const WARNINGS_KEPT: usize = 20;
 
 impl Server {
     /// Its log's warnings and errors (Chinwag's `WARN` and `ERROR` lines,
-    /// without colour codes): the first [`WARNINGS_KEPT`], then a count of
+    /// without colour codes): the first 20, then a count of
     /// the rest.
     pub fn log_warnings(&self) -> Vec<String> {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
