@@ -184,15 +184,19 @@ impl Chat {
     }
 
     /// Deletes a channel with its messages (managers only); emits
-    /// `CHANNEL_DELETED` and empties its room.
+    /// `VOICE_CHANNEL_USER_LEFT` for whoever was in it (a voice channel),
+    /// then `CHANNEL_DELETED`, and empties its room.
     pub async fn delete_channel(&self, user: Id, channel_id: Id) -> Result<()> {
         let (_, access) = self.managed_channel(user, channel_id).await?;
         let community_id = access.community.id;
         let members = self.store.member_ids(community_id).await?;
-        self.store
+        let deleted = self
+            .store
             .delete_channel(channel_id)
             .await
             .or_not_found("channel")?;
+        // Into the channel's room, before its members leave it.
+        self.emit_voice_left(deleted.voice_left).await;
         self.emit(
             &RoomId::community(community_id),
             Event::ChannelDeleted(ChannelRef {

@@ -1,5 +1,5 @@
 //! Voice presence as state (no media): join, update mute/deafen, and leave
-//! a community voice channel (`VOICE_CHANNEL_USER_*` to `community:{id}`)
+//! a community voice channel (`VOICE_CHANNEL_USER_*` to `channel:{id}`)
 //! or a DM call (`DM_VOICE_USER_*` to `dm:{id}`, and
 //! `DM_VOICE_CALL_STARTED` when the first participant joins). The state
 //! lives in the store, so every node sees the same; each change carries
@@ -19,10 +19,13 @@ use chinwag_realtime::RoomId;
 use crate::chat::Chat;
 use crate::error::{ChatError, Result};
 
-/// The room and event constructors for one voice state.
+/// Where a voice state's changes go: the voice channel's room, whose
+/// members are exactly those who may see the channel (a private voice
+/// channel's occupants are not shown to the rest of the community), or
+/// the DM's room.
 fn voice_room(state: &VoiceState) -> RoomId {
     match state.community_id {
-        Some(community_id) => RoomId::community(community_id),
+        Some(_) => RoomId::channel(state.channel_id),
         None => RoomId::dm(state.channel_id),
     }
 }
@@ -48,6 +51,13 @@ fn voice_event(state: VoiceState, change: Change) -> Event {
 }
 
 impl Chat {
+    /// Tells a deleted channel's occupants' observers that they left it.
+    pub(crate) async fn emit_voice_left(&self, left: Vec<VoiceState>) {
+        for state in left {
+            self.emit_voice(state, Change::Left).await;
+        }
+    }
+
     async fn emit_voice(&self, state: VoiceState, change: Change) {
         let room = voice_room(&state);
         self.emit(&room, voice_event(state, change)).await;

@@ -1,8 +1,10 @@
-//! Voice presence over real sockets: VOICE_CHANNEL_USER_* reach the
-//! community room (not outsiders); DM_VOICE_CALL_STARTED and DM_VOICE_USER_*
-//! reach the DM room; versions grow; a user whose connections all drop
-//! leaves voice after the grace period. Runs on SQLite and, when
-//! configured, PostgreSQL.
+//! Voice presence over real sockets: VOICE_CHANNEL_USER_* reach the voice
+//! channel's room (not outsiders, not members a private channel hides
+//! from); DM_VOICE_CALL_STARTED and DM_VOICE_USER_* reach the DM room;
+//! versions grow, a move between channels leaving at one and joining at
+//! the next; deleting a voice channel tells who was in it; a user whose
+//! connections all drop leaves voice after the grace period. Runs on
+//! SQLite and, when configured, PostgreSQL.
 
 #[path = "chat_support.rs"]
 mod chat_support;
@@ -30,7 +32,7 @@ async fn voice_state_events_and_reaping() {
             .await["id"]);
         let code = api.invite(&alice_t, community).await;
         api.join(&bob_t, &code).await;
-        let croom = format!("community:{community}");
+        let croom = format!("channel:{lounge}");
 
         let mut alice_ws = server.client(alice).await;
         let mut carol_ws = server.client(carol).await;
@@ -161,6 +163,143 @@ async fn voice_state_events_and_reaping() {
             1,
             "only alice is left in the call"
         );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn moves_private_channels_and_deletion_keep_voice_caches_true() {
+    each_backend(|server| async move {
+        let api = Api { addr: server.addr };
+        let (alice, alice_t) = api.register("alice").await;
+        let (bob, bob_t) = api.register("bob").await;
+        let (carol, carol_t) = api.register("carol").await;
+        let community = api.community(&alice_t, "Guild").await;
+        let voice = |name: &'static str, private: bool| {
+            let (api, alice_t) = (&api, &alice_t);
+            async move {
+                id(&api
+                    .ok(
+                        201,
+                        "POST",
+                        &format!("/communities/{community}/channels"),
+                        alice_t,
+                        Some(json!({"name": name, "kind": "voice", "private": private})),
+                    )
+                    .await["id"])
+            }
+        };
+        let one = voice("one", false).await;
+        let two = voice("two", false).await;
+        let hidden = voice("hidden", true).await;
+        let code = api.invite(&alice_t, community).await;
+        api.join(&bob_t, &code).await;
+        api.join(&carol_t, &code).await;
+        api.ok(
+            204,
+            "PUT",
+            &format!("/channels/{hidden}/members/{bob}"),
+            &alice_t,
+            None,
+        )
+        .await;
+        let mut alice_ws = server.client(alice).await;
+        let mut carol_ws = server.client(carol).await;
+        let join = |token: &str, channel: i64| {
+            let path = format!("/channels/{channel}/voice");
+            let (api, token) = (&api, token.to_owned());
+            async move { api.ok(200, "PUT", &path, &token, None).await }
+        };
+        let version = |ev: &serde_json::Value| ev["data"]["state"]["version"].as_i64().unwrap();
+
+        // A move leaves at one version and joins at the next: a client that
+        // applies only newer versions keeps both.
+        let first = join(&bob_t, one).await;
+        next_event(
+            &mut alice_ws,
+            &format!("channel:{one}"),
+            "VOICE_CHANNEL_USER_JOINED",
+        )
+        .await;
+        let moved = join(&bob_t, two).await;
+        let left = next_event(
+            &mut alice_ws,
+            &format!("channel:{one}"),
+            "VOICE_CHANNEL_USER_LEFT",
+        )
+        .await;
+        let joined = next_event(
+            &mut alice_ws,
+            &format!("channel:{two}"),
+            "VOICE_CHANNEL_USER_JOINED",
+        )
+        .await;
+        assert_eq!(id(&left["data"]["state"]["channel_id"]), one);
+        assert!(version(&left) > first["version"].as_i64().unwrap());
+        assert_eq!(version(&joined), version(&left) + 1);
+        assert_eq!(joined["data"]["state"], moved);
+
+        // A private voice channel's occupants are shown only to those who
+        // may see it: Alice (owner) is told, Carol (not listed) is not.
+        join(&bob_t, hidden).await;
+        next_event(
+            &mut alice_ws,
+            &format!("channel:{hidden}"),
+            "VOICE_CHANNEL_USER_JOINED",
+        )
+        .await;
+        let hidden_id = hidden.to_string();
+        let seen = drain(&mut carol_ws).await;
+        assert!(
+            seen.iter()
+                .all(|e| e["data"]["state"]["channel_id"] != hidden_id.as_str()),
+            "{seen:?}"
+        );
+        let r = api
+            .call(
+                "GET",
+                &format!("/channels/{hidden}/voice"),
+                Some(&carol_t),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 404);
+
+        // Deleting the channel Bob is in tells its observers he left it.
+        let before = join(&bob_t, one).await;
+        next_event(
+            &mut alice_ws,
+            &format!("channel:{one}"),
+            "VOICE_CHANNEL_USER_JOINED",
+        )
+        .await;
+        api.ok(204, "DELETE", &format!("/channels/{one}"), &alice_t, None)
+            .await;
+        let left = next_event(
+            &mut alice_ws,
+            &format!("channel:{one}"),
+            "VOICE_CHANNEL_USER_LEFT",
+        )
+        .await;
+        assert_eq!(id(&left["data"]["state"]["user_id"]), bob);
+        assert!(version(&left) > before["version"].as_i64().unwrap());
+        next_event(
+            &mut alice_ws,
+            &format!("community:{community}"),
+            "CHANNEL_DELETED",
+        )
+        .await;
+        let r = api
+            .call(
+                "PATCH",
+                "/users/@me/voice",
+                Some(&bob_t),
+                Some(json!({"muted": true})),
+            )
+            .await;
+        assert_eq!(r.status, 404, "Bob is in no channel now");
+        let rejoined = join(&bob_t, two).await;
+        assert!(rejoined["version"].as_i64().unwrap() > version(&left));
     })
     .await;
 }

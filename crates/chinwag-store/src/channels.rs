@@ -4,12 +4,23 @@
 use std::collections::{HashMap, HashSet};
 
 use chinwag_protocol::Id;
-use chinwag_protocol::model::{Channel, ChannelKind};
+use chinwag_protocol::model::{Channel, ChannelKind, VoiceState};
 
 use crate::communities::BUMP_PERMISSION_VERSION;
 use crate::error::{Result, StoreError};
 use crate::id::now_ms;
 use crate::store::{BeginWrite as _, Store, placeholders, with_pool, with_writer};
+use crate::voice;
+
+/// A deleted channel, and the voice states its deletion ended.
+#[derive(Debug, Clone)]
+pub struct DeletedChannel {
+    /// The channel as it was.
+    pub channel: Channel,
+    /// Who was in it (a voice channel): their last states, each at the
+    /// version of leaving.
+    pub voice_left: Vec<VoiceState>,
+}
 
 pub(crate) const CHANNEL_COLUMNS: &str =
     "c.id, c.community_id, c.kind, c.name, c.topic, c.position, c.private, c.created_at, c.version";
@@ -185,15 +196,43 @@ impl Store {
         self.channel(id).await
     }
 
-    /// Deletes a channel with its messages; returns the deleted channel.
-    pub async fn delete_channel(&self, id: Id) -> Result<Channel> {
+    /// Deletes a channel with its messages; returns it, with the voice
+    /// states the deletion ended (each user leaves at a new version).
+    pub async fn delete_channel(&self, id: Id) -> Result<DeletedChannel> {
         let channel = self.channel(id).await?;
-        with_writer!(self, pool => sqlx::query("DELETE FROM channels WHERE id = $1")
-            .bind(id.0)
-            .execute(pool)
-            .await
-            .map(drop)?);
-        Ok(channel)
+        let lock = format!("SELECT id FROM channels WHERE id = $1{}", self.row_lock());
+        let leave = format!(
+            "UPDATE voice_states SET version = version + 1 WHERE channel_id = $1 RETURNING {}",
+            voice::COLUMNS
+        );
+        let left: Vec<voice::Row> = with_writer!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            // Locked first on PostgreSQL: a voice join racing the delete
+            // then fails its foreign key check (404) instead of being
+            // cleared below without a version.
+            let found: Option<(i64,)> = sqlx::query_as(&lock)
+                .bind(id.0)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if found.is_none() {
+                return Err(StoreError::NotFound);
+            }
+            let left: Vec<voice::Row> = sqlx::query_as(&leave)
+                .bind(id.0)
+                .fetch_all(&mut *tx)
+                .await?;
+            // The foreign key clears their `channel_id`.
+            sqlx::query("DELETE FROM channels WHERE id = $1")
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            left
+        });
+        Ok(DeletedChannel {
+            channel,
+            voice_left: left.into_iter().filter_map(voice::state).collect(),
+        })
     }
 
     /// A community's channels in list order.

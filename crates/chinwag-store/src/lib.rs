@@ -54,7 +54,7 @@ pub mod voice;
 
 pub use access::{AccessVersions, ChannelAccess, ChannelStanding};
 pub use accounts::{Credentials, NewUser, ProfileUpdate, RefreshToken};
-pub use channels::{ChannelUpdate, NewChannel};
+pub use channels::{ChannelUpdate, DeletedChannel, NewChannel};
 pub use communities::{CommunityUpdate, CreatedCommunity, NewCommunity};
 pub use crypto::{generate_token, hash_password, hash_token, verify_password};
 pub use error::{Result, StoreError};

@@ -188,6 +188,15 @@ impl Store {
         }
     }
 
+    /// `FOR UPDATE` on PostgreSQL, where write transactions run
+    /// concurrently; nothing on SQLite, which runs one at a time.
+    pub(crate) fn row_lock(&self) -> &'static str {
+        match self.backend() {
+            BackendKind::Postgres => " FOR UPDATE",
+            BackendKind::Sqlite => "",
+        }
+    }
+
     /// On SQLite, the lock a message write to `channel` holds from taking
     /// its id to committing; `None` on PostgreSQL, whose nodes take ids
     /// independently anyway.

@@ -9,11 +9,14 @@ use crate::error::Result;
 use crate::id::now_ms;
 use crate::store::{BeginWrite as _, Store, with_pool, with_writer};
 
-type Row = (i64, Option<i64>, Option<i64>, bool, bool, i64, i64);
+/// A `voice_states` row, as [`COLUMNS`] reads it.
+pub(crate) type Row = (i64, Option<i64>, Option<i64>, bool, bool, i64, i64);
 
-const COLUMNS: &str = "user_id, channel_id, community_id, muted, deafened, joined_at, version";
+pub(crate) const COLUMNS: &str =
+    "user_id, channel_id, community_id, muted, deafened, joined_at, version";
 
-fn state(r: Row) -> Option<VoiceState> {
+/// The state in a row; `None` while the user is in no channel.
+pub(crate) fn state(r: Row) -> Option<VoiceState> {
     Some(VoiceState {
         user_id: Id(r.0),
         channel_id: Id(r.1?),
@@ -58,7 +61,11 @@ impl Store {
         Ok(rows.into_iter().filter_map(state).collect())
     }
 
-    /// Puts a user in a voice channel or DM call (leaving any other).
+    /// Puts a user in a voice channel or DM call (leaving any other). A
+    /// move from another channel takes two versions: one for leaving it
+    /// (`left`), the next for the join. The user's row is read and written
+    /// in one transaction (locked on PostgreSQL), so concurrent changes of
+    /// one user's voice state queue instead of sharing a version.
     pub async fn voice_join(
         &self,
         user_id: Id,
@@ -67,36 +74,49 @@ impl Store {
         muted: bool,
         deafened: bool,
     ) -> Result<VoiceJoin> {
-        let before = self.voice_state(user_id).await?;
         let now = now_ms();
-        with_writer!(self, pool => {
+        let select = format!(
+            "SELECT {COLUMNS} FROM voice_states WHERE user_id = $1{}",
+            self.row_lock()
+        );
+        let update = format!(
+            "UPDATE voice_states SET channel_id = $2, community_id = $3, muted = $4, deafened = $5,
+                joined_at = $6, version = version + $7
+             WHERE user_id = $1 RETURNING {COLUMNS}"
+        );
+        let (before, after): (Row, Row) = with_writer!(self, pool => {
             let mut tx = pool.begin_write().await?;
+            // A row to lock: users who never joined voice have none.
             sqlx::query(
-                "INSERT INTO voice_states (user_id, channel_id, community_id, muted, deafened, joined_at, version)
-                 VALUES ($1, $2, $3, $4, $5, $6, 1)
-                 ON CONFLICT (user_id) DO UPDATE SET
-                    channel_id = excluded.channel_id, community_id = excluded.community_id,
-                    muted = excluded.muted, deafened = excluded.deafened,
-                    joined_at = CASE WHEN voice_states.channel_id = excluded.channel_id
-                                THEN voice_states.joined_at ELSE excluded.joined_at END,
-                    version = voice_states.version + 1",
+                "INSERT INTO voice_states (user_id, channel_id, community_id, joined_at, version)
+                 VALUES ($1, NULL, NULL, $2, 0) ON CONFLICT (user_id) DO NOTHING",
             )
             .bind(user_id.0)
-            .bind(channel_id.0)
-            .bind(community_id.map(|c| c.0))
-            .bind(muted)
-            .bind(deafened)
             .bind(now)
             .execute(&mut *tx)
             .await?;
+            let before: Row = sqlx::query_as(&select)
+                .bind(user_id.0)
+                .fetch_one(&mut *tx)
+                .await?;
+            let moving = before.1.is_some_and(|c| c != channel_id.0);
+            let staying = before.1 == Some(channel_id.0);
+            let after: Row = sqlx::query_as(&update)
+                .bind(user_id.0)
+                .bind(channel_id.0)
+                .bind(community_id.map(|c| c.0))
+                .bind(muted)
+                .bind(deafened)
+                .bind(if staying { before.5 } else { now })
+                .bind(if moving { 2_i64 } else { 1 })
+                .fetch_one(&mut *tx)
+                .await?;
             tx.commit().await?;
+            (before, after)
         });
-        let state = self
-            .voice_state(user_id)
-            .await?
-            .ok_or(crate::StoreError::NotFound)?;
-        let left = before.filter(|b| b.channel_id != channel_id).map(|mut b| {
-            b.version = state.version;
+        let state = state(after).ok_or(crate::StoreError::NotFound)?;
+        let left = state_of_other_channel(before, channel_id).map(|mut b| {
+            b.version = state.version - 1;
             b
         });
         Ok(VoiceJoin { state, left })
@@ -109,42 +129,52 @@ impl Store {
         muted: Option<bool>,
         deafened: Option<bool>,
     ) -> Result<Option<VoiceState>> {
-        let n = with_writer!(self, pool => sqlx::query(
+        let sql = format!(
             "UPDATE voice_states SET muted = COALESCE($2, muted), deafened = COALESCE($3, deafened),
                 version = version + 1
-             WHERE user_id = $1 AND channel_id IS NOT NULL",
-        )
-        .bind(user_id.0)
-        .bind(muted)
-        .bind(deafened)
-        .execute(pool)
-        .await?
-        .rows_affected());
-        if n == 0 {
-            return Ok(None);
-        }
-        self.voice_state(user_id).await
+             WHERE user_id = $1 AND channel_id IS NOT NULL RETURNING {COLUMNS}"
+        );
+        let row: Option<Row> = with_writer!(self, pool => sqlx::query_as(&sql)
+            .bind(user_id.0)
+            .bind(muted)
+            .bind(deafened)
+            .fetch_optional(pool)
+            .await?);
+        Ok(row.and_then(state))
     }
 
     /// Takes a user out of voice; returns the state they left (with the
     /// leaving version), `None` if they were in no channel.
     pub async fn voice_leave(&self, user_id: Id) -> Result<Option<VoiceState>> {
-        let Some(mut current) = self.voice_state(user_id).await? else {
-            return Ok(None);
-        };
-        let n = with_writer!(self, pool => sqlx::query(
-            "UPDATE voice_states SET channel_id = NULL, version = version + 1
-             WHERE user_id = $1 AND channel_id = $2",
-        )
-        .bind(user_id.0)
-        .bind(current.channel_id.0)
-        .execute(pool)
-        .await?
-        .rows_affected());
-        if n == 0 {
-            return Ok(None);
-        }
-        current.version += 1;
-        Ok(Some(current))
+        let select = format!(
+            "SELECT {COLUMNS} FROM voice_states WHERE user_id = $1{}",
+            self.row_lock()
+        );
+        let left: Option<Row> = with_writer!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let current: Option<Row> = sqlx::query_as(&select)
+                .bind(user_id.0)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let Some(mut current) = current.filter(|r| r.1.is_some()) else {
+                return Ok(None);
+            };
+            let (version,): (i64,) = sqlx::query_as(
+                "UPDATE voice_states SET channel_id = NULL, version = version + 1
+                 WHERE user_id = $1 RETURNING version",
+            )
+            .bind(user_id.0)
+            .fetch_one(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            current.6 = version;
+            Some(current)
+        });
+        Ok(left.and_then(state))
     }
+}
+
+/// The state in `row` if it is in a channel other than `channel_id`.
+fn state_of_other_channel(row: Row, channel_id: Id) -> Option<VoiceState> {
+    state(row).filter(|s| s.channel_id != channel_id)
 }

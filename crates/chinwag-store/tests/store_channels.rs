@@ -87,7 +87,8 @@ async fn channels_append_to_the_list_and_bump_versions() {
         );
 
         let deleted = store.delete_channel(voice.id).await.unwrap();
-        assert_eq!(deleted.id, voice.id);
+        assert_eq!(deleted.channel.id, voice.id);
+        assert!(deleted.voice_left.is_empty());
         assert!(matches!(
             store.channel(voice.id).await,
             Err(StoreError::NotFound)
