@@ -35,7 +35,7 @@
 //! - [`reactions`]: reactions and pins.
 //! - [`notifications`]: read receipts and notifications.
 //! - [`profiles`]: profile updates.
-//! - [`voice`]: voice presence state and the [`voice::VoiceReaper`].
+//! - [`voice`]: voice presence state.
 //! - [`dms`]: open a DM, create a group DM, list DMs.
 //!
 //! [`Store`]: chinwag_store::Store

@@ -5,11 +5,9 @@
 //! lives in the store, so every node sees the same; each change carries
 //! the user's voice version.
 //!
-//! A user whose connections all drop leaves voice after a grace period
-//! ([`Chat::leave_voice_if_gone`], called by the server's [`VoiceReaper`]).
-
-use std::sync::Arc;
-use std::time::Duration;
+//! A user whose connections all drop leaves voice when presence declares
+//! them offline, after its grace period (the server's presence hook calls
+//! [`Chat::leave_voice`]).
 
 use chinwag_protocol::event::voice::{DmVoiceCallStarted, VoiceStateChanged};
 use chinwag_protocol::model::{ChannelKind, VoiceState};
@@ -135,71 +133,5 @@ impl Chat {
     pub async fn voice_states(&self, user: Id, channel_id: Id) -> Result<Vec<VoiceState>> {
         self.visible_channel(user, channel_id).await?;
         Ok(self.store.voice_states(channel_id).await?)
-    }
-
-    /// Leaves voice for `user` unless `still_connected` says they have a
-    /// connection somewhere.
-    pub async fn leave_voice_if_gone(&self, user: Id, still_connected: bool) -> Result<bool> {
-        if still_connected {
-            return Ok(false);
-        }
-        self.leave_voice(user).await
-    }
-}
-
-/// Takes users out of voice when all their connections are gone for a
-/// grace period. `connected` answers whether a user has a connection
-/// anywhere in the cluster (e.g. the presence registry).
-#[derive(Clone)]
-pub struct VoiceReaper {
-    chat: Chat,
-    grace: Duration,
-    connected: Arc<dyn Fn(Id) -> futures_bool::BoxBool + Send + Sync>,
-}
-
-/// A boxed future answering a yes/no question.
-pub mod futures_bool {
-    /// `Pin<Box<dyn Future<Output = bool> + Send>>`.
-    pub type BoxBool = std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>>;
-}
-
-impl std::fmt::Debug for VoiceReaper {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("VoiceReaper")
-            .field("grace", &self.grace)
-            .finish()
-    }
-}
-
-impl VoiceReaper {
-    /// A reaper with a grace period and a connectivity check.
-    pub fn new(
-        chat: Chat,
-        grace: Duration,
-        connected: impl Fn(Id) -> futures_bool::BoxBool + Send + Sync + 'static,
-    ) -> VoiceReaper {
-        VoiceReaper {
-            chat,
-            grace,
-            connected: Arc::new(connected),
-        }
-    }
-
-    /// Called when one of `user`'s connections ends: after the grace
-    /// period, if they have no connection left, they leave voice.
-    pub fn connection_ended(&self, user: Id) {
-        let this = self.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(this.grace).await;
-            // Boxed so the task stays small while it sleeps: a disconnect
-            // storm parks one of these per connection.
-            Box::pin(async move {
-                let still = (this.connected)(user).await;
-                if let Err(err) = this.chat.leave_voice_if_gone(user, still).await {
-                    tracing::warn!(%err, %user, "voice reaper failed");
-                }
-            })
-            .await;
-        });
     }
 }

@@ -39,7 +39,7 @@ pub use error::HubError;
 pub use frame::SharedFrame;
 pub use hub::{BusMessage, Hub};
 pub use outbox::Outbox;
-pub use presence::PresenceTracker;
+pub use presence::{OfflineHook, PresenceTracker};
 pub use revoked::Revocations;
 pub use room::{RoomId, RoomKind};
 pub use serializer::KeyedSerializer;

@@ -8,6 +8,10 @@
 //! - Each user's changes run under a per-user serializer, and each carries
 //!   the registry version taken atomically with the change: the highest
 //!   version always tells the truth, and a client applies only newer ones.
+//! - After `USER_OFFLINE` the [`OfflineHook`] runs (the server takes the
+//!   user out of voice), and a stopping node waits for the offline checks
+//!   it has pending ([`PresenceTracker::finish_pending`]): they would
+//!   otherwise die with the process, and nothing else would send them.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -17,6 +21,7 @@ use std::time::Duration;
 use chinwag_protocol::event::presence::PresenceChanged;
 use chinwag_protocol::model::{Presence, PresenceStatus};
 use chinwag_protocol::{Event, Id};
+use tokio_util::task::TaskTracker;
 
 use crate::engine::{Engine, PresenceOp, PresenceSnapshot};
 use crate::{ConnId, Hub, HubError, KeyedSerializer, RoomId};
@@ -26,12 +31,18 @@ use crate::{ConnId, Hub, HubError, KeyedSerializer, RoomId};
 pub type PresenceRooms =
     Arc<dyn Fn(Id) -> Pin<Box<dyn Future<Output = Vec<RoomId>> + Send>> + Send + Sync>;
 
+/// Runs for a user after their `USER_OFFLINE` went out.
+pub type OfflineHook = Arc<dyn Fn(Id) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
 /// Tracks presence and publishes its changes.
 pub struct PresenceTracker {
     hub: Hub,
     grace: Duration,
     rooms: PresenceRooms,
+    on_offline: Option<OfflineHook>,
     serializer: KeyedSerializer<Id>,
+    /// The offline checks waiting out their grace period.
+    pending: TaskTracker,
 }
 
 impl std::fmt::Debug for PresenceTracker {
@@ -43,15 +54,23 @@ impl std::fmt::Debug for PresenceTracker {
 }
 
 impl PresenceTracker {
-    /// A tracker publishing through `hub`, waiting `grace` before offline.
-    /// On a distributed engine it also follows the connections reaped from
-    /// dead nodes, so their users go offline too.
-    pub fn new(hub: Hub, grace: Duration, rooms: PresenceRooms) -> Arc<PresenceTracker> {
+    /// A tracker publishing through `hub`, waiting `grace` before offline,
+    /// then running `on_offline`. On a distributed engine it also follows
+    /// the connections reaped from dead nodes, so their users go offline
+    /// too.
+    pub fn new(
+        hub: Hub,
+        grace: Duration,
+        rooms: PresenceRooms,
+        on_offline: Option<OfflineHook>,
+    ) -> Arc<PresenceTracker> {
         let tracker = Arc::new(PresenceTracker {
             hub,
             grace,
             rooms,
+            on_offline,
             serializer: KeyedSerializer::new(),
+            pending: TaskTracker::new(),
         });
         #[cfg(any(feature = "redis", feature = "nats"))]
         if let Some(mut reaped) = tracker.hub.engine().subscribe_reaped() {
@@ -120,15 +139,34 @@ impl PresenceTracker {
     }
 
     /// After the grace period, sends `USER_OFFLINE` if the user has no
-    /// connection left anywhere.
+    /// connection left anywhere, then runs the offline hook.
     fn schedule_offline(self: &Arc<Self>, user: Id) {
         let this = self.clone();
-        tokio::spawn(async move {
+        self.pending.spawn(async move {
             tokio::time::sleep(this.grace).await;
-            if let Err(err) = this.offline_if_gone(user).await {
-                tracing::error!(%user, %err, "presence check failed");
+            match this.offline_if_gone(user).await {
+                Ok(true) => {
+                    if let Some(hook) = &this.on_offline {
+                        hook(user).await;
+                    }
+                }
+                Ok(false) => {}
+                Err(err) => tracing::error!(%user, %err, "presence check failed"),
             }
         });
+    }
+
+    /// Waits for the offline checks already scheduled (a stopping node
+    /// calls this once its connections are closed). Checks scheduled
+    /// meanwhile are waited for too.
+    pub async fn finish_pending(&self) {
+        self.pending.close();
+        self.pending.wait().await;
+    }
+
+    /// Offline checks scheduled and not yet done.
+    pub fn pending(&self) -> usize {
+        self.pending.len()
     }
 
     /// Sets the user's status (online, idle, dnd) while connected; a change
@@ -152,13 +190,16 @@ impl PresenceTracker {
         Ok(presence_of(user, snap, snap.connections == 0))
     }
 
-    async fn offline_if_gone(&self, user: Id) -> Result<(), HubError> {
+    /// Sends `USER_OFFLINE` if the user has no connection anywhere;
+    /// whether it did.
+    async fn offline_if_gone(&self, user: Id) -> Result<bool, HubError> {
         let _turn = self.serializer.lock(user).await;
         let snap = self.hub.engine().presence(user, PresenceOp::Read).await?;
-        if snap.connections == 0 {
+        let gone = snap.connections == 0;
+        if gone {
             self.publish(user, snap, true, None).await;
         }
-        Ok(())
+        Ok(gone)
     }
 
     /// Sends the change to the user's presence rooms (looked up unless

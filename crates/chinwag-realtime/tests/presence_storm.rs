@@ -62,6 +62,7 @@ async fn storm(survivors: usize) -> (PresenceStatus, (Option<(PresenceStatus, i6
         hub.clone(),
         Duration::from_millis(20),
         Arc::new(|_| Box::pin(async { vec![room()] })),
+        None,
     );
     let (observer, mut outbox) = hub.register(Id(7), UserRole::User);
     hub.join(&observer, &room()).await.unwrap();

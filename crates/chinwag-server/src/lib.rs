@@ -22,7 +22,6 @@ pub mod policy;
 pub mod server;
 pub mod state;
 pub mod token_sweeper;
-pub mod voice;
 
 pub use config::Config;
 pub use error::ApiError;

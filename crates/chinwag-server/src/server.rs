@@ -17,6 +17,10 @@ use crate::{AppState, router};
 /// How long shutdown waits for sessions to close.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Beyond the presence grace period, how long a stopping node waits for its
+/// pending offline checks (each also takes the user out of voice).
+pub const OFFLINE_CHECK_MARGIN: Duration = Duration::from_secs(2);
+
 /// A server bound to a listener (tests bind port 0 and read the address).
 #[derive(Debug)]
 pub struct Server {
@@ -67,6 +71,8 @@ pub async fn run(
     let sessions = state.sessions.clone();
     let node = state.hub.node().name().to_string();
     let hub = state.hub.clone();
+    let presence = state.presence.clone();
+    let grace_ms = state.config.presence.offline_grace_ms;
     tokio::spawn(crate::gateway::reaper::run(state.clone()));
     tokio::spawn(crate::token_sweeper::run(state.clone()));
     let app = router(state);
@@ -98,6 +104,22 @@ pub async fn run(
         .is_err()
     {
         tracing::warn!(left = sessions.len(), "drain timeout: sessions still open");
+    }
+    // The offline checks of the users whose connections just closed run
+    // here or nowhere: wait them out, unless they reconnected elsewhere.
+    let pending = presence.pending();
+    if pending > 0 {
+        tracing::info!(pending, "waiting for pending offline checks");
+        let wait = Duration::from_millis(grace_ms) + OFFLINE_CHECK_MARGIN;
+        if tokio::time::timeout(wait, presence.finish_pending())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                left = presence.pending(),
+                "offline checks still pending at exit"
+            );
+        }
     }
     tracing::info!("stopped");
     Ok(())

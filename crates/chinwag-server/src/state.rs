@@ -174,6 +174,7 @@ impl AppState {
         let chat = Chat::new(store, hub.clone()).with_refresh_ttl(config.auth.refresh_ttl_secs);
         let policy = make_policy(&chat);
         let rooms_policy = policy.clone();
+        let voice_chat = chat.clone();
         let presence = PresenceTracker::new(
             hub.clone(),
             Duration::from_millis(config.presence.offline_grace_ms),
@@ -181,6 +182,16 @@ impl AppState {
                 let policy = rooms_policy.clone();
                 Box::pin(async move { policy.presence_rooms(user).await })
             }),
+            // A user gone from every node leaves voice too, whichever node
+            // saw the last connection go (or reaped it from a dead node).
+            Some(Arc::new(move |user| {
+                let chat = voice_chat.clone();
+                Box::pin(async move {
+                    if let Err(err) = chat.leave_voice(user).await {
+                        tracing::warn!(%err, %user, "leaving voice after going offline failed");
+                    }
+                })
+            })),
         );
         tracing::info!(node = hub.node().name(), engine = %config.engine, "hub started");
         let throttle = Throttle::new(

@@ -5,69 +5,16 @@
 #[path = "support/mod.rs"]
 mod support;
 
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
 use chinwag_protocol::Id;
 use chinwag_protocol::model::UserRole;
 use chinwag_server::auth::TokenKeys;
 use chinwag_testkit::Backend;
 use serde_json::{Value, json};
-use support::{Client, SECRET, TempDir};
+use support::process::{Node, spawn_node};
+use support::{Client, SECRET};
 
 const EVENTS: u64 = 300;
 const ROOM: &str = "topic:public.failover";
-
-struct Node {
-    child: Child,
-    addr: SocketAddr,
-    _dir: TempDir,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-}
-
-async fn spawn_node(engine: &str, prefix: &str, name: &str) -> Node {
-    let addr = free_port();
-    let dir = TempDir::new();
-    let child = Command::new(env!("CARGO_BIN_EXE_chinwag"))
-        .args(["serve", "--listen", &addr.to_string(), "--engine", engine])
-        .args(["--node-name", name, "--data-dir"])
-        .arg(&dir.0)
-        .env("CHINWAG_AUTH__JWT_SECRET", SECRET)
-        .env("CHINWAG_ENGINE_PREFIX", prefix)
-        .env("CHINWAG_GATEWAY__RATE_PER_SEC", "100000")
-        .env("CHINWAG_GATEWAY__RATE_BURST", "100000")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start chinwag");
-    // Owned by `Node` at once, so every exit path kills and reaps it.
-    let node = Node {
-        child,
-        addr,
-        _dir: dir,
-    };
-    for _ in 0..200 {
-        if tokio::net::TcpStream::connect(addr).await.is_ok() {
-            return node;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("node {name} did not start");
-}
 
 async fn connect(node: &Node, user: i64, resume: Option<Value>) -> Client {
     let keys = TokenKeys::new(SECRET.as_bytes(), 3600);

@@ -84,6 +84,16 @@ pub struct PgSchema {
 }
 
 impl PgSchema {
+    /// A URL whose connections use the schema (it passes `search_path` in
+    /// the connection's `options`), for a server process to open.
+    pub fn url(&self) -> String {
+        let sep = if self.url.contains('?') { '&' } else { '?' };
+        format!(
+            "{}{sep}options=-c%20search_path%3D{}",
+            self.url, self.schema
+        )
+    }
+
     /// Another store on the same schema, as a second node would open it.
     pub async fn open_another(&self) -> Store {
         let pool = schema_pool(&self.url, &self.schema).await;

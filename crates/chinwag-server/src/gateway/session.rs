@@ -322,8 +322,8 @@ pub(super) enum Flow {
 }
 
 impl Session {
-    /// Clean-up after the connection ends: leave every room, tell presence,
-    /// and let the voice reaper check on the user later.
+    /// Clean-up after the connection ends: leave every room and tell
+    /// presence (which takes the user out of voice once they are offline).
     async fn end(self) {
         let state = &self.state;
         let user = self.who.user_id;
@@ -331,7 +331,6 @@ impl Session {
         if let Err(err) = state.presence.disconnected(user, self.conn.id()).await {
             tracing::error!(%err, "presence update on disconnect failed");
         }
-        crate::voice::connection_ended(state, user);
         tracing::debug!(conn = %self.conn.id(), "connection closed");
     }
 

@@ -1,6 +1,8 @@
 //! Shared test harness: a real server on port 0 and real WebSocket clients.
 #![allow(dead_code)]
 
+pub mod process;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
