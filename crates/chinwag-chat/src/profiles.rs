@@ -32,8 +32,9 @@ impl ProfileChange {
 }
 
 impl Chat {
-    /// Changes the caller's profile; emits `USER_PROFILE_UPDATED`. An
-    /// empty change returns the profile as it is.
+    /// Changes the caller's profile; emits `USER_PROFILE_UPDATED`. A
+    /// change that sets nothing new (`{}`, or only current values) returns
+    /// the profile as it is, bumping no version and emitting nothing.
     pub async fn update_profile(&self, user: Id, change: ProfileChange) -> Result<User> {
         if change.is_empty() {
             return self.user(user).await;
@@ -50,16 +51,18 @@ impl Chat {
             Some(bio) => Some(validate::text("bio", bio)?),
             None => None,
         };
+        let update = ProfileUpdate {
+            display_name,
+            avatar_url,
+            bio,
+        };
+        let current = self.user(user).await?;
+        if changes_nothing(&update, &current) {
+            return Ok(current);
+        }
         let updated = self
             .store
-            .update_profile(
-                user,
-                ProfileUpdate {
-                    display_name,
-                    avatar_url,
-                    bio,
-                },
-            )
+            .update_profile(user, update)
             .await
             .or_not_found("user")?;
         let event = Event::UserProfileUpdated(UserProfileUpdated {
@@ -73,4 +76,18 @@ impl Chat {
         }
         Ok(updated)
     }
+}
+
+/// Whether `update` would set every field it names to what `user` holds
+/// (after validation: a blank bio is a cleared one).
+fn changes_nothing(update: &ProfileUpdate, user: &User) -> bool {
+    update
+        .display_name
+        .as_ref()
+        .is_none_or(|name| *name == user.display_name)
+        && update
+            .avatar_url
+            .as_ref()
+            .is_none_or(|url| *url == user.avatar_url)
+        && update.bio.as_ref().is_none_or(|bio| *bio == user.bio)
 }

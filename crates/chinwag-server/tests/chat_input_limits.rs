@@ -349,7 +349,7 @@ async fn reactions_need_a_printable_emoji_and_stop_at_twenty() {
 }
 
 #[tokio::test]
-async fn an_empty_profile_patch_changes_nothing() {
+async fn a_profile_patch_that_sets_nothing_new_changes_nothing() {
     each_backend(|server| async move {
         // Own the server (not just its address) so it lives to the end.
         let server = server;
@@ -377,6 +377,23 @@ async fn an_empty_profile_patch_changes_nothing() {
             )
             .await;
         assert!(changed["version"].as_i64() > before["version"].as_i64());
+        // Setting only current values is no change either.
+        let same = api
+            .ok(
+                200,
+                "PATCH",
+                "/users/@me",
+                &alice_t,
+                Some(json!({"display_name": changed["display_name"], "bio": "hi", "avatar_url": null})),
+            )
+            .await;
+        assert_eq!(same, changed);
+        let events = drain(&mut ws).await;
+        let updates = events
+            .iter()
+            .filter(|e| e["type"] == "USER_PROFILE_UPDATED" && e["room"] == format!("user:{alice}"))
+            .count();
+        assert_eq!(updates, 1, "only the real change: {events:?}");
     })
     .await;
 }
