@@ -1,6 +1,7 @@
 //! Profiles: a user changes their display name, avatar URL and bio.
 //! `USER_PROFILE_UPDATED` goes to the user's own `user:` room and to every
-//! `community:` and `dm:` room they are in.
+//! `community:` and `dm:` room they are in, and whoever got it may read the
+//! new profile ([`Chat::profile`]).
 
 use chinwag_protocol::event::profile::UserProfileUpdated;
 use chinwag_protocol::model::User;
@@ -9,7 +10,7 @@ use chinwag_realtime::RoomId;
 use chinwag_store::ProfileUpdate;
 
 use crate::chat::Chat;
-use crate::error::{OrNotFound as _, Result};
+use crate::error::{ChatError, OrNotFound as _, Result};
 use crate::validate;
 
 /// A profile change; `None` fields stay, `Some(None)` clears.
@@ -32,6 +33,16 @@ impl ProfileChange {
 }
 
 impl Chat {
+    /// Another user's profile, for refetching after `USER_PROFILE_UPDATED`:
+    /// visible to the user and to those who share a community or a DM
+    /// with them; `NOT_FOUND` to anyone else (whether or not they exist).
+    pub async fn profile(&self, viewer: Id, user: Id) -> Result<User> {
+        if viewer != user && !self.store.share_a_space(viewer, user).await? {
+            return Err(ChatError::NotFound("user"));
+        }
+        self.user(user).await
+    }
+
     /// Changes the caller's profile; emits `USER_PROFILE_UPDATED`. A
     /// change that sets nothing new (`{}`, or only current values) returns
     /// the profile as it is, bumping no version and emitting nothing.

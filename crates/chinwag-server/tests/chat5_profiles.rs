@@ -1,6 +1,8 @@
 //! Profiles over real sockets: USER_PROFILE_UPDATED reaches the user's own
 //! room and every community and DM room they are in, and nobody who shares
-//! none of them. Runs on SQLite and, when configured, PostgreSQL.
+//! none of them; those who got it can read the profile with
+//! `GET /users/{id}`, nobody else. Runs on SQLite and, when configured,
+//! PostgreSQL.
 
 #[path = "chat_support.rs"]
 mod chat_support;
@@ -15,7 +17,7 @@ async fn profile_updates_reach_shared_rooms_only() {
         let (alice, alice_t) = api.register("alice").await;
         let (bob, bob_t) = api.register("bob").await;
         let (carol, carol_t) = api.register("carol").await;
-        let (dave, _dave_t) = api.register("dave").await;
+        let (dave, dave_t) = api.register("dave").await;
         let community = api.community(&alice_t, "Guild").await;
         let code = api.invite(&alice_t, community).await;
         api.join(&bob_t, &code).await;
@@ -53,6 +55,18 @@ async fn profile_updates_reach_shared_rooms_only() {
         assert_eq!(r.status, 400);
         let me = api.ok(200, "GET", "/users/@me", &alice_t, None).await;
         assert_eq!(me["display_name"], "Alice A.");
+
+        // Whoever got the event can refetch the profile; nobody else can.
+        for token in [&alice_t, &bob_t, &carol_t] {
+            let seen = api.ok(200, "GET", &format!("/users/{alice}"), token, None).await;
+            assert_eq!(seen, me);
+        }
+        let r = api.call("GET", &format!("/users/{alice}"), Some(&dave_t), None).await;
+        assert_eq!(r.status, 404);
+        let r = api.call("GET", "/users/999999", Some(&alice_t), None).await;
+        assert_eq!(r.status, 404);
+        let r = api.call("GET", "/users/abc", Some(&alice_t), None).await;
+        assert_eq!(r.status, 400);
     })
     .await;
 }

@@ -169,6 +169,25 @@ impl Store {
         Ok(row.is_some())
     }
 
+    /// Whether two users share a community or a DM (a user shares with
+    /// themself only through those too).
+    pub async fn share_a_space(&self, a: Id, b: Id) -> Result<bool> {
+        let row: Option<(i64,)> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT CAST(1 AS BIGINT) FROM members x JOIN members y ON y.community_id = x.community_id
+               WHERE x.user_id = $1 AND y.user_id = $2
+             UNION ALL
+             SELECT CAST(1 AS BIGINT) FROM channel_recipients x
+               JOIN channel_recipients y ON y.channel_id = x.channel_id
+               WHERE x.user_id = $1 AND y.user_id = $2
+             LIMIT 1",
+        )
+        .bind(a.0)
+        .bind(b.0)
+        .fetch_optional(pool)
+        .await?);
+        Ok(row.is_some())
+    }
+
     /// The role ids a member holds, besides @everyone.
     pub async fn member_role_ids(&self, community_id: Id, user_id: Id) -> Result<Vec<Id>> {
         let rows: Vec<(i64,)> = with_pool!(self, pool => sqlx::query_as(

@@ -1,13 +1,14 @@
-//! Profiles: `PATCH /users/@me` (routed next to `GET /users/@me` in
-//! [`super::auth`]).
+//! Profiles: `PATCH /users/@me` and `GET /users/{user_id}` (routed next
+//! to `GET /users/@me` in [`super::auth`]).
 
 use axum::extract::State;
 use axum::response::Json;
 use chinwag_chat::profiles::ProfileChange;
+use chinwag_protocol::Id;
 use chinwag_protocol::model::User;
 use serde::Deserialize;
 
-use super::extract::{Auth, Body, nullable};
+use super::extract::{Auth, Body, Param, nullable};
 use crate::{ApiError, AppState};
 
 /// `PATCH /users/@me` body: absent fields stay, `null` clears.
@@ -36,4 +37,13 @@ pub async fn update_me(
         bio: body.bio,
     };
     Ok(Json(state.chat.update_profile(auth.user, change).await?))
+}
+
+/// Another user's profile (sharing a community or a DM with them).
+pub async fn read(
+    State(state): State<AppState>,
+    auth: Auth,
+    Param(user_id): Param<Id>,
+) -> Result<Json<User>, ApiError> {
+    Ok(Json(state.chat.profile(auth.user, user_id).await?))
 }
