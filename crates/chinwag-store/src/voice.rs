@@ -99,8 +99,8 @@ impl Store {
                 .bind(user_id.0)
                 .fetch_one(&mut *tx)
                 .await?;
-            let moving = before.1.is_some_and(|c| c != channel_id.0);
             let staying = before.1 == Some(channel_id.0);
+            let moving = before.1.is_some() && !staying;
             let after: Row = sqlx::query_as(&update)
                 .bind(user_id.0)
                 .bind(channel_id.0)
@@ -114,8 +114,9 @@ impl Store {
             tx.commit().await?;
             (before, after)
         });
+        let left = state(before).filter(|b| b.channel_id != channel_id);
         let state = state(after).ok_or(crate::StoreError::NotFound)?;
-        let left = state_of_other_channel(before, channel_id).map(|mut b| {
+        let left = left.map(|mut b| {
             b.version = state.version - 1;
             b
         });
@@ -172,9 +173,4 @@ impl Store {
         });
         Ok(left.and_then(state))
     }
-}
-
-/// The state in `row` if it is in a channel other than `channel_id`.
-fn state_of_other_channel(row: Row, channel_id: Id) -> Option<VoiceState> {
-    state(row).filter(|s| s.channel_id != channel_id)
 }
