@@ -9,8 +9,27 @@
 #[path = "chat_support.rs"]
 mod chat_support;
 
+use chat_support::support::Client;
 use chat_support::{Api, drain, each_backend, id, next_event};
-use serde_json::json;
+use serde_json::{Value, json};
+
+/// Creates a voice channel; its id.
+async fn voice_channel(api: &Api, token: &str, community: i64, name: &str, private: bool) -> i64 {
+    id(&api
+        .ok(
+            201,
+            "POST",
+            &format!("/communities/{community}/channels"),
+            token,
+            Some(json!({"name": name, "kind": "voice", "private": private})),
+        )
+        .await["id"])
+}
+
+/// The next `ty` event in a voice channel's room.
+async fn voice_event(client: &mut Client, channel: i64, ty: &str) -> Value {
+    next_event(client, &format!("channel:{channel}"), ty).await
+}
 
 #[tokio::test]
 async fn voice_state_events_and_reaping() {
@@ -21,15 +40,7 @@ async fn voice_state_events_and_reaping() {
         let (carol, carol_t) = api.register("carol").await;
         let community = api.community(&alice_t, "Guild").await;
         let text = api.channel(&alice_t, community, "general", false).await;
-        let lounge = id(&api
-            .ok(
-                201,
-                "POST",
-                &format!("/communities/{community}/channels"),
-                &alice_t,
-                Some(json!({"name": "lounge", "kind": "voice"})),
-            )
-            .await["id"]);
+        let lounge = voice_channel(&api, &alice_t, community, "lounge", false).await;
         let code = api.invite(&alice_t, community).await;
         api.join(&bob_t, &code).await;
         let croom = format!("channel:{lounge}");
@@ -175,23 +186,9 @@ async fn moves_private_channels_and_deletion_keep_voice_caches_true() {
         let (bob, bob_t) = api.register("bob").await;
         let (carol, carol_t) = api.register("carol").await;
         let community = api.community(&alice_t, "Guild").await;
-        let voice = |name: &'static str, private: bool| {
-            let (api, alice_t) = (&api, &alice_t);
-            async move {
-                id(&api
-                    .ok(
-                        201,
-                        "POST",
-                        &format!("/communities/{community}/channels"),
-                        alice_t,
-                        Some(json!({"name": name, "kind": "voice", "private": private})),
-                    )
-                    .await["id"])
-            }
-        };
-        let one = voice("one", false).await;
-        let two = voice("two", false).await;
-        let hidden = voice("hidden", true).await;
+        let one = voice_channel(&api, &alice_t, community, "one", false).await;
+        let two = voice_channel(&api, &alice_t, community, "two", false).await;
+        let hidden = voice_channel(&api, &alice_t, community, "hidden", true).await;
         let code = api.invite(&alice_t, community).await;
         api.join(&bob_t, &code).await;
         api.join(&carol_t, &code).await;
@@ -215,25 +212,10 @@ async fn moves_private_channels_and_deletion_keep_voice_caches_true() {
         // A move leaves at one version and joins at the next: a client that
         // applies only newer versions keeps both.
         let first = join(&bob_t, one).await;
-        next_event(
-            &mut alice_ws,
-            &format!("channel:{one}"),
-            "VOICE_CHANNEL_USER_JOINED",
-        )
-        .await;
+        voice_event(&mut alice_ws, one, "VOICE_CHANNEL_USER_JOINED").await;
         let moved = join(&bob_t, two).await;
-        let left = next_event(
-            &mut alice_ws,
-            &format!("channel:{one}"),
-            "VOICE_CHANNEL_USER_LEFT",
-        )
-        .await;
-        let joined = next_event(
-            &mut alice_ws,
-            &format!("channel:{two}"),
-            "VOICE_CHANNEL_USER_JOINED",
-        )
-        .await;
+        let left = voice_event(&mut alice_ws, one, "VOICE_CHANNEL_USER_LEFT").await;
+        let joined = voice_event(&mut alice_ws, two, "VOICE_CHANNEL_USER_JOINED").await;
         assert_eq!(id(&left["data"]["state"]["channel_id"]), one);
         assert!(version(&left) > first["version"].as_i64().unwrap());
         assert_eq!(version(&joined), version(&left) + 1);
@@ -242,12 +224,7 @@ async fn moves_private_channels_and_deletion_keep_voice_caches_true() {
         // A private voice channel's occupants are shown only to those who
         // may see it: Alice (owner) is told, Carol (not listed) is not.
         join(&bob_t, hidden).await;
-        next_event(
-            &mut alice_ws,
-            &format!("channel:{hidden}"),
-            "VOICE_CHANNEL_USER_JOINED",
-        )
-        .await;
+        voice_event(&mut alice_ws, hidden, "VOICE_CHANNEL_USER_JOINED").await;
         let hidden_id = hidden.to_string();
         let seen = drain(&mut carol_ws).await;
         assert!(
@@ -267,20 +244,10 @@ async fn moves_private_channels_and_deletion_keep_voice_caches_true() {
 
         // Deleting the channel Bob is in tells its observers he left it.
         let before = join(&bob_t, one).await;
-        next_event(
-            &mut alice_ws,
-            &format!("channel:{one}"),
-            "VOICE_CHANNEL_USER_JOINED",
-        )
-        .await;
+        voice_event(&mut alice_ws, one, "VOICE_CHANNEL_USER_JOINED").await;
         api.ok(204, "DELETE", &format!("/channels/{one}"), &alice_t, None)
             .await;
-        let left = next_event(
-            &mut alice_ws,
-            &format!("channel:{one}"),
-            "VOICE_CHANNEL_USER_LEFT",
-        )
-        .await;
+        let left = voice_event(&mut alice_ws, one, "VOICE_CHANNEL_USER_LEFT").await;
         assert_eq!(id(&left["data"]["state"]["user_id"]), bob);
         assert!(version(&left) > before["version"].as_i64().unwrap());
         next_event(
