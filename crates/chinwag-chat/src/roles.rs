@@ -201,13 +201,15 @@ impl Chat {
         Ok(role)
     }
 
-    /// Deletes a role below the caller; emits `ROLE_DELETED` and resyncs
-    /// its former holders.
+    /// Deletes a role below the caller whose bits the caller holds; emits
+    /// `ROLE_DELETED` and resyncs its former holders.
     pub async fn delete_role(&self, user: Id, role_id: Id) -> Result<()> {
-        let (_, role) = self.managed_role(user, role_id).await?;
+        let (standing, role) = self.managed_role(user, role_id).await?;
         if role.id == role.community_id {
             return Err(ChatError::invalid("@everyone cannot be deleted"));
         }
+        // Taking bits away from its holders is granting them, reversed.
+        Self::grantable(&standing, role.permissions)?;
         let community_id = role.community_id;
         let affected = self.role_holders(community_id, &role).await?;
         let before = self.snapshot(community_id, &affected).await?;
@@ -224,7 +226,8 @@ impl Chat {
         Ok(())
     }
 
-    /// Gives `target` a role; emits `ROLE_ASSIGNED` when newly assigned.
+    /// Gives `target` a role below the caller whose bits the caller holds;
+    /// emits `ROLE_ASSIGNED` when newly assigned.
     pub async fn assign_role(
         &self,
         user: Id,
@@ -236,7 +239,8 @@ impl Chat {
             .await
     }
 
-    /// Takes a role from `target`; emits `ROLE_UNASSIGNED` when it was held.
+    /// Takes a role (below the caller, bits the caller holds) from
+    /// `target`; emits `ROLE_UNASSIGNED` when it was held.
     pub async fn unassign_role(
         &self,
         user: Id,
@@ -268,6 +272,10 @@ impl Chat {
             return Err(ChatError::NotFound("member"));
         }
         standing.outranks(i64::from(role.position), "roles")?;
+        // Handing out (or taking back) a role grants its bits: without this
+        // a MANAGE_ROLES holder could assign themselves a lower role that
+        // carries ADMINISTRATOR.
+        Self::grantable(&standing, role.permissions)?;
         if target != user {
             let target_rank = self.rank(&standing.community, target).await?;
             standing.outranks(target_rank, "members")?;

@@ -340,3 +340,79 @@ async fn roles_overrides_and_hierarchy() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_role_manager_hands_out_and_takes_back_only_bits_they_hold() {
+    each_backend(|server| async move {
+        // Own the server (not just its address) so it lives to the end.
+        let server = server;
+        let api = Api { addr: server.addr };
+        let Guild {
+            alice: (_, alice_t),
+            bob: (bob, bob_t),
+            carol: (carol, carol_t),
+            community,
+            ..
+        } = api.guild().await;
+        let role = |token: &str, name: &str, permissions: u64, position: i64| {
+            let (api, token, body) = (
+                &api,
+                token.to_owned(),
+                json!({"name": name, "permissions": permissions, "position": position}),
+            );
+            async move {
+                let path = format!("/communities/{community}/roles");
+                id(&api.ok(201, "POST", &path, &token, Some(body)).await["id"])
+            }
+        };
+        let assignment =
+            |user: i64, role: i64| format!("/communities/{community}/members/{user}/roles/{role}");
+        let permissions = |token: String| {
+            let api = &api;
+            async move {
+                let path = format!("/communities/{community}/permissions");
+                api.ok(200, "GET", &path, &token, None).await["permissions"].clone()
+            }
+        };
+        let moderator = role(&alice_t, "Mod", MANAGE_ROLES, 10).await;
+        let admin = role(&alice_t, "BotAdmin", ADMINISTRATOR, 2).await;
+        let manager = role(&alice_t, "Manager", MANAGE_COMMUNITY, 3).await;
+        api.ok(204, "PUT", &assignment(bob, moderator), &alice_t, None)
+            .await;
+        api.ok(204, "PUT", &assignment(carol, manager), &alice_t, None)
+            .await;
+        let bob_before = permissions(bob_t.clone()).await;
+
+        // Lower roles, but bits Bob lacks: he can neither hand them out
+        // (to himself or anyone) nor take them back or delete them.
+        for (user, role) in [(bob, admin), (carol, admin), (bob, manager)] {
+            let r = api
+                .call("PUT", &assignment(user, role), Some(&bob_t), None)
+                .await;
+            assert_eq!(r.status, 403, "assign {role} to {user}: {:?}", r.body);
+        }
+        let r = api
+            .call("DELETE", &assignment(carol, manager), Some(&bob_t), None)
+            .await;
+        assert_eq!(r.status, 403, "{:?}", r.body);
+        let r = api
+            .call("DELETE", &format!("/roles/{manager}"), Some(&bob_t), None)
+            .await;
+        assert_eq!(r.status, 403, "{:?}", r.body);
+        assert_eq!(permissions(bob_t.clone()).await, bob_before);
+        assert_eq!(
+            permissions(carol_t.clone()).await,
+            json!(EVERYONE_DEFAULT | MANAGE_COMMUNITY)
+        );
+
+        // A role whose bits he holds is his to hand out and take back.
+        let greeter = role(&bob_t, "Greeter", MANAGE_ROLES, 1).await;
+        api.ok(204, "PUT", &assignment(carol, greeter), &bob_t, None)
+            .await;
+        api.ok(204, "DELETE", &assignment(carol, greeter), &bob_t, None)
+            .await;
+        api.ok(204, "DELETE", &format!("/roles/{greeter}"), &bob_t, None)
+            .await;
+    })
+    .await;
+}
