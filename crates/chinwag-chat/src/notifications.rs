@@ -8,10 +8,13 @@
 //! recipient and message, mention first); each emits `NEW_NOTIFICATION`.
 //! Marking notifications read emits `NOTIFICATION_READ`.
 
+use std::collections::HashSet;
+
 use chinwag_protocol::event::notification::{NewNotification, NotificationRead};
 use chinwag_protocol::event::read_state::ReadReceiptUpdated;
 use chinwag_protocol::model::{Channel, Message, Notification, NotificationKind, ReadState};
 use chinwag_protocol::{Event, Id};
+use chinwag_realtime::RoomId;
 use chinwag_store::NewNotification as StoreNotification;
 
 use crate::chat::Chat;
@@ -49,9 +52,17 @@ impl Chat {
         Ok(self.store.read_state(user, channel_id).await?)
     }
 
-    /// Every stored read state of the caller.
+    /// The caller's stored read states in the channels and DMs it sees
+    /// now (a channel it can no longer see is left out: its counts would tell
+    /// of activity there).
     pub async fn read_states(&self, user: Id) -> Result<Vec<ReadState>> {
-        Ok(self.store.read_states(user).await?)
+        let seen: HashSet<RoomId> = self.rooms_for(user).await?.into_iter().collect();
+        let mut states = self.store.read_states(user).await?;
+        states.retain(|s| {
+            seen.contains(&RoomId::channel(s.channel_id))
+                || seen.contains(&RoomId::dm(s.channel_id))
+        });
+        Ok(states)
     }
 
     /// A page of the caller's notifications, newest first.

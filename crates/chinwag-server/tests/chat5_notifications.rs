@@ -2,7 +2,8 @@
 //! and NEW_NOTIFICATION / NOTIFICATION_READ reach only the user's own
 //! `user:` room; mentions of a user who cannot see the channel create
 //! nothing; thread replies notify the parent's author; DMs notify the
-//! other participants. Runs on SQLite and, when configured, PostgreSQL.
+//! other participants; the read-state list leaves out channels the user
+//! no longer sees. Runs on SQLite and, when configured, PostgreSQL.
 
 #[path = "chat_support.rs"]
 mod chat_support;
@@ -181,6 +182,66 @@ async fn receipts_and_notifications_reach_only_their_user() {
             .ok(200, "GET", "/users/@me/read-states", &bob_t, None)
             .await;
         assert_eq!(states.as_array().unwrap().len(), 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn read_states_of_channels_no_longer_seen_are_left_out() {
+    each_backend(|server| async move {
+        // Own the server (not just its address) so it lives to the end.
+        let server = server;
+        let api = Api { addr: server.addr };
+        let Guild {
+            alice: (_, alice_t),
+            bob: (bob, bob_t),
+            general,
+            staff,
+            ..
+        } = api.guild().await;
+        for channel in [general, staff] {
+            let message = api.send(&alice_t, channel, "hello").await;
+            let path = format!("/channels/{channel}/read");
+            let body = json!({"message_id": message["id"]});
+            api.ok(200, "PUT", &path, &bob_t, Some(body)).await;
+        }
+        let channels = |states: serde_json::Value| -> Vec<i64> {
+            states
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| id(&s["channel_id"]))
+                .collect()
+        };
+        let states = api
+            .ok(200, "GET", "/users/@me/read-states", &bob_t, None)
+            .await;
+        assert_eq!(channels(states), [general, staff]);
+
+        // Staff turns private without Bob; what happens there stays hidden.
+        let path = format!("/channels/{staff}");
+        api.ok(
+            200,
+            "PATCH",
+            &path,
+            &alice_t,
+            Some(json!({"private": true})),
+        )
+        .await;
+        api.send(&alice_t, staff, &format!("<@{bob}> news")).await;
+        let states = api
+            .ok(200, "GET", "/users/@me/read-states", &bob_t, None)
+            .await;
+        assert_eq!(channels(states), [general]);
+        let r = api
+            .call(
+                "GET",
+                &format!("/channels/{staff}/read"),
+                Some(&bob_t),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 404);
     })
     .await;
 }
