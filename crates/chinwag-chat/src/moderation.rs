@@ -203,15 +203,8 @@ impl Chat {
     /// After a member leaves a community: they leave its voice channels,
     /// and their connections should re-authenticate.
     async fn after_removal(&self, community_id: Id, target: Id) {
-        match self.store.voice_state(target).await {
-            Ok(Some(state)) if state.community_id == Some(community_id) => {
-                if let Err(err) = self.leave_voice(target).await {
-                    tracing::warn!(%err, "leaving voice after removal failed");
-                }
-            }
-            Ok(_) => {}
-            Err(err) => tracing::warn!(%err, "reading voice state failed"),
-        }
+        self.leave_voice_if(target, |state| state.community_id == Some(community_id))
+            .await;
         if let Err(err) = self
             .hub
             .require_reauth(target, crate::permissions::PERMISSIONS_CHANGED)

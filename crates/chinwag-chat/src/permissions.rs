@@ -293,8 +293,9 @@ impl Chat {
     }
 
     /// After a change: joins each snapshotted user to the channel rooms
-    /// they gained, removes them from those they lost, and asks those
-    /// whose permissions changed to re-authenticate.
+    /// they gained, removes them from those they lost (and from voice in
+    /// one of them), and asks those whose permissions changed to
+    /// re-authenticate.
     pub(crate) async fn resync(&self, community_id: Id, before: HashMap<Id, Snap>) -> Result<()> {
         for (user, old) in before {
             let new = self.snap(community_id, user).await?;
@@ -307,6 +308,14 @@ impl Chat {
             for lost in old.visible.difference(&new.visible) {
                 self.leave_user(user, &RoomId::channel(*lost), ACCESS_REVOKED)
                     .await?;
+            }
+            if !old.visible.is_subset(&new.visible) {
+                // A voice channel they can no longer see, they leave.
+                self.leave_voice_if(user, |state| {
+                    old.visible.contains(&state.channel_id)
+                        && !new.visible.contains(&state.channel_id)
+                })
+                .await;
             }
             self.hub.require_reauth(user, PERMISSIONS_CHANGED).await?;
         }

@@ -129,6 +129,21 @@ impl Chat {
         }
     }
 
+    /// Takes `user` out of voice if their current voice state matches
+    /// `lost` (a community they left, a channel they can no longer see).
+    /// Failures are logged: the caller's change has already happened.
+    pub(crate) async fn leave_voice_if(&self, user: Id, lost: impl Fn(&VoiceState) -> bool) {
+        match self.store.voice_state(user).await {
+            Ok(Some(state)) if lost(&state) => {
+                if let Err(err) = self.leave_voice(user).await {
+                    tracing::warn!(%err, %user, "leaving voice after losing access failed");
+                }
+            }
+            Ok(_) => {}
+            Err(err) => tracing::warn!(%err, %user, "reading voice state failed"),
+        }
+    }
+
     /// Who is in a voice channel or DM call the caller sees.
     pub async fn voice_states(&self, user: Id, channel_id: Id) -> Result<Vec<VoiceState>> {
         self.visible_channel(user, channel_id).await?;

@@ -1,6 +1,7 @@
 //! Voice presence over real sockets: VOICE_CHANNEL_USER_* reach the voice
 //! channel's room (not outsiders, not members a private channel hides
-//! from); DM_VOICE_CALL_STARTED and DM_VOICE_USER_* reach the DM room;
+//! from, and whoever loses sight of their channel leaves it);
+//! DM_VOICE_CALL_STARTED and DM_VOICE_USER_* reach the DM room;
 //! versions grow, a move between channels leaving at one and joining at
 //! the next; deleting a voice channel tells who was in it; a user whose
 //! connections all drop leaves voice after the grace period. Runs on
@@ -241,6 +242,21 @@ async fn moves_private_channels_and_deletion_keep_voice_caches_true() {
             )
             .await;
         assert_eq!(r.status, 404);
+
+        // Taken off the list of the channel he is in, he leaves it.
+        let path = format!("/channels/{hidden}/members/{bob}");
+        api.ok(204, "DELETE", &path, &alice_t, None).await;
+        let left = voice_event(&mut alice_ws, hidden, "VOICE_CHANNEL_USER_LEFT").await;
+        assert_eq!(id(&left["data"]["state"]["user_id"]), bob);
+        let r = api
+            .call(
+                "PATCH",
+                "/users/@me/voice",
+                Some(&bob_t),
+                Some(json!({"muted": true})),
+            )
+            .await;
+        assert_eq!(r.status, 404, "Bob is in no channel");
 
         // Deleting the channel Bob is in tells its observers he left it.
         let before = join(&bob_t, one).await;
