@@ -144,15 +144,20 @@ impl PresenceTracker {
         let this = self.clone();
         self.pending.spawn(async move {
             tokio::time::sleep(this.grace).await;
-            match this.offline_if_gone(user).await {
-                Ok(true) => {
-                    if let Some(hook) = &this.on_offline {
-                        hook(user).await;
+            // Boxed so the task stays small while it sleeps: a disconnect
+            // storm parks one of these per user.
+            Box::pin(async move {
+                match this.offline_if_gone(user).await {
+                    Ok(true) => {
+                        if let Some(hook) = &this.on_offline {
+                            hook(user).await;
+                        }
                     }
+                    Ok(false) => {}
+                    Err(err) => tracing::error!(%user, %err, "presence check failed"),
                 }
-                Ok(false) => {}
-                Err(err) => tracing::error!(%user, %err, "presence check failed"),
-            }
+            })
+            .await;
         });
     }
 
