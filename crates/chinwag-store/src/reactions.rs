@@ -5,7 +5,7 @@ use chinwag_protocol::Id;
 use chinwag_protocol::model::ReactionSummary;
 
 use crate::error::{Result, StoreError};
-use crate::store::{BackendKind, BeginWrite as _, Store, with_writer};
+use crate::store::{BeginWrite as _, Store, with_writer};
 
 /// The longest emoji string accepted (a Unicode sequence or custom name).
 pub const MAX_EMOJI_LEN: usize = 64;
@@ -74,10 +74,7 @@ impl Store {
         let seq = self.next_id();
         // On PostgreSQL an add locks the message row, so that the count of
         // distinct emoji below stays true until this transaction ends.
-        let lock = match (add, self.backend()) {
-            (true, BackendKind::Postgres) => " FOR UPDATE",
-            _ => "",
-        };
+        let lock = if add { self.row_lock() } else { "" };
         let select = format!(
             "SELECT channel_id, community_id, version FROM messages WHERE id = $1 AND deleted = FALSE{lock}"
         );
