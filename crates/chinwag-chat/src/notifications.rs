@@ -23,9 +23,15 @@ use crate::validate;
 
 impl Chat {
     /// Moves the caller's read position in a channel or DM to
-    /// `message_id`; emits `READ_RECEIPT_UPDATED` to `user:{id}`.
+    /// `message_id`; emits `READ_RECEIPT_UPDATED` to `user:{id}`. Marking
+    /// the message already marked changes nothing: the state as it is, no
+    /// new version, no event.
     pub async fn mark_read(&self, user: Id, channel_id: Id, message_id: Id) -> Result<ReadState> {
         self.visible_channel(user, channel_id).await?;
+        let current = self.store.read_state(user, channel_id).await?;
+        if current.last_read_message_id == Some(message_id) {
+            return Ok(current);
+        }
         let state = self
             .store
             .mark_read(user, channel_id, message_id)

@@ -139,6 +139,22 @@ async fn receipts_and_notifications_reach_only_their_user() {
         assert_eq!(ev["data"]["read_state"]["channel_id"], general.to_string());
         assert_eq!(ev["data"]["read_state"]["version"], state["version"]);
         assert!(ev["data"]["read_state"]["mention_count"].is_i64());
+        // Marking the same message again changes nothing.
+        let again = api
+            .ok(
+                200,
+                "PUT",
+                &format!("/channels/{general}/read"),
+                &bob_t,
+                Some(json!({"message_id": m1["id"]})),
+            )
+            .await;
+        assert_eq!(again, state);
+        let seen = drain(&mut bob_ws).await;
+        assert!(
+            seen.iter().all(|e| e["type"] != "READ_RECEIPT_UPDATED"),
+            "{seen:?}"
+        );
         api.ok(
             200,
             "PUT",
