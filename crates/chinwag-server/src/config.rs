@@ -37,6 +37,11 @@ pub struct Config {
     /// readers: writes go through one more connection, and WAL checkpoints
     /// through another. Default 8.
     pub database_max_connections: u32,
+    /// How long a client may take to send a request's headers, and how
+    /// long an idle keep-alive HTTP connection stays open. A socket that
+    /// sends nothing is closed after it. 0 turns the deadline off (not
+    /// for a server facing the internet). Default 10000.
+    pub header_read_timeout_ms: u64,
     /// Engine URL: `memory` (default), `redis://...` or `nats://...`.
     pub engine: String,
     /// Namespace for the engine's keys and subjects; every node of one
@@ -61,6 +66,7 @@ impl Default for Config {
             node_name: None,
             database_url: None,
             database_max_connections: 8,
+            header_read_timeout_ms: 10_000,
             engine: "memory".into(),
             engine_prefix: "chinwag".into(),
             auth: AuthConfig::default(),

@@ -13,6 +13,7 @@
 //! - [`server`]: [`run`] with graceful shutdown.
 //! - [`token_sweeper`]: deletes long-expired refresh tokens, hourly.
 
+pub mod accept;
 pub mod auth;
 pub mod config;
 pub mod error;

@@ -8,7 +8,6 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use axum::serve::ListenerExt as _;
 use chinwag_protocol::CloseCode;
 use tokio::net::{TcpListener, TcpSocket};
 
@@ -73,6 +72,7 @@ pub async fn run(
     let hub = state.hub.clone();
     let presence = state.presence.clone();
     let grace_ms = state.config.presence.offline_grace_ms;
+    let header_timeout = Duration::from_millis(state.config.header_read_timeout_ms);
     tokio::spawn(crate::gateway::reaper::run(state.clone()));
     tokio::spawn(crate::token_sweeper::run(state.clone()));
     let app = router(state);
@@ -84,20 +84,7 @@ pub async fn run(
         signal.cancel();
         hub.close_all(CloseCode::ServerShutdown);
     });
-    // Frames are small and latency matters: do not let Nagle's algorithm
-    // hold one back waiting for the client's delayed ACK (seen as a ~40 ms
-    // p99 floor in the chat bench).
-    let listener = listener.tap_io(|tcp| {
-        if let Err(err) = tcp.set_nodelay(true) {
-            tracing::debug!(%err, "TCP_NODELAY not set");
-        }
-    });
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move { token.cancelled().await })
-    .await?;
+    crate::accept::serve(listener, app, header_timeout, token).await;
     sessions.close();
     if tokio::time::timeout(DRAIN_TIMEOUT, sessions.wait())
         .await
