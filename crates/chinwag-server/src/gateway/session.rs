@@ -165,6 +165,7 @@ async fn identify(
             }
         };
         let Ok(next) = next else {
+            tracing::info!("no identify in time: closing");
             writer.close(CloseCode::IdentifyTimeout).await;
             return None;
         };
@@ -285,6 +286,7 @@ async fn read_frame(
                 return Read::End;
             }
             if *invalid >= max_invalid {
+                tracing::info!(invalid = *invalid, "too many invalid frames: closing");
                 writer.close(CloseCode::InvalidFrames).await;
                 return Read::End;
             }
@@ -293,15 +295,20 @@ async fn read_frame(
     }
 }
 
-/// The close code for a transport error, if the peer can still hear one.
+/// The close code for a transport error, if the peer can still hear one
+/// (then the error is logged at info: the client broke the protocol).
 fn close_code_for(err: SocketError) -> Option<CloseCode> {
-    tracing::debug!(%err, "connection error");
-    match err {
+    let code = match &err {
         SocketError::Frame(FrameError::TooLarge(_)) => Some(CloseCode::FrameTooLarge),
         SocketError::Frame(FrameError::InvalidUtf8) => Some(CloseCode::InvalidUtf8),
         SocketError::Frame(FrameError::Protocol(_)) => Some(CloseCode::InvalidFrames),
         SocketError::Io(_) => None,
+    };
+    match code {
+        Some(code) => tracing::info!(%err, code = code.code(), "protocol error: closing"),
+        None => tracing::debug!(%err, "connection error"),
     }
+    code
 }
 
 /// An identified connection.
