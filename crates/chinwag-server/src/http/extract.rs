@@ -11,6 +11,7 @@ use chinwag_protocol::{ErrorCode, Id};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
+use super::throttle::Verdict;
 use crate::{ApiError, AppState};
 
 impl From<ChatError> for ApiError {
@@ -49,8 +50,15 @@ impl FromRequestParts<AppState> for Auth {
             .ok_or_else(|| ApiError::unauthorized("expected `Authorization: Bearer <token>`"))?;
         let who = state.verify_token(token.trim())?;
         let reads = [Method::GET, Method::HEAD, Method::OPTIONS];
-        if !reads.contains(&parts.method) && !state.writes.allow(who.user_id) {
-            tracing::warn!(user = %who.user_id, path = %parts.uri.path(), "REST writes over the limit");
+        let verdict = if reads.contains(&parts.method) {
+            Verdict::Allowed
+        } else {
+            state.writes.check(who.user_id)
+        };
+        if !verdict.allowed() {
+            if verdict == Verdict::FirstRefusal {
+                tracing::warn!(user = %who.user_id, path = %parts.uri.path(), "REST writes over the limit (further refusals not logged until it is back under)");
+            }
             return Err(ApiError::new(
                 ErrorCode::RateLimited,
                 "too many writes; slow down",

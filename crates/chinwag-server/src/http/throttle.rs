@@ -28,7 +28,28 @@ const PRUNE_AT: usize = 10_000;
 pub struct Buckets<K> {
     per_minute: u32,
     burst: u32,
-    buckets: Mutex<HashMap<K, RateLimiter>>,
+    /// Each key's bucket, and whether its last call was refused.
+    buckets: Mutex<HashMap<K, (RateLimiter, bool)>>,
+}
+
+/// What a bucket said.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Within the limit.
+    Allowed,
+    /// Over the limit, after an allowed call: the first refusal of a run,
+    /// the one worth a log line (a client retrying in a loop would
+    /// otherwise write one per request).
+    FirstRefusal,
+    /// Over the limit again.
+    Refused,
+}
+
+impl Verdict {
+    /// Whether the call may go on.
+    pub fn allowed(self) -> bool {
+        self == Verdict::Allowed
+    }
 }
 
 impl<K: Hash + Eq> Buckets<K> {
@@ -41,20 +62,26 @@ impl<K: Hash + Eq> Buckets<K> {
         }
     }
 
-    /// Takes one token for `key`; false when it is over the limit.
-    pub fn allow(&self, key: K) -> bool {
+    /// Takes one token for `key`.
+    pub fn check(&self, key: K) -> Verdict {
         if self.per_minute == 0 {
-            return true;
+            return Verdict::Allowed;
         }
         let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         // Pruning scans every bucket: only when a new key arrives.
         if buckets.len() >= PRUNE_AT && !buckets.contains_key(&key) {
-            buckets.retain(|_, bucket| !bucket.is_full());
+            buckets.retain(|_, (bucket, _)| !bucket.is_full());
         }
-        buckets
-            .entry(key)
-            .or_insert_with(|| RateLimiter::per_minute(self.per_minute, self.burst))
-            .allow()
+        let (bucket, refusing) = buckets.entry(key).or_insert_with(|| {
+            let bucket = RateLimiter::per_minute(self.per_minute, self.burst);
+            (bucket, false)
+        });
+        let was_refusing = std::mem::replace(refusing, !bucket.allow());
+        match (*refusing, was_refusing) {
+            (false, _) => Verdict::Allowed,
+            (true, false) => Verdict::FirstRefusal,
+            (true, true) => Verdict::Refused,
+        }
     }
 }
 
@@ -77,8 +104,8 @@ impl Throttle {
     }
 
     /// Takes one attempt for `client`; false when it is over the limit.
-    pub fn allow(&self, client: Option<IpAddr>) -> bool {
-        self.buckets.allow(client)
+    pub fn check(&self, client: Option<IpAddr>) -> Verdict {
+        self.buckets.check(client)
     }
 
     /// The client's address: the peer's, or behind a trusted proxy the
@@ -109,8 +136,11 @@ pub async fn limit(State(state): State<AppState>, request: Request, next: Next) 
         .get::<ConnectInfo<SocketAddr>>()
         .map(|info| info.0);
     let client = state.throttle.client(peer, request.headers());
-    if !state.throttle.allow(client) {
-        tracing::warn!(client = ?client, path = %request.uri().path(), "credential attempts over the limit");
+    let verdict = state.throttle.check(client);
+    if !verdict.allowed() {
+        if verdict == Verdict::FirstRefusal {
+            tracing::warn!(client = ?client, path = %request.uri().path(), "credential attempts over the limit (further refusals not logged until it is back under)");
+        }
         return ApiError::new(
             ErrorCode::RateLimited,
             "too many attempts; retry in a minute",
@@ -129,12 +159,24 @@ mod tests {
         let throttle = Throttle::new(60, 2, false);
         let a = Some(IpAddr::from([10, 0, 0, 1]));
         let b = Some(IpAddr::from([10, 0, 0, 2]));
-        assert!(throttle.allow(a) && throttle.allow(a));
-        assert!(!throttle.allow(a));
-        assert!(throttle.allow(b));
+        assert!(throttle.check(a).allowed() && throttle.check(a).allowed());
+        assert!(!throttle.check(a).allowed());
+        assert!(throttle.check(b).allowed());
         tokio::time::advance(std::time::Duration::from_secs(1)).await;
-        assert!(throttle.allow(a));
-        assert!(Throttle::new(0, 0, false).allow(a));
+        assert!(throttle.check(a).allowed());
+        assert!(Throttle::new(0, 0, false).check(a).allowed());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn only_the_first_refusal_of_a_run_is_flagged() {
+        let buckets = Buckets::new(60, 1);
+        assert_eq!(buckets.check(7), Verdict::Allowed);
+        assert_eq!(buckets.check(7), Verdict::FirstRefusal);
+        assert_eq!(buckets.check(7), Verdict::Refused);
+        assert_eq!(buckets.check(7), Verdict::Refused);
+        tokio::time::advance(std::time::Duration::from_secs(1)).await;
+        assert_eq!(buckets.check(7), Verdict::Allowed);
+        assert_eq!(buckets.check(7), Verdict::FirstRefusal);
     }
 
     #[test]
