@@ -126,29 +126,21 @@ async fn receipts_and_notifications_reach_only_their_user() {
             )
             .await;
         assert!(before["unread_count"].as_i64().unwrap() >= 1);
-        let state = api
-            .ok(
-                200,
-                "PUT",
-                &format!("/channels/{general}/read"),
-                &bob_t,
-                Some(json!({"message_id": m1["id"]})),
-            )
-            .await;
+        let mark_m1 = || {
+            let (api, token) = (&api, bob_t.clone());
+            let (path, body) = (
+                format!("/channels/{general}/read"),
+                json!({"message_id": m1["id"]}),
+            );
+            async move { api.ok(200, "PUT", &path, &token, Some(body)).await }
+        };
+        let state = mark_m1().await;
         let ev = next_event(&mut bob_ws, &broom, "READ_RECEIPT_UPDATED").await;
         assert_eq!(ev["data"]["read_state"]["channel_id"], general.to_string());
         assert_eq!(ev["data"]["read_state"]["version"], state["version"]);
         assert!(ev["data"]["read_state"]["mention_count"].is_i64());
         // Marking the same message again changes nothing.
-        let again = api
-            .ok(
-                200,
-                "PUT",
-                &format!("/channels/{general}/read"),
-                &bob_t,
-                Some(json!({"message_id": m1["id"]})),
-            )
-            .await;
+        let again = mark_m1().await;
         assert_eq!(again, state);
         let seen = drain(&mut bob_ws).await;
         assert!(
