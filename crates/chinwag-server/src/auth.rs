@@ -131,7 +131,7 @@ impl TokenKeys {
             jsonwebtoken::decode::<Claims>(token, &self.inner.decoding, &self.inner.validation)
                 .map_err(|e| match e.kind() {
                     ErrorKind::ExpiredSignature => TokenError::Expired,
-                    other => TokenError::Invalid(format!("{other:?}")),
+                    other => TokenError::Invalid(refusal(other)),
                 })?;
         // The library accepts a token during the second of its `exp`; a
         // token is expired from `exp` on (RFC 7519 §4.1.4), as the reaper
@@ -202,6 +202,21 @@ pub fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
+/// Why the library refused a token, in words a client can act on (its
+/// own error is a parser's debug text, e.g. `Json(Error("unknown variant
+/// ...`).
+fn refusal(kind: &ErrorKind) -> String {
+    match kind {
+        ErrorKind::InvalidSignature => "bad signature".into(),
+        ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
+            "the algorithm must be HS256".into()
+        }
+        ErrorKind::MissingRequiredClaim(claim) => format!("missing claim `{claim}`"),
+        ErrorKind::ImmatureSignature => "not valid yet (nbf)".into(),
+        _ => "malformed".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,7 +231,17 @@ mod tests {
         assert_eq!(keys.verify(&no_session).unwrap().session, None);
 
         let other = TokenKeys::new(b"another-secret-another-secret-xx", 60);
-        assert!(matches!(other.verify(&token), Err(TokenError::Invalid(_))));
+        assert_eq!(
+            other.verify(&token),
+            Err(TokenError::Invalid("bad signature".into()))
+        );
+        for garbage in ["abc", "a.b.c", "eyJhbGciOiJub25lIn0.e30."] {
+            assert_eq!(
+                keys.verify(garbage),
+                Err(TokenError::Invalid("malformed".into())),
+                "{garbage}"
+            );
+        }
 
         let claims = Claims {
             sub: "5".into(),
