@@ -14,6 +14,9 @@ pub struct ApiError {
     pub code: ErrorCode,
     /// The detail.
     pub message: String,
+    /// Seconds the client should wait before retrying, sent as the
+    /// `Retry-After` header (rate limits).
+    pub retry_after_secs: Option<u32>,
 }
 
 impl ApiError {
@@ -22,6 +25,15 @@ impl ApiError {
         ApiError {
             code,
             message: message.into(),
+            retry_after_secs: None,
+        }
+    }
+
+    /// `RATE_LIMITED`, retry in `secs` (the `Retry-After` header).
+    pub fn rate_limited(message: impl Into<String>, secs: u32) -> ApiError {
+        ApiError {
+            retry_after_secs: Some(secs),
+            ..Self::new(ErrorCode::RateLimited, message)
         }
     }
 
@@ -104,6 +116,12 @@ impl IntoResponse for ApiError {
                 message: &self.message,
             },
         };
-        (status, axum::Json(body)).into_response()
+        let mut response = (status, axum::Json(body)).into_response();
+        if let Some(secs) = self.retry_after_secs {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        response
     }
 }

@@ -27,9 +27,18 @@ pub struct Reply {
     pub status: u16,
     /// JSON body.
     pub body: Value,
+    /// The header lines, `name: value` with the name lowercased.
+    pub headers: Vec<String>,
 }
 
 impl Reply {
+    /// A header's value (`name` lowercase).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(": "))
+    }
+
     /// The error code of an error body.
     pub fn code(&self) -> &str {
         self.body["error"]["code"].as_str().unwrap_or("")
@@ -110,7 +119,19 @@ fn parse(buf: &[u8]) -> Reply {
     } else {
         serde_json::from_str(&body).unwrap_or(Value::String(body))
     };
-    Reply { status, body }
+    let headers = head
+        .lines()
+        .skip(1)
+        .map(|line| match line.split_once(':') {
+            Some((name, value)) => format!("{}: {}", name.to_ascii_lowercase(), value.trim()),
+            None => line.to_string(),
+        })
+        .collect();
+    Reply {
+        status,
+        body,
+        headers,
+    }
 }
 
 fn dechunk(mut rest: &str) -> String {

@@ -12,10 +12,17 @@ use chat_support::support::TestServer;
 use chat_support::{Api, raw_with};
 use serde_json::json;
 
-/// A wrong-password login from `source` with extra headers; the status.
+/// A wrong-password login from `source` with extra headers; the status
+/// and error code.
 async fn login(server: &TestServer, source: [u8; 4], headers: &str) -> (u16, String) {
+    let reply = login_reply(server, source, headers).await;
+    (reply.status, reply.code().to_string())
+}
+
+/// The whole reply to [`login`].
+async fn login_reply(server: &TestServer, source: [u8; 4], headers: &str) -> chat_support::Reply {
     let body = json!({"username": "nobody", "password": "wrong password"}).to_string();
-    let reply = raw_with(
+    raw_with(
         server.addr,
         Some(IpAddr::from(source)),
         headers,
@@ -25,8 +32,7 @@ async fn login(server: &TestServer, source: [u8; 4], headers: &str) -> (u16, Str
         Some("application/json"),
         body.as_bytes(),
     )
-    .await;
-    (reply.status, reply.code().to_string())
+    .await
 }
 
 #[tokio::test]
@@ -39,10 +45,10 @@ async fn credential_attempts_are_limited_per_address() {
     for _ in 0..3 {
         assert_eq!(login(&server, [127, 0, 0, 1], "").await.0, 401);
     }
-    assert_eq!(
-        login(&server, [127, 0, 0, 1], "").await,
-        (429, "RATE_LIMITED".to_string())
-    );
+    let over = login_reply(&server, [127, 0, 0, 1], "").await;
+    assert_eq!((over.status, over.code()), (429, "RATE_LIMITED"));
+    // One attempt a minute: the next token is a minute away.
+    assert_eq!(over.header("retry-after"), Some("60"), "{:?}", over.headers);
     // Another address has its own bucket.
     assert_eq!(login(&server, [127, 0, 0, 2], "").await.0, 401);
     // Without trust, a forwarded address does not buy a new bucket.
@@ -95,6 +101,7 @@ async fn writes_are_limited_per_user_and_reads_are_not() {
         )
         .await;
     assert_eq!((over.status, over.code()), (429, "RATE_LIMITED"));
+    assert!(over.header("retry-after").is_some(), "{:?}", over.headers);
     // Reads are not counted, and nothing over the limit was created.
     let mine = api.ok(200, "GET", "/communities", &alice, None).await;
     assert_eq!(mine.as_array().map(Vec::len), Some(3), "{mine}");

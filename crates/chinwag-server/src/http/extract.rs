@@ -59,9 +59,10 @@ impl FromRequestParts<AppState> for Auth {
             if verdict == Verdict::FirstRefusal {
                 tracing::warn!(user = %who.user_id, path = %parts.uri.path(), "REST writes over the limit (further refusals not logged until it is back under)");
             }
-            return Err(ApiError::new(
-                ErrorCode::RateLimited,
-                "too many writes; slow down",
+            let wait = state.writes.retry_after_secs();
+            return Err(ApiError::rate_limited(
+                format!("too many writes; retry in {wait} s"),
+                wait,
             ));
         }
         Ok(Auth {

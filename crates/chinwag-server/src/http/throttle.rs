@@ -15,7 +15,6 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use chinwag_protocol::ErrorCode;
 
 use crate::gateway::limits::RateLimiter;
 use crate::{ApiError, AppState};
@@ -60,6 +59,12 @@ impl<K: Hash + Eq> Buckets<K> {
             burst,
             buckets: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Seconds until a refused key has a token again (at most): one
+    /// token's share of a minute, rounded up.
+    pub fn retry_after_secs(&self) -> u32 {
+        60u32.div_ceil(self.per_minute.max(1))
     }
 
     /// Takes one token for `key`.
@@ -108,6 +113,11 @@ impl Throttle {
         self.buckets.check(client)
     }
 
+    /// See [`Buckets::retry_after_secs`].
+    pub fn retry_after_secs(&self) -> u32 {
+        self.buckets.retry_after_secs()
+    }
+
     /// The client's address: the peer's, or behind a trusted proxy the
     /// last `X-Forwarded-For` entry (the one that proxy added).
     fn client(&self, peer: Option<SocketAddr>, headers: &HeaderMap) -> Option<IpAddr> {
@@ -141,11 +151,9 @@ pub async fn limit(State(state): State<AppState>, request: Request, next: Next) 
         if verdict == Verdict::FirstRefusal {
             tracing::warn!(client = ?client, path = %request.uri().path(), "credential attempts over the limit (further refusals not logged until it is back under)");
         }
-        return ApiError::new(
-            ErrorCode::RateLimited,
-            "too many attempts; retry in a minute",
-        )
-        .into_response();
+        let wait = state.throttle.retry_after_secs();
+        return ApiError::rate_limited(format!("too many attempts; retry in {wait} s"), wait)
+            .into_response();
     }
     next.run(request).await
 }
