@@ -120,27 +120,31 @@ impl Chat {
 
     /// Leaves voice; returns whether the caller was in a channel.
     pub async fn leave_voice(&self, user: Id) -> Result<bool> {
-        match self.store.voice_leave(user).await? {
-            Some(state) => {
-                self.emit_voice(state, Change::Left).await;
-                Ok(true)
-            }
-            None => Ok(false),
-        }
+        self.leave_voice_where(user, |_| true).await
     }
 
     /// Takes `user` out of voice if their current voice state matches
     /// `lost` (a community they left, a channel they can no longer see).
     /// Failures are logged: the caller's change has already happened.
     pub(crate) async fn leave_voice_if(&self, user: Id, lost: impl Fn(&VoiceState) -> bool) {
-        match self.store.voice_state(user).await {
-            Ok(Some(state)) if lost(&state) => {
-                if let Err(err) = self.leave_voice(user).await {
-                    tracing::warn!(%err, %user, "leaving voice after losing access failed");
-                }
+        if let Err(err) = self.leave_voice_where(user, lost).await {
+            tracing::warn!(%err, %user, "leaving voice after losing access failed");
+        }
+    }
+
+    /// Leaves voice when the current state matches `leaves`, and tells
+    /// the channel's observers; whether it left.
+    async fn leave_voice_where(
+        &self,
+        user: Id,
+        leaves: impl Fn(&VoiceState) -> bool,
+    ) -> Result<bool> {
+        match self.store.voice_leave_if(user, leaves).await? {
+            Some(state) => {
+                self.emit_voice(state, Change::Left).await;
+                Ok(true)
             }
-            Ok(_) => {}
-            Err(err) => tracing::warn!(%err, %user, "reading voice state failed"),
+            None => Ok(false),
         }
     }
 

@@ -147,17 +147,28 @@ impl Store {
     /// Takes a user out of voice; returns the state they left (with the
     /// leaving version), `None` if they were in no channel.
     pub async fn voice_leave(&self, user_id: Id) -> Result<Option<VoiceState>> {
+        self.voice_leave_if(user_id, |_| true).await
+    }
+
+    /// [`Store::voice_leave`] only if the user's current state matches
+    /// `leaves`, decided on the row this transaction holds (locked on
+    /// PostgreSQL), so a concurrent move is not undone.
+    pub async fn voice_leave_if(
+        &self,
+        user_id: Id,
+        leaves: impl Fn(&VoiceState) -> bool,
+    ) -> Result<Option<VoiceState>> {
         let select = format!(
             "SELECT {COLUMNS} FROM voice_states WHERE user_id = $1{}",
             self.row_lock()
         );
-        let left: Option<Row> = with_writer!(self, pool => {
+        with_writer!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let current: Option<Row> = sqlx::query_as(&select)
                 .bind(user_id.0)
                 .fetch_optional(&mut *tx)
                 .await?;
-            let Some(mut current) = current.filter(|r| r.1.is_some()) else {
+            let Some(mut left) = current.and_then(state).filter(|s| leaves(s)) else {
                 return Ok(None);
             };
             let (version,): (i64,) = sqlx::query_as(
@@ -168,9 +179,8 @@ impl Store {
             .fetch_one(&mut *tx)
             .await?;
             tx.commit().await?;
-            current.6 = version;
-            Some(current)
-        });
-        Ok(left.and_then(state))
+            left.version = version;
+            Ok(Some(left))
+        })
     }
 }
