@@ -98,8 +98,9 @@ pub struct AuthConfig {
     /// it behind a reverse proxy that appends one, like
     /// `deploy/nginx/chinwag.conf`). Default false: the peer address.
     pub trust_forwarded_for: bool,
-    /// Authenticated REST writes (`POST`, `PUT`, `PATCH`, `DELETE`) allowed
-    /// per user per minute, on average (0: no limit). Default 600.
+    /// Authenticated writes allowed per user per minute, on average (0: no
+    /// limit): REST `POST`, `PUT`, `PATCH` and `DELETE`, and the WebSocket
+    /// `send_message`, from one bucket per user. Default 600.
     pub writes_per_minute: u32,
     /// Writes a user may make in a burst. Default 60.
     pub writes_burst: u32,

@@ -18,7 +18,7 @@ use crate::ApiError;
 use crate::auth::{Identity, TokenError, TokenKeys, load_or_create_secret};
 use crate::config::Config;
 use crate::gateway::capacity::Capacity;
-use crate::http::throttle::{Buckets, Throttle};
+use crate::http::throttle::{Buckets, Throttle, Verdict};
 use crate::policy::{BoxFuture, Policy, is_public_topic};
 
 /// Shared server state: one pointer, cheap to clone. Every session holds
@@ -73,6 +73,25 @@ impl AppState {
             return Err(TokenError::Revoked);
         }
         Ok(who)
+    }
+
+    /// Takes one token from `user`'s write bucket (`auth.writes_per_minute`),
+    /// which REST writes and the WebSocket `send_message` share. Refused
+    /// with `RATE_LIMITED` and the wait; only the first refusal of a run is
+    /// logged, naming `what` was refused.
+    pub fn take_write(&self, user: Id, what: &str) -> Result<(), ApiError> {
+        let verdict = self.writes.check(user);
+        if verdict.allowed() {
+            return Ok(());
+        }
+        if verdict == Verdict::FirstRefusal {
+            tracing::warn!(user = %user, what, "writes over the limit (further refusals not logged until it is back under)");
+        }
+        let wait = self.writes.retry_after_secs();
+        Err(ApiError::rate_limited(
+            format!("too many writes; retry in {wait} s"),
+            wait,
+        ))
     }
 }
 

@@ -1,7 +1,7 @@
 //! Register, login and refresh are limited per client address: over the
 //! burst the answer is 429 RATE_LIMITED, other addresses are unaffected,
 //! and behind a trusted proxy the forwarded address counts. Authenticated
-//! writes are limited per user.
+//! writes, REST and the WebSocket `send_message` alike, are limited per user.
 
 #[path = "chat_support.rs"]
 mod chat_support;
@@ -114,4 +114,55 @@ async fn writes_are_limited_per_user_and_reads_are_not() {
         Some(json!({"name": "bob's"})),
     )
     .await;
+}
+
+#[tokio::test]
+async fn send_message_over_the_websocket_shares_the_write_limit() {
+    let server = TestServer::start_with(|c| {
+        c.auth.writes_per_minute = 1;
+        c.auth.writes_burst = 4;
+    })
+    .await;
+    let api = Api { addr: server.addr };
+    let g = api.guild().await;
+    // Joining took one of Bob's four writes; three messages take the rest.
+    let mut bob = server.client(g.bob.0).await;
+    for n in 0..4 {
+        bob.send(
+            json!({"op": "send_message", "channel_id": g.general.to_string(),
+                        "content": format!("hi {n}"), "nonce": format!("n{n}")}),
+        )
+        .await;
+    }
+    let mut answers = Vec::new();
+    while answers.len() < 4 {
+        let frame = bob.recv().await;
+        if ["ack", "error"].contains(&frame["op"].as_str().unwrap_or("")) {
+            answers.push(frame);
+        }
+    }
+    let ops: Vec<_> = answers
+        .iter()
+        .map(|f| (f["op"].clone(), f["nonce"].clone()))
+        .collect();
+    assert_eq!(
+        ops,
+        [("ack", "n0"), ("ack", "n1"), ("ack", "n2"), ("error", "n3")]
+            .map(|(op, nonce)| (json!(op), json!(nonce))),
+        "{answers:?}"
+    );
+    assert_eq!(answers[3]["code"], "RATE_LIMITED", "{}", answers[3]);
+    // The connection stays open, and REST writes draw on the same bucket.
+    bob.roundtrip().await;
+    let over = api
+        .call(
+            "POST",
+            &format!("/channels/{}/messages", g.general),
+            Some(&g.bob.1),
+            Some(json!({"content": "over REST"})),
+        )
+        .await;
+    assert_eq!((over.status, over.code()), (429, "RATE_LIMITED"));
+    let history = api.history(&g.alice.1, g.general, "").await;
+    assert_eq!(history.len(), 3, "{history:?}");
 }

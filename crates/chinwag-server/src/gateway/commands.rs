@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use chinwag_protocol::client::{Publish, Reauth, SetStatus, TopicCommand, Typing};
+use chinwag_protocol::client::{Publish, Reauth, SendMessage, SetStatus, TopicCommand, Typing};
 use chinwag_protocol::event::typing::UserTyping;
 use chinwag_protocol::model::PresenceStatus;
 use chinwag_protocol::server::{Ack, Pong, Reauthed};
@@ -45,27 +45,7 @@ impl Session {
             ClientFrame::Typing(cmd) => self.typing(cmd).await,
             ClientFrame::Reauth(cmd) => self.reauth(cmd).await,
             ClientFrame::SetStatus(cmd) => self.set_status(cmd).await,
-            ClientFrame::SendMessage(cmd) => {
-                // The same service call as `POST /channels/{id}/messages`;
-                // the nonce rides on the NEW_MESSAGE event and the ack.
-                let spec = chinwag_chat::MessageSpec {
-                    content: cmd.content,
-                    nonce: Some(cmd.nonce.clone()),
-                    thread_parent_id: cmd.thread_parent_id,
-                };
-                match self
-                    .state
-                    .chat
-                    .send_message(self.who.user_id, cmd.channel_id, spec)
-                    .await
-                {
-                    Ok(message) => Ok(Some(ServerFrame::Ack(Ack {
-                        nonce: cmd.nonce,
-                        data: Some(json!({ "message": message })),
-                    }))),
-                    Err(err) => Err(ApiError::from(err)),
-                }
-            }
+            ClientFrame::SendMessage(cmd) => self.send_message(cmd).await,
         };
         let Some(reply) = reply_frame(nonce, result) else {
             return Flow::Continue;
@@ -83,6 +63,27 @@ impl Session {
                 data: Some(data),
             })
         })
+    }
+
+    /// The same service call and write limit as
+    /// `POST /channels/{id}/messages`; the nonce rides on the
+    /// `NEW_MESSAGE` event and the ack.
+    async fn send_message(&mut self, cmd: SendMessage) -> Result<Option<ServerFrame>, ApiError> {
+        self.state.take_write(self.who.user_id, "send_message")?;
+        let spec = chinwag_chat::MessageSpec {
+            content: cmd.content,
+            nonce: Some(cmd.nonce.clone()),
+            thread_parent_id: cmd.thread_parent_id,
+        };
+        let message = self
+            .state
+            .chat
+            .send_message(self.who.user_id, cmd.channel_id, spec)
+            .await?;
+        Ok(Some(ServerFrame::Ack(Ack {
+            nonce: cmd.nonce,
+            data: Some(json!({ "message": message })),
+        })))
     }
 
     async fn subscribe(&mut self, cmd: TopicCommand) -> Result<Option<ServerFrame>, ApiError> {

@@ -11,7 +11,6 @@ use chinwag_protocol::{ErrorCode, Id};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use super::throttle::Verdict;
 use crate::{ApiError, AppState};
 
 impl From<ChatError> for ApiError {
@@ -26,7 +25,7 @@ impl From<ChatError> for ApiError {
 
 /// The caller, from `Authorization: Bearer <access token>`. A write
 /// (anything but `GET`, `HEAD` and `OPTIONS`) also takes one token from
-/// the user's write bucket (`auth.writes_per_minute`).
+/// the user's write bucket ([`AppState::take_write`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Auth {
     /// The authenticated user.
@@ -49,21 +48,8 @@ impl FromRequestParts<AppState> for Auth {
             .or_else(|| header.strip_prefix("bearer "))
             .ok_or_else(|| ApiError::unauthorized("expected `Authorization: Bearer <token>`"))?;
         let who = state.verify_token(token.trim())?;
-        let reads = [Method::GET, Method::HEAD, Method::OPTIONS];
-        let verdict = if reads.contains(&parts.method) {
-            Verdict::Allowed
-        } else {
-            state.writes.check(who.user_id)
-        };
-        if !verdict.allowed() {
-            if verdict == Verdict::FirstRefusal {
-                tracing::warn!(user = %who.user_id, path = %parts.uri.path(), "REST writes over the limit (further refusals not logged until it is back under)");
-            }
-            let wait = state.writes.retry_after_secs();
-            return Err(ApiError::rate_limited(
-                format!("too many writes; retry in {wait} s"),
-                wait,
-            ));
+        if ![Method::GET, Method::HEAD, Method::OPTIONS].contains(&parts.method) {
+            state.take_write(who.user_id, parts.uri.path())?;
         }
         Ok(Auth {
             user: who.user_id,
