@@ -65,11 +65,17 @@ pub async fn ws_handler(
             .into_response();
     };
     let limit = state.config.gateway.max_frame_bytes;
+    let client = state.throttle.client_of(&request);
     tokio::spawn(async move {
         match handshake.upgraded.await {
             Ok(upgraded) => {
                 let socket = ws::Socket::new(TokioIo::new(upgraded), limit);
-                session::spawn(socket, state, params.token, encoding, slot);
+                let request = session::Request {
+                    token: params.token,
+                    encoding,
+                    client,
+                };
+                session::spawn(socket, state, request, slot);
             }
             Err(err) => tracing::debug!(%err, "websocket upgrade failed"),
         }

@@ -5,6 +5,7 @@
 //!
 use std::collections::HashMap;
 use std::io;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,17 +25,21 @@ use super::ws::{FrameError, Message, SocketError};
 use crate::auth::{Identity, TokenError};
 use crate::{ApiError, AppState};
 
+/// How a client asked to connect: the `/ws` query and its address.
+pub struct Request {
+    /// The token from the URL, if any (else `identify` brings it).
+    pub token: Option<String>,
+    /// The frame encoding.
+    pub encoding: Encoding,
+    /// The client's address, for logs.
+    pub client: Option<IpAddr>,
+}
+
 /// Starts a session on an upgraded WebSocket as its own task, tracked for
 /// shutdown. It holds the connection's `slot` until it ends.
-pub fn spawn(
-    socket: WireSocket,
-    state: AppState,
-    token: Option<String>,
-    encoding: Encoding,
-    slot: Slot,
-) {
+pub fn spawn(socket: WireSocket, state: AppState, request: Request, slot: Slot) {
     let sessions = state.sessions.clone();
-    sessions.spawn(drive(socket, state, token, encoding, slot));
+    sessions.spawn(drive(socket, state, request, slot));
 }
 
 /// Runs a session.
@@ -49,11 +54,10 @@ pub fn spawn(
 fn drive(
     socket: WireSocket,
     state: AppState,
-    token: Option<String>,
-    encoding: Encoding,
+    request: Request,
     slot: Slot,
 ) -> impl Future<Output = ()> + Send {
-    let opening = Box::pin(open(socket, state, token, encoding));
+    let opening = Box::pin(open(socket, state, request));
     async move {
         let _slot = slot;
         let Some((mut session, outbox, identified)) = opening.await else {
@@ -70,12 +74,12 @@ fn drive(
 async fn open(
     socket: WireSocket,
     state: AppState,
-    token: Option<String>,
-    encoding: Encoding,
+    request: Request,
 ) -> Option<(Session, Outbox, Identified)> {
     let gateway = &state.config.gateway;
     let close_timeout = Duration::from_millis(gateway.close_timeout_ms);
-    let mut writer = Writer::new(socket, encoding, close_timeout);
+    let mut writer = Writer::new(socket, request.encoding, close_timeout, request.client);
+    let token = request.token;
     let hello = ServerFrame::Hello(Hello {
         heartbeat_interval_ms: gateway.heartbeat_interval_ms,
         identify_timeout_ms: gateway.identify_timeout_ms,
@@ -165,7 +169,7 @@ async fn identify(
             }
         };
         let Ok(next) = next else {
-            tracing::info!("no identify in time: closing");
+            tracing::info!(client = ?writer.client(), "no identify in time: closing");
             writer.close(CloseCode::IdentifyTimeout).await;
             return None;
         };
@@ -220,7 +224,7 @@ async fn verify_or_close(writer: &mut Writer, state: &AppState, token: &str) -> 
                 TokenError::Revoked => CloseCode::SessionRevoked,
                 TokenError::Invalid(_) => CloseCode::AuthFailed,
             };
-            tracing::info!(node = state.hub.node().name(), %err, "token refused");
+            tracing::info!(node = state.hub.node().name(), client = ?writer.client(), %err, "token refused");
             // The error code is the one REST answers with.
             let frame = ServerFrame::Error(ApiError::from(err).frame(None));
             let _ = writer.send_frame(&frame).await;
@@ -243,7 +247,7 @@ async fn read_frame(
         None => return Read::End,
         Some(Ok(message)) => message,
         Some(Err(err)) => {
-            if let Some(code) = close_code_for(err) {
+            if let Some(code) = close_code_for(err, writer.client()) {
                 writer.close(code).await;
             }
             return Read::End;
@@ -251,7 +255,7 @@ async fn read_frame(
     };
     // WebSocket pings count against the rate like commands do.
     if !limiter.allow() {
-        tracing::info!("client over the rate limit: closing");
+        tracing::info!(client = ?writer.client(), "client over the rate limit: closing");
         let frame = ServerFrame::Error(ErrorFrame {
             code: ErrorCode::RateLimited,
             message: "too many frames".into(),
@@ -286,7 +290,7 @@ async fn read_frame(
                 return Read::End;
             }
             if *invalid >= max_invalid {
-                tracing::info!(invalid = *invalid, "too many invalid frames: closing");
+                tracing::info!(client = ?writer.client(), invalid = *invalid, "too many invalid frames: closing");
                 writer.close(CloseCode::InvalidFrames).await;
                 return Read::End;
             }
@@ -297,7 +301,7 @@ async fn read_frame(
 
 /// The close code for a transport error, if the peer can still hear one
 /// (then the error is logged at info: the client broke the protocol).
-fn close_code_for(err: SocketError) -> Option<CloseCode> {
+fn close_code_for(err: SocketError, client: Option<IpAddr>) -> Option<CloseCode> {
     let code = match &err {
         SocketError::Frame(FrameError::TooLarge(_)) => Some(CloseCode::FrameTooLarge),
         SocketError::Frame(FrameError::InvalidUtf8) => Some(CloseCode::InvalidUtf8),
@@ -305,8 +309,10 @@ fn close_code_for(err: SocketError) -> Option<CloseCode> {
         SocketError::Io(_) => None,
     };
     match code {
-        Some(code) => tracing::info!(%err, code = code.code(), "protocol error: closing"),
-        None => tracing::debug!(%err, "connection error"),
+        Some(code) => {
+            tracing::info!(?client, %err, code = code.code(), "protocol error: closing");
+        }
+        None => tracing::debug!(?client, %err, "connection error"),
     }
     code
 }
@@ -432,6 +438,8 @@ impl Session {
         tracing::info!(
             node = self.state.hub.node().name(),
             conn = %self.conn.id(),
+            user = %self.who.user_id,
+            client = ?self.writer.client(),
             code = code.code(),
             reason = code.reason(),
             "closing connection"
@@ -575,6 +583,8 @@ impl Session {
         tracing::info!(
             node = self.state.hub.node().name(),
             conn = %self.conn.id(),
+            user = %self.who.user_id,
+            client = ?self.writer.client(),
             rooms = rooms.len(),
             "closing slow consumer"
         );

@@ -3,6 +3,7 @@
 //! reaches the client once, whether it came live or from a replay.
 
 use std::io;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -62,18 +63,32 @@ pub struct Writer {
     /// How long [`Writer::close`] waits, after its close frame, for the
     /// client to close too (`gateway.close_timeout_ms`).
     close_timeout_ms: u32,
+    /// The client's address, for the log lines about this connection.
+    client: Option<IpAddr>,
 }
 
 impl Writer {
     /// A writer for a socket in an encoding, whose close waits at most
-    /// `close_timeout` for the client's.
-    pub fn new(socket: WireSocket, encoding: Encoding, close_timeout: Duration) -> Writer {
+    /// `close_timeout` for the client's. `client` is the client's address.
+    pub fn new(
+        socket: WireSocket,
+        encoding: Encoding,
+        close_timeout: Duration,
+        client: Option<IpAddr>,
+    ) -> Writer {
         Writer {
             socket,
             encoding,
             cursors: Cursors::default(),
             close_timeout_ms: u32::try_from(close_timeout.as_millis()).unwrap_or(u32::MAX),
+            client,
         }
+    }
+
+    /// The client's address (the peer's, or the trusted proxy's
+    /// `X-Forwarded-For`), if known.
+    pub fn client(&self) -> Option<IpAddr> {
+        self.client
     }
 
     /// The connection's encoding.

@@ -118,6 +118,15 @@ impl Throttle {
         self.buckets.retry_after_secs()
     }
 
+    /// The address of the client that sent `request` (see [`Throttle::client`]).
+    pub fn client_of<B>(&self, request: &axum::http::Request<B>) -> Option<IpAddr> {
+        let peer = request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|info| info.0);
+        self.client(peer, request.headers())
+    }
+
     /// The client's address: the peer's, or behind a trusted proxy the
     /// last `X-Forwarded-For` entry (the one that proxy added).
     fn client(&self, peer: Option<SocketAddr>, headers: &HeaderMap) -> Option<IpAddr> {
@@ -141,11 +150,7 @@ impl Throttle {
 
 /// Middleware for the credential routes.
 pub async fn limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let peer = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|info| info.0);
-    let client = state.throttle.client(peer, request.headers());
+    let client = state.throttle.client_of(&request);
     let verdict = state.throttle.check(client);
     if !verdict.allowed() {
         if verdict == Verdict::FirstRefusal {
