@@ -209,6 +209,8 @@ impl Chat {
         if current.author.id != user {
             return Err(ChatError::forbidden("you can only edit your own messages"));
         }
+        // A timeout stops edits as it stops sends.
+        seen.require_active(0)?;
         let room = seen.room;
         let mention_ids = validate::mentions(&content);
         let _turn = self.channel_writes.lock(current.channel_id).await;

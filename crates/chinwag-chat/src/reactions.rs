@@ -3,7 +3,10 @@
 //!
 //! Adding a reaction needs `ADD_REACTIONS` in the channel (removing one's
 //! own needs only sight of it); pinning and unpinning need
-//! `PIN_MESSAGES`. In DMs every participant may do both. A message in a
+//! `PIN_MESSAGES`. A timed-out member may do neither but remove their own
+//! reaction. In DMs every participant may do both. Each change takes its
+//! turn with the channel's other message writes (`channel_writes`), so
+//! the room gets the events in version order. A message in a
 //! channel the caller cannot see is `NOT_FOUND`.
 //!
 //! An emoji is 1..=64 bytes with no whitespace or control characters
@@ -64,11 +67,14 @@ impl Chat {
             // Lax, so reactions stored before the emoji rules can go.
             validate::no_nul("emoji", emoji)?;
         }
-        let (_, seen) = self.seen_message(user, message_id).await?;
+        let (current, seen) = self.seen_message(user, message_id).await?;
         if add {
             seen.require_active(ADD_REACTIONS)?;
         }
         let (channel, room) = (seen.channel, seen.room);
+        // In turn with the channel's other message writes, so events reach
+        // the room in the order of the versions they carry.
+        let _turn = self.channel_writes.lock(current.channel_id).await;
         let update = if add {
             self.store.add_reaction(message_id, user, emoji).await
         } else {
@@ -100,24 +106,25 @@ impl Chat {
     /// `MESSAGE_UNPINNED` when that changes anything.
     pub async fn set_pinned(&self, user: Id, message_id: Id, pinned: bool) -> Result<Message> {
         let (current, seen) = self.seen_message(user, message_id).await?;
-        seen.require(PIN_MESSAGES)?;
+        seen.require_active(PIN_MESSAGES)?;
         let (channel, room) = (seen.channel, seen.room);
         if current.thread_parent_id.is_some() {
             return Err(ChatError::invalid("thread replies cannot be pinned"));
         }
-        let message = if pinned {
+        let _turn = self.channel_writes.lock(current.channel_id).await;
+        let update = if pinned {
             self.store.pin_message(message_id).await
         } else {
             self.store.unpin_message(message_id).await
         }
         .or_not_found("message")?;
-        if message.pinned != current.pinned {
+        if let Some(version) = update.changed_to {
             let payload = PinChanged {
                 message_id,
                 channel_id: channel.id,
                 actor_id: user,
                 pinned,
-                version: message.version,
+                version,
             };
             let event = if pinned {
                 Event::MessagePinned(payload)
@@ -126,7 +133,7 @@ impl Chat {
             };
             self.emit(&room, event).await;
         }
-        Ok(message)
+        Ok(update.message)
     }
 
     /// A channel's pinned messages, most recently pinned first.

@@ -1,5 +1,5 @@
 //! Moderation over real sockets: timeouts (USER_TIMED_OUT, TIMED_OUT on
-//! send, TIMEOUT_REMOVED), kicks and bans (the target sees the event, then
+//! send, react, edit and pin, TIMEOUT_REMOVED), kicks and bans (the target sees the event, then
 //! leaves every room of the community and receives nothing more from it),
 //! unbans, and the role hierarchy (a moderator cannot touch an admin or
 //! the owner). Runs on SQLite and, when configured, PostgreSQL.
@@ -81,6 +81,12 @@ async fn kick_ban_timeout_and_hierarchy() {
         assert!(api.ok(200, "GET", &format!("/communities/{community}/bans"), &alice_t, None).await
             .as_array().unwrap().is_empty());
         let still_here = id(&api.send(&erin_t, general, "still here").await["id"]);
+        let pinner = api
+            .ok(201, "POST", &format!("/communities/{community}/roles"), &alice_t,
+                Some(json!({"name": "Pinner", "position": 5, "permissions": EVERYONE_DEFAULT | PIN_MESSAGES})))
+            .await;
+        api.ok(204, "PUT", &format!("/communities/{community}/members/{carol}/roles/{}", id(&pinner["id"])), &alice_t, None).await;
+        let carols = id(&api.send(&carol_t, general, "said before").await["id"]);
 
         // Timeout: USER_TIMED_OUT to the community; carol cannot send.
         let member = api
@@ -97,6 +103,13 @@ async fn kick_ban_timeout_and_hierarchy() {
         assert_eq!(r.code(), "TIMED_OUT", "{:?}", r.body);
         let r = api.call("PUT", &format!("/messages/{still_here}/reactions/x"), Some(&carol_t), None).await;
         assert_eq!(r.code(), "TIMED_OUT", "a timed-out member cannot react either: {:?}", r.body);
+        let r = api.call("PATCH", &format!("/messages/{carols}"), Some(&carol_t),
+                         Some(json!({"content": "said while timed out"}))).await;
+        assert_eq!(r.code(), "TIMED_OUT", "nor edit: {:?}", r.body);
+        let r = api.call("PUT", &format!("/messages/{carols}/pin"), Some(&carol_t), None).await;
+        assert_eq!(r.code(), "TIMED_OUT", "nor pin: {:?}", r.body);
+        let unchanged = api.ok(200, "GET", &format!("/messages/{carols}"), &alice_t, None).await;
+        assert_eq!((&unchanged["content"], &unchanged["pinned"]), (&json!("said before"), &json!(false)));
         api.ok(204, "DELETE", &format!("/communities/{community}/members/{carol}/timeout"), &bob_t, None).await;
         api.ok(200, "PUT", &format!("/messages/{still_here}/reactions/x"), &carol_t, None).await;
         let ev = next_event(&mut dave_ws, &croom, "TIMEOUT_REMOVED").await;

@@ -201,3 +201,93 @@ async fn reactions_and_pins_reach_only_viewers() {
     })
     .await;
 }
+
+/// A client cache of one message that applies an event only when its
+/// version is newer (protocol §5.3).
+#[derive(Debug, PartialEq)]
+struct CachedMessage {
+    version: i64,
+    pinned: bool,
+    content: String,
+    likes: i64,
+}
+
+impl CachedMessage {
+    fn apply(&mut self, event: &serde_json::Value) {
+        let data = &event["data"];
+        let version = data["version"]
+            .as_i64()
+            .or_else(|| data["message"]["version"].as_i64())
+            .unwrap_or_else(|| panic!("no version in {event}"));
+        if version <= self.version {
+            return;
+        }
+        self.version = version;
+        match event["type"].as_str().unwrap() {
+            "MESSAGE_PINNED" => self.pinned = true,
+            "MESSAGE_UNPINNED" => self.pinned = false,
+            "UPDATE_MESSAGE" => {
+                self.content = data["message"]["content"].as_str().unwrap().into();
+                self.pinned = data["message"]["pinned"].as_bool().unwrap();
+            }
+            "REACTION_ADDED" | "REACTION_REMOVED" => {
+                self.likes = data["reaction"]["count"].as_i64().unwrap();
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn racing_pins_edits_and_reactions_leave_every_cache_true() {
+    each_backend(|server| async move {
+        let api = Api { addr: server.addr };
+        let g = api.guild().await;
+        let room = format!("channel:{}", g.general);
+        let mut carol_ws = server.client(g.carol.0).await;
+        for round in 0..12 {
+            let msg = api.send(&g.alice.1, g.general, "race me").await;
+            let mid = id(&msg["id"]);
+            let mut cache = CachedMessage {
+                version: msg["version"].as_i64().unwrap(),
+                pinned: false,
+                content: "race me".into(),
+                likes: 0,
+            };
+            let pin = format!("/messages/{mid}/pin");
+            let like = format!("/messages/{mid}/reactions/%F0%9F%91%8D");
+            let message = format!("/messages/{mid}");
+            let edit = json!({"content": format!("edited {round}")});
+            let (a, b, c, d) = tokio::join!(
+                api.call("PUT", &pin, Some(&g.alice.1), None),
+                api.call("DELETE", &pin, Some(&g.alice.1), None),
+                api.call("PUT", &like, Some(&g.bob.1), None),
+                api.call("PATCH", &message, Some(&g.alice.1), Some(edit)),
+            );
+            for reply in [a, b, c, d] {
+                assert_eq!(reply.status, 200, "{:?}", reply.body);
+            }
+            // A marker message behind them: once it is in, so is every
+            // event of the race (the room is ordered).
+            let marker = api.send(&g.bob.1, g.general, "marker").await;
+            loop {
+                let event = carol_ws.recv_in(&room).await;
+                if event["data"]["message"]["id"] == marker["id"] {
+                    break;
+                }
+                if event["type"] != "NEW_MESSAGE" {
+                    cache.apply(&event);
+                }
+            }
+            let now = api.ok(200, "GET", &message, &g.carol.1, None).await;
+            let truth = CachedMessage {
+                version: now["version"].as_i64().unwrap(),
+                pinned: now["pinned"].as_bool().unwrap(),
+                content: now["content"].as_str().unwrap().into(),
+                likes: now["reactions"][0]["count"].as_i64().unwrap(),
+            };
+            assert_eq!(cache, truth, "round {round}");
+        }
+    })
+    .await;
+}

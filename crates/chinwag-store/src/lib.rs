@@ -63,6 +63,7 @@ pub use invites::NewInvite;
 pub use members::Ban;
 pub use messages::{CreatedMessage, Cursor, DeletedMessage, NewMessage, ThreadParentUpdate};
 pub use notifications::NewNotification;
+pub use pins::PinUpdate;
 pub use reactions::ReactionUpdate;
 pub use roles::{NewRole, OverrideTarget, PermissionOverride, RoleUpdate};
 pub use store::{BackendKind, Store, StoreOptions};

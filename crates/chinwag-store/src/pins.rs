@@ -8,32 +8,47 @@ use crate::id::now_ms;
 use crate::messages::MessageRow;
 use crate::store::{Store, with_pool, with_writer};
 
+/// What a pin or unpin did.
+#[derive(Debug, Clone)]
+pub struct PinUpdate {
+    /// The message as it is now.
+    pub message: Message,
+    /// The version this call's change gave the message, or `None` when it
+    /// changed nothing (the message was already so). Decided by the
+    /// `UPDATE` itself, so of two racing opposite calls each knows whether
+    /// it changed anything.
+    pub changed_to: Option<i64>,
+}
+
 impl Store {
     /// Pins a message (bumping its version). Pinning a pinned message
     /// changes nothing.
-    pub async fn pin_message(&self, id: Id) -> Result<Message> {
+    pub async fn pin_message(&self, id: Id) -> Result<PinUpdate> {
         self.set_pinned(id, true).await
     }
 
     /// Unpins a message (bumping its version). Unpinning an unpinned
     /// message changes nothing.
-    pub async fn unpin_message(&self, id: Id) -> Result<Message> {
+    pub async fn unpin_message(&self, id: Id) -> Result<PinUpdate> {
         self.set_pinned(id, false).await
     }
 
-    async fn set_pinned(&self, id: Id, pinned: bool) -> Result<Message> {
+    async fn set_pinned(&self, id: Id, pinned: bool) -> Result<PinUpdate> {
         let pinned_at = pinned.then(now_ms);
-        with_writer!(self, pool => sqlx::query(
+        let changed_to: Option<(i64,)> = with_writer!(self, pool => sqlx::query_as(
             "UPDATE messages SET pinned = $2, pinned_at = $3, version = version + 1
-             WHERE id = $1 AND deleted = FALSE AND pinned <> $2",
+             WHERE id = $1 AND deleted = FALSE AND pinned <> $2
+             RETURNING version",
         )
         .bind(id.0)
         .bind(pinned)
         .bind(pinned_at)
-        .execute(pool)
-        .await
-        .map(drop)?);
-        self.message(id).await
+        .fetch_optional(pool)
+        .await?);
+        Ok(PinUpdate {
+            message: self.message(id).await?,
+            changed_to: changed_to.map(|(version,)| version),
+        })
     }
 
     /// A channel's pinned messages, most recently pinned first.

@@ -269,10 +269,14 @@ async fn pins_bump_versions_and_list_newest_first() {
     each_backend(|store: Store| async move {
         let (ch, _, all) = channel_with(&store, 3).await;
         let p = store.pin_message(all[0]).await.unwrap();
-        assert!(p.pinned);
-        assert_eq!(p.version, 2);
+        assert!(p.message.pinned);
+        assert_eq!((p.message.version, p.changed_to), (2, Some(2)));
         let same = store.pin_message(all[0]).await.unwrap();
-        assert_eq!(same.version, 2, "pinning twice changes nothing");
+        assert_eq!(
+            (same.message.version, same.changed_to),
+            (2, None),
+            "pinning twice changes nothing"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(3)).await;
         store.pin_message(all[2]).await.unwrap();
         assert_eq!(
@@ -280,8 +284,11 @@ async fn pins_bump_versions_and_list_newest_first() {
             vec![all[2], all[0]]
         );
         let unpinned = store.unpin_message(all[0]).await.unwrap();
-        assert!(!unpinned.pinned);
-        assert_eq!(unpinned.version, 3);
+        assert!(!unpinned.message.pinned);
+        assert_eq!(
+            (unpinned.message.version, unpinned.changed_to),
+            (3, Some(3))
+        );
         store.delete_message(all[2]).await.unwrap();
         assert!(store.pinned_messages(ch).await.unwrap().is_empty());
         assert!(matches!(
