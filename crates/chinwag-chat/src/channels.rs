@@ -70,6 +70,7 @@ impl Chat {
         if !matches!(spec.kind, ChannelKind::Text | ChannelKind::Voice) {
             return Err(ChatError::invalid("a community channel is text or voice"));
         }
+        let _turn = self.community_turn(community_id).await;
         let channel = self
             .store
             .create_channel(NewChannel {
@@ -139,6 +140,13 @@ impl Chat {
             Some(t) => Some(validate::text("topic", t)?),
             None => None,
         };
+        let _turn = self.community_turn(access.community.id).await;
+        // Read again in the turn: who saw it depends on its privacy now.
+        let before = self
+            .store
+            .channel(channel_id)
+            .await
+            .or_not_found("channel")?;
         let viewers_before: HashSet<Id> = self
             .channel_viewers(&access.community, &before)
             .await?
@@ -189,6 +197,7 @@ impl Chat {
     pub async fn delete_channel(&self, user: Id, channel_id: Id) -> Result<()> {
         let (_, access) = self.managed_channel(user, channel_id).await?;
         let community_id = access.community.id;
+        let _turn = self.community_turn(community_id).await;
         let members = self.store.member_ids(community_id).await?;
         let deleted = self
             .store
@@ -255,13 +264,14 @@ impl Chat {
         if !self.store.is_member(community_id, target).await? {
             return Err(ChatError::NotFound("member"));
         }
-        let before = self.snapshot(community_id, &[target]).await?;
+        let turn = self.community_turn(community_id).await;
+        let before = self.snapshot(&turn, &[target]).await?;
         let added = self
             .store
             .add_private_channel_member(channel_id, target)
             .await?;
         if added {
-            self.resync(community_id, before).await?;
+            self.resync(&turn, before).await?;
             self.notify_channel_updated(community_id, channel_id).await;
         }
         Ok(added)
@@ -283,13 +293,14 @@ impl Chat {
             return Err(ChatError::invalid("the channel is not private"));
         }
         let community_id = access.community.id;
-        let before = self.snapshot(community_id, &[target]).await?;
+        let turn = self.community_turn(community_id).await;
+        let before = self.snapshot(&turn, &[target]).await?;
         let removed = self
             .store
             .remove_private_channel_member(channel_id, target)
             .await?;
         if removed {
-            self.resync(community_id, before).await?;
+            self.resync(&turn, before).await?;
             self.notify_channel_updated(community_id, channel_id).await;
         }
         Ok(removed)

@@ -4,7 +4,7 @@
 use chinwag_protocol::{Event, Id};
 use std::sync::Arc;
 
-use chinwag_realtime::{Hub, KeyedSerializer, RoomId};
+use chinwag_realtime::{Hub, KeyedSerializer, RoomId, SerialGuard};
 use chinwag_store::Store;
 
 use crate::access::SendAccessCache;
@@ -26,8 +26,24 @@ pub struct Chat {
     /// Message writes to one channel run one at a time, persist then emit,
     /// so the stream's order is the id order.
     pub(crate) channel_writes: Arc<KeyedSerializer<Id>>,
+    /// Changes to who is in a community's rooms, one at a time per
+    /// community (see [`CommunityTurn`]).
+    pub(crate) community_turns: Arc<KeyedSerializer<Id>>,
     /// The checks that let users send, reused while still current.
     pub(crate) send_access: Arc<SendAccessCache>,
+}
+
+/// A community's turn at changing who is in its rooms: joining, kicks and
+/// bans, channel creation, deletion and privacy, the private lists, roles,
+/// overrides, and deleting the community. Each holds it from its reads,
+/// through its write, to its last room change and event, so no change
+/// works from a view another has made stale: a kick racing a new channel
+/// still takes the user out of it, and a join racing a ban does not put
+/// the banned user back. Taken once per call: it is not reentrant.
+pub(crate) struct CommunityTurn<'a> {
+    _turn: SerialGuard<'a, Id>,
+    /// The community.
+    pub(crate) community_id: Id,
 }
 
 /// Default refresh token lifetime: 30 days.
@@ -41,6 +57,7 @@ impl Chat {
             hub,
             refresh_ttl_ms: (DEFAULT_REFRESH_TTL_SECS * 1000) as i64,
             channel_writes: Arc::new(KeyedSerializer::new()),
+            community_turns: Arc::new(KeyedSerializer::new()),
             send_access: Arc::default(),
         }
     }
@@ -54,6 +71,14 @@ impl Chat {
             chinwag_realtime::engine::HistoryConfig::default(),
         );
         Chat::new(store, hub)
+    }
+
+    /// Waits for `community_id`'s turn at room membership changes.
+    pub(crate) async fn community_turn(&self, community_id: Id) -> CommunityTurn<'_> {
+        CommunityTurn {
+            _turn: self.community_turns.lock(community_id).await,
+            community_id,
+        }
     }
 
     /// Sets how long refresh tokens live.

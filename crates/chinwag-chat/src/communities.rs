@@ -144,7 +144,9 @@ impl Chat {
 
     /// Deletes a community with everything in it (the owner, or a member
     /// holding `ADMINISTRATOR`; `MANAGE_COMMUNITY` alone is not enough);
-    /// emits `COMMUNITY_DELETED`, then removes every member from its rooms.
+    /// emits `VOICE_CHANNEL_USER_LEFT` for whoever was in its voice
+    /// channels, then `COMMUNITY_DELETED`, then removes every member from
+    /// its rooms.
     pub async fn delete_community(&self, user: Id, community_id: Id) -> Result<()> {
         self.require(
             user,
@@ -152,12 +154,16 @@ impl Chat {
             chinwag_protocol::permissions::ADMINISTRATOR,
         )
         .await?;
+        let _turn = self.community_turn(community_id).await;
         let members = self.store.member_ids(community_id).await?;
         let channels = self.store.community_channels(community_id).await?;
-        self.store
+        let voice_left = self
+            .store
             .delete_community(community_id)
             .await
             .or_not_found("community")?;
+        // Into the voice channels' rooms, before their members leave them.
+        self.emit_voice_left(voice_left).await;
         let room = RoomId::community(community_id);
         self.emit(
             &room,

@@ -137,6 +137,10 @@ impl Chat {
                 other => other.into(),
             })?;
         let community_id = member.community_id;
+        // In the turn, the joiner is still a member, or a ban, kick or
+        // deletion that came in between has already run (then this fails
+        // here, and no room is joined).
+        let _turn = self.community_turn(community_id).await;
         let access = self.access(user, community_id).await?;
         let room = RoomId::community(community_id);
         self.join_user(user, &room).await?;

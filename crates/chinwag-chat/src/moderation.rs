@@ -4,9 +4,11 @@
 //! `TIMEOUT_MEMBERS`) and a target ranked strictly below the caller (the
 //! owner outranks everyone; nobody moderates themselves). Events go to
 //! `community:{id}`: `USER_KICKED` / `USER_BANNED` are emitted while the
-//! target is still in the room, so they see it, and then every connection
-//! of theirs leaves every room of the community (reason `kicked` /
-//! `banned`). A timed-out member cannot send (`TIMED_OUT`).
+//! target is still in the room, so they see it; then they leave voice
+//! there, and every connection of theirs leaves every room of the
+//! community (reason `kicked` / `banned`), all in the community's turn
+//! (`CommunityTurn`). A timed-out member cannot send,
+//! edit, react or pin (`TIMED_OUT`).
 
 use chinwag_protocol::event::community::MemberRef;
 use chinwag_protocol::event::moderation::UserTimedOut;
@@ -68,10 +70,10 @@ impl Chat {
     pub async fn kick(&self, user: Id, community_id: Id, target: Id) -> Result<()> {
         self.moderator(user, community_id, target, KICK_MEMBERS)
             .await?;
+        let _turn = self.community_turn(community_id).await;
         if !self.store.is_member(community_id, target).await? {
             return Err(ChatError::NotFound("member"));
         }
-        let rooms = self.community_rooms(community_id).await?;
         self.store.remove_member(community_id, target).await?;
         self.emit(
             &RoomId::community(community_id),
@@ -81,9 +83,7 @@ impl Chat {
             }),
         )
         .await;
-        self.remove_from_rooms(target, &rooms, KICKED).await?;
-        self.after_removal(community_id, target).await;
-        Ok(())
+        self.after_removal(community_id, target, KICKED).await
     }
 
     /// Bans a user (a member or not); emits `USER_BANNED`, then takes
@@ -101,7 +101,7 @@ impl Chat {
         if self.store.user(target).await.is_err() {
             return Err(ChatError::NotFound("user"));
         }
-        let rooms = self.community_rooms(community_id).await?;
+        let _turn = self.community_turn(community_id).await;
         let ban = self
             .store
             .ban(community_id, target, user, reason.as_deref())
@@ -114,8 +114,7 @@ impl Chat {
             }),
         )
         .await;
-        self.remove_from_rooms(target, &rooms, BANNED).await?;
-        self.after_removal(community_id, target).await;
+        self.after_removal(community_id, target, BANNED).await?;
         Ok(ban)
     }
 
@@ -200,11 +199,15 @@ impl Chat {
         Ok(active)
     }
 
-    /// After a member leaves a community: they leave its voice channels,
-    /// and their connections should re-authenticate.
-    async fn after_removal(&self, community_id: Id, target: Id) {
+    /// After a member is removed (in the community's turn): they leave its
+    /// voice channel, while still in that channel's room so their own
+    /// devices hear it; then every room of the community as it is now
+    /// (reason `reason`); and their connections should re-authenticate.
+    async fn after_removal(&self, community_id: Id, target: Id, reason: &str) -> Result<()> {
         self.leave_voice_if(target, |state| state.community_id == Some(community_id))
             .await;
+        let rooms = self.community_rooms(community_id).await?;
+        self.remove_from_rooms(target, &rooms, reason).await?;
         if let Err(err) = self
             .hub
             .require_reauth(target, crate::permissions::PERMISSIONS_CHANGED)
@@ -212,5 +215,6 @@ impl Chat {
         {
             tracing::warn!(%err, "reauth request failed");
         }
+        Ok(())
     }
 }

@@ -21,7 +21,7 @@ use chinwag_realtime::RoomId;
 use chinwag_store::StoreError;
 use chinwag_store::roles::{OverrideTarget, PermissionOverride};
 
-use crate::chat::{ACCESS_REVOKED, Chat};
+use crate::chat::{ACCESS_REVOKED, Chat, CommunityTurn};
 use crate::error::{ChatError, OrNotFound as _, Result};
 
 /// The reason given with `reauth_required` when permissions change.
@@ -279,15 +279,16 @@ impl Chat {
         })
     }
 
-    /// Snapshots several users (before a change).
+    /// Snapshots several users (before a change), in the community's
+    /// turn, which the change then holds until its [`Chat::resync`].
     pub(crate) async fn snapshot(
         &self,
-        community_id: Id,
+        turn: &CommunityTurn<'_>,
         users: &[Id],
     ) -> Result<HashMap<Id, Snap>> {
         let mut out = HashMap::with_capacity(users.len());
         for &user in users {
-            out.insert(user, self.snap(community_id, user).await?);
+            out.insert(user, self.snap(turn.community_id, user).await?);
         }
         Ok(out)
     }
@@ -296,7 +297,12 @@ impl Chat {
     /// they gained, removes them from those they lost (and from voice in
     /// one of them), and asks those whose permissions changed to
     /// re-authenticate.
-    pub(crate) async fn resync(&self, community_id: Id, before: HashMap<Id, Snap>) -> Result<()> {
+    pub(crate) async fn resync(
+        &self,
+        turn: &CommunityTurn<'_>,
+        before: HashMap<Id, Snap>,
+    ) -> Result<()> {
+        let community_id = turn.community_id;
         for (user, old) in before {
             let new = self.snap(community_id, user).await?;
             if new == old {

@@ -175,8 +175,9 @@ impl Chat {
             None => None,
         };
         let community_id = role.community_id;
+        let turn = self.community_turn(community_id).await;
         let affected = self.role_holders(community_id, &role).await?;
-        let before = self.snapshot(community_id, &affected).await?;
+        let before = self.snapshot(&turn, &affected).await?;
         let role = self
             .store
             .update_role(
@@ -197,7 +198,7 @@ impl Chat {
             }),
         )
         .await;
-        self.resync(community_id, before).await?;
+        self.resync(&turn, before).await?;
         Ok(role)
     }
 
@@ -211,8 +212,9 @@ impl Chat {
         // Taking bits away from its holders is granting them, reversed.
         Self::grantable(&standing, role.permissions)?;
         let community_id = role.community_id;
+        let turn = self.community_turn(community_id).await;
         let affected = self.role_holders(community_id, &role).await?;
-        let before = self.snapshot(community_id, &affected).await?;
+        let before = self.snapshot(&turn, &affected).await?;
         self.store.delete_role(role_id).await?;
         self.emit(
             &RoomId::community(community_id),
@@ -222,7 +224,7 @@ impl Chat {
             }),
         )
         .await;
-        self.resync(community_id, before).await?;
+        self.resync(&turn, before).await?;
         Ok(())
     }
 
@@ -280,7 +282,8 @@ impl Chat {
             let target_rank = self.rank(&standing.community, target).await?;
             standing.outranks(target_rank, "members")?;
         }
-        let before = self.snapshot(community_id, &[target]).await?;
+        let turn = self.community_turn(community_id).await;
+        let before = self.snapshot(&turn, &[target]).await?;
         let changed = if assign {
             self.store
                 .assign_role(community_id, target, role_id)
@@ -302,7 +305,7 @@ impl Chat {
                 Event::RoleUnassigned(payload)
             };
             self.emit(&RoomId::community(community_id), event).await;
-            self.resync(community_id, before).await?;
+            self.resync(&turn, before).await?;
         }
         Ok(changed)
     }
@@ -372,8 +375,9 @@ impl Chat {
         if let Some((allow, deny)) = bits {
             Self::grantable(&standing, allow | deny)?;
         }
+        let turn = self.community_turn(community_id).await;
         let affected = self.store.member_ids(community_id).await?;
-        let before = self.snapshot(community_id, &affected).await?;
+        let before = self.snapshot(&turn, &affected).await?;
         match bits {
             Some((allow, deny)) => {
                 self.store
@@ -397,7 +401,7 @@ impl Chat {
             }),
         )
         .await;
-        self.resync(community_id, before).await?;
+        self.resync(&turn, before).await?;
         Ok(())
     }
 

@@ -42,4 +42,4 @@ pub use outbox::Outbox;
 pub use presence::{OfflineHook, PresenceTracker};
 pub use revoked::Revocations;
 pub use room::{RoomId, RoomKind};
-pub use serializer::KeyedSerializer;
+pub use serializer::{KeyedSerializer, SerialGuard};

@@ -127,6 +127,9 @@ async fn kick_ban_timeout_and_hierarchy() {
         api.ok(204, "DELETE", &format!("/communities/{community}/members/{dave}"), &bob_t, None).await;
         let ev = next_event(&mut dave_ws, &croom, "USER_KICKED").await;
         assert_eq!(id(&ev["data"]["user_id"]), dave);
+        // His own devices hear him leave voice, before he leaves its room.
+        let ev = next_event(&mut dave_ws, &format!("channel:{lounge}"), "VOICE_CHANNEL_USER_LEFT").await;
+        assert_eq!(id(&ev["data"]["state"]["user_id"]), dave);
         let mut left = Vec::new();
         while left.len() < 2 {
             let frame = dave_ws.recv().await;
