@@ -9,6 +9,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use chinwag_realtime::engine::HistoryConfig;
+
+mod check;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
@@ -226,6 +228,27 @@ impl Config {
     }
 }
 
+/// `url` with any password replaced by `***`, for logs and errors
+/// (`redis://user:secret@host` → `redis://user:***@host`).
+pub fn redacted(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.to_string();
+    };
+    let authority_end = url[scheme_end..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| scheme_end + i);
+    let Some(at) = url[scheme_end..authority_end]
+        .rfind('@')
+        .map(|i| scheme_end + i)
+    else {
+        return url.to_string();
+    };
+    match url[scheme_end..at].find(':').map(|i| scheme_end + i) {
+        Some(colon) => format!("{}:***{}", &url[..colon], &url[at..]),
+        None => url.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,5 +267,20 @@ mod tests {
             assert_eq!(config.engine, "memory");
             Ok(())
         });
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redacted("redis://default:S3cret@127.0.0.1:6379/0"),
+            "redis://default:***@127.0.0.1:6379/0"
+        );
+        assert_eq!(
+            redacted("nats://admin:p@ss@host:4222"),
+            "nats://admin:***@host:4222"
+        );
+        assert_eq!(redacted("nats://token@host"), "nats://token@host");
+        assert_eq!(redacted("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
+        assert_eq!(redacted("memory"), "memory");
     }
 }

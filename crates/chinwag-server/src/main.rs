@@ -55,6 +55,15 @@ async fn main() -> anyhow::Result<()> {
         engine,
         node_name,
     } = Cli::parse().command;
+    if let Some(file) = &config {
+        let unknown = Config::unknown_keys_in(file).context("reading the config file")?;
+        anyhow::ensure!(
+            unknown.is_empty(),
+            "{}: no such setting: {}",
+            file.display(),
+            unknown.join(", ")
+        );
+    }
     let mut config = Config::load(config.as_deref()).context("loading configuration")?;
     if let Some(listen) = listen {
         config.listen = listen;
@@ -71,6 +80,9 @@ async fn main() -> anyhow::Result<()> {
     if node_name.is_some() {
         config.node_name = node_name;
     }
+    config
+        .check()
+        .map_err(|why| anyhow::anyhow!("invalid configuration: {why}"))?;
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating {}", config.data_dir.display()))?;
     let listen = config.listen;

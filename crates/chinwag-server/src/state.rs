@@ -21,6 +21,10 @@ use crate::gateway::capacity::Capacity;
 use crate::http::throttle::{Buckets, Throttle, Verdict};
 use crate::policy::{BoxFuture, Policy, is_public_topic};
 
+/// How long startup waits for the engine's broker (Redis retries an
+/// unreachable address forever otherwise).
+const ENGINE_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+
 /// Shared server state: one pointer, cheap to clone. Every session holds
 /// one, so it is an `Arc` rather than a struct of `Arc`s.
 #[derive(Clone)]
@@ -172,9 +176,14 @@ impl AppState {
             max_len: config.history.max_len,
             max_age: Duration::from_secs(config.history.max_age_secs),
         };
-        let hub = Hub::connect(&config.engine, node, outbox, history, &config.engine_prefix)
+        let engine = crate::config::redacted(&config.engine);
+        let connecting = Hub::connect(&config.engine, node, outbox, history, &config.engine_prefix);
+        let hub = tokio::time::timeout(ENGINE_CONNECT_TIMEOUT, connecting)
             .await
-            .map_err(|err| anyhow::anyhow!("engine {}: {err}", config.engine))?;
+            .map_err(|_| {
+                anyhow::anyhow!("engine {engine}: not reachable within {ENGINE_CONNECT_TIMEOUT:?}")
+            })?
+            .map_err(|err| anyhow::anyhow!("engine {engine}: {err}"))?;
         // Sessions signed out within a token's lifetime, perhaps before
         // this node started: their tokens are refused here too.
         let token_lifetime = Duration::from_secs(config.auth.access_ttl_secs);
@@ -212,7 +221,7 @@ impl AppState {
                 })
             })),
         );
-        tracing::info!(node = hub.node().name(), engine = %config.engine, "hub started");
+        tracing::info!(node = hub.node().name(), %engine, "hub started");
         let throttle = Throttle::new(
             config.auth.attempts_per_minute,
             config.auth.attempts_burst,
