@@ -253,3 +253,66 @@ async fn read_states_of_channels_no_longer_seen_are_left_out() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn notifications_quote_a_message_as_it_is_now_and_deleted_parents_stay_deleted() {
+    each_backend(|server| async move {
+        let api = Api { addr: server.addr };
+        let g = api.guild().await;
+        let carol = g.carol.0;
+        let mut carol_ws = server.client(carol).await;
+        let said = api
+            .send(&g.bob.1, g.general, &format!("<@{carol}> the code is 1234"))
+            .await;
+        let message = format!("/messages/{}", said["id"].as_str().unwrap());
+        let excerpts = || async {
+            let list = api
+                .ok(200, "GET", "/users/@me/notifications", &g.carol.1, None)
+                .await;
+            let list = list.as_array().unwrap().clone();
+            list.iter()
+                .map(|n| n["excerpt"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(excerpts().await, [format!("<@{carol}> the code is 1234")]);
+        // An edit rewrites the quote; a deletion blanks it.
+        api.ok(
+            200,
+            "PATCH",
+            &message,
+            &g.bob.1,
+            Some(json!({"content": format!("<@{carol}> (redacted)")})),
+        )
+        .await;
+        assert_eq!(excerpts().await, [format!("<@{carol}> (redacted)")]);
+        api.ok(204, "DELETE", &message, &g.bob.1, None).await;
+        assert_eq!(excerpts().await, [String::new()]);
+
+        // Deleting a reply under a deleted parent sends no reply count for
+        // the parent (its newer version would bring the tombstone back).
+        let parent = api.send(&g.alice.1, g.general, "parent").await;
+        let reply = api
+            .ok(
+                201,
+                "POST",
+                &format!("/channels/{}/messages", g.general),
+                &g.bob.1,
+                Some(json!({"content": "reply", "thread_parent_id": parent["id"]})),
+            )
+            .await;
+        let parent_path = format!("/messages/{}", parent["id"].as_str().unwrap());
+        api.ok(204, "DELETE", &parent_path, &g.alice.1, None).await;
+        let reply_path = format!("/messages/{}", reply["id"].as_str().unwrap());
+        api.ok(204, "DELETE", &reply_path, &g.bob.1, None).await;
+        let room = format!("channel:{}", g.general);
+        next_event(&mut carol_ws, &room, "DELETE_THREAD_REPLY").await;
+        let after = drain(&mut carol_ws).await;
+        assert!(
+            after
+                .iter()
+                .all(|e| e["type"] != "THREAD_REPLY_COUNT_UPDATED"),
+            "{after:?}"
+        );
+    })
+    .await;
+}

@@ -348,7 +348,7 @@ impl Store {
     }
 
     /// Replaces a message's content and mentions, sets `edited_at` and
-    /// bumps its version.
+    /// bumps its version; the notifications it caused quote the new text.
     pub async fn edit_message(
         &self,
         id: Id,
@@ -383,15 +383,22 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
             }
+            // Notifications quote the message as it is now.
+            sqlx::query("UPDATE notifications SET excerpt = $2 WHERE message_id = $1")
+                .bind(id.0)
+                .bind(crate::notifications::excerpt(content))
+                .execute(&mut *tx)
+                .await?;
             tx.commit().await?;
         });
         self.message(id).await
     }
 
     /// Deletes a message: it leaves history for good, its content,
-    /// mentions and reactions are dropped, and its version is bumped (the
-    /// tombstone keeps the id). A thread reply's parent loses one reply
-    /// and gets its version bumped.
+    /// mentions and reactions are dropped, the notifications it caused
+    /// lose their excerpt, and its version is bumped (the tombstone keeps
+    /// the id). A thread reply's parent, unless deleted itself, loses one
+    /// reply and gets its version bumped.
     pub async fn delete_message(&self, id: Id) -> Result<DeletedMessage> {
         with_writer!(self, pool => {
             let mut tx = pool.begin_write().await?;
@@ -410,6 +417,7 @@ impl Store {
             for sql in [
                 "DELETE FROM reactions WHERE message_id = $1",
                 "DELETE FROM message_mentions WHERE message_id = $1",
+                "UPDATE notifications SET excerpt = '' WHERE message_id = $1",
             ] {
                 sqlx::query(sql).bind(id.0).execute(&mut *tx).await?;
             }
@@ -417,7 +425,8 @@ impl Store {
             if let Some(parent_id) = thread_parent_id {
                 let row: Option<(i64, i64)> = sqlx::query_as(
                     "UPDATE messages SET reply_count = reply_count - 1, version = version + 1
-                     WHERE id = $1 AND reply_count > 0 RETURNING reply_count, version",
+                     WHERE id = $1 AND reply_count > 0 AND deleted = FALSE
+                     RETURNING reply_count, version",
                 )
                 .bind(parent_id)
                 .fetch_optional(&mut *tx)

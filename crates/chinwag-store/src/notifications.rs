@@ -11,6 +11,12 @@ use crate::store::{Store, check_limit, placeholders, with_pool, with_writer};
 /// The longest excerpt kept, in characters.
 pub const MAX_EXCERPT_CHARS: usize = 200;
 
+/// A notification's quote of a message's text: its first
+/// [`MAX_EXCERPT_CHARS`] characters.
+pub(crate) fn excerpt(content: &str) -> String {
+    content.chars().take(MAX_EXCERPT_CHARS).collect()
+}
+
 const NOTIFICATION_COLUMNS: &str =
     "id, user_id, kind, actor_id, channel_id, community_id, message_id, excerpt, read, created_at";
 
@@ -80,7 +86,7 @@ impl Store {
     /// Creates an unread notification.
     pub async fn create_notification(&self, new: NewNotification) -> Result<Notification> {
         let id = self.next_id();
-        let excerpt: String = new.excerpt.chars().take(MAX_EXCERPT_CHARS).collect();
+        let excerpt = excerpt(&new.excerpt);
         let sql = format!(
             "INSERT INTO notifications ({NOTIFICATION_COLUMNS})
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, FALSE, $9) RETURNING {NOTIFICATION_COLUMNS}"
