@@ -287,6 +287,30 @@ impl Chat {
         Ok(())
     }
 
+    /// A page of the replies in a message's thread (the parent must be a
+    /// top-level message the caller sees), in the orders of
+    /// [`Chat::history`].
+    pub async fn thread(
+        &self,
+        user: Id,
+        message_id: Id,
+        query: &HistoryQuery,
+    ) -> Result<Vec<Message>> {
+        let limit = validate::limit(query.limit.unwrap_or(DEFAULT_HISTORY_LIMIT))?;
+        let cursor = query.cursor()?;
+        let (parent, _) = self.seen_message(user, message_id).await?;
+        if parent.thread_parent_id.is_some() {
+            return Err(ChatError::invalid(
+                "a thread reply has no thread of its own",
+            ));
+        }
+        Ok(self
+            .store
+            .thread_replies(message_id, cursor, limit)
+            .await
+            .or_not_found("message")?)
+    }
+
     /// A page of a channel's history; see [`HistoryQuery`] for the order.
     pub async fn history(
         &self,

@@ -1,6 +1,6 @@
 //! The chat core end to end over real sockets: register, community,
 //! channel, invite, join, messages both ways (REST and WebSocket with a
-//! nonce), edit, delete, and history that matches the stream. Runs on
+//! nonce), edit, delete, history that matches the stream, and thread pages. Runs on
 //! SQLite and, when configured, PostgreSQL.
 
 #[path = "chat_support.rs"]
@@ -256,6 +256,79 @@ async fn accounts_register_login_refresh_logout() {
             .await;
         assert_eq!(nobody.status, 401);
         assert_eq!(nobody.body, wrong.body, "no hint whether the user exists");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_thread_is_paged_like_history_and_only_for_those_who_see_it() {
+    each_backend(|server| async move {
+        let server = server;
+        let api = Api { addr: server.addr };
+        let g = api.guild().await;
+        let (_, stranger) = api.register("stranger").await;
+        let parent = api.send(&g.alice.1, g.general, "parent").await;
+        let mut replies = Vec::new();
+        for n in 0..5 {
+            let reply = api
+                .ok(
+                    201,
+                    "POST",
+                    &format!("/channels/{}/messages", g.general),
+                    &g.bob.1,
+                    Some(
+                        json!({"content": format!("reply {n}"), "thread_parent_id": parent["id"]}),
+                    ),
+                )
+                .await;
+            replies.push(reply["id"].clone());
+        }
+        let thread = format!("/messages/{}/thread", parent["id"].as_str().unwrap());
+        let ids = |page: serde_json::Value| -> Vec<serde_json::Value> {
+            page.as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["id"].clone())
+                .collect()
+        };
+        // Newest first by default; `after` pages oldest first.
+        let newest = api
+            .ok(200, "GET", &format!("{thread}?limit=2"), &g.carol.1, None)
+            .await;
+        assert_eq!(ids(newest), [replies[4].clone(), replies[3].clone()]);
+        let first = replies[0].as_str().unwrap();
+        let after = api
+            .ok(
+                200,
+                "GET",
+                &format!("{thread}?after={first}&limit=10"),
+                &g.carol.1,
+                None,
+            )
+            .await;
+        assert_eq!(ids(after), replies[1..].to_vec());
+        // History stays top-level only.
+        let history = api.history(&g.carol.1, g.general, "").await;
+        assert!(history.iter().all(|m| m["thread_parent_id"].is_null()));
+        // A reply has no thread; outsiders and unknown ids get 404.
+        let reply_thread = format!("/messages/{}/thread", replies[0].as_str().unwrap());
+        let r = api.call("GET", &reply_thread, Some(&g.carol.1), None).await;
+        assert_eq!(r.status, 400, "{:?}", r.body);
+        let r = api.call("GET", &thread, Some(&stranger), None).await;
+        assert_eq!(r.status, 404, "{:?}", r.body);
+        let r = api
+            .call("GET", "/messages/1/thread", Some(&g.carol.1), None)
+            .await;
+        assert_eq!(r.status, 404, "{:?}", r.body);
+        let r = api
+            .call(
+                "GET",
+                &format!("{thread}?before=1&after=2"),
+                Some(&g.carol.1),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 400, "{:?}", r.body);
     })
     .await;
 }

@@ -323,6 +323,7 @@ async fn openapi_lists_every_route() {
         "/channels/{channel_id}/members/{user_id}",
         "/channels/{channel_id}/messages",
         "/messages/{message_id}",
+        "/messages/{message_id}/thread",
         "/dms",
         "/openapi.json",
     ] {

@@ -22,6 +22,7 @@ pub fn routes() -> Router<AppState> {
             "/messages/{message_id}",
             get(read).patch(edit).delete(remove),
         )
+        .route("/messages/{message_id}/thread", get(thread))
 }
 
 /// `PATCH /messages/{id}` body.
@@ -38,6 +39,15 @@ async fn history(
     Params(query): Params<HistoryQuery>,
 ) -> Result<Json<Vec<Message>>, ApiError> {
     Ok(Json(state.chat.history(auth.user, id, &query).await?))
+}
+
+async fn thread(
+    State(state): State<AppState>,
+    auth: Auth,
+    Param(id): Param<Id>,
+    Params(query): Params<HistoryQuery>,
+) -> Result<Json<Vec<Message>>, ApiError> {
+    Ok(Json(state.chat.thread(auth.user, id, &query).await?))
 }
 
 async fn send(
