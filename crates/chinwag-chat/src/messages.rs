@@ -304,11 +304,10 @@ impl Chat {
                 "a thread reply has no thread of its own",
             ));
         }
-        Ok(self
-            .store
+        self.store
             .thread_replies(message_id, cursor, limit)
             .await
-            .or_not_found("message")?)
+            .or_not_found("message")
     }
 
     /// A page of a channel's history; see [`HistoryQuery`] for the order.
