@@ -58,6 +58,7 @@ impl ChatError {
             ChatError::Conflict(_) | ChatError::InviteExpired | ChatError::InviteExhausted => {
                 ErrorCode::Conflict
             }
+            ChatError::Store(err) if err.is_unavailable() => ErrorCode::Unavailable,
             ChatError::Store(_) | ChatError::Hub(_) => ErrorCode::Internal,
         }
     }

@@ -107,10 +107,24 @@ async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     Json(json!({"status": "ok", "node": state.hub.node().name()}))
 }
 
-/// Readiness: not shutting down.
+/// How long each readiness check may take.
+const READY_CHECK: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Readiness: not shutting down, and the database and the engine each
+/// answer within [`READY_CHECK`] (a stream head read through the engine).
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     use chinwag_realtime::Engine;
-    let ready = !state.shutdown.is_cancelled();
+    let probe_room = chinwag_realtime::RoomId::user(chinwag_protocol::Id(0));
+    let (database, engine) = tokio::join!(
+        tokio::time::timeout(READY_CHECK, state.chat.store().ping()),
+        tokio::time::timeout(READY_CHECK, state.hub.head(&probe_room)),
+    );
+    let database_ok = matches!(database, Ok(Ok(())));
+    let engine_ok = matches!(engine, Ok(Ok(_)));
+    if !database_ok || !engine_ok {
+        tracing::warn!(database_ok, engine_ok, "not ready");
+    }
+    let ready = !state.shutdown.is_cancelled() && database_ok && engine_ok;
     let status = if ready {
         axum::http::StatusCode::OK
     } else {
@@ -119,6 +133,8 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     (
         status,
         Json(json!({
+            "database_ok": database_ok,
+            "engine_ok": engine_ok,
             "ready": ready,
             "node": state.hub.node().name(),
             "engine": state.hub.engine().name(),

@@ -1,5 +1,6 @@
 //! Heartbeats: a silent connection is reaped with 4009, a pinging one is
-//! kept; health and readiness endpoints.
+//! kept; health and readiness endpoints (not ready, and UNAVAILABLE, while
+//! the database is gone).
 
 #[path = "support/mod.rs"]
 mod support;
@@ -51,4 +52,28 @@ async fn health_and_readiness_report_the_node() {
     assert!(ready.starts_with("HTTP/1.1 200"), "{ready}");
     assert!(ready.contains("\"engine\":\"memory\""), "{ready}");
     assert!(ready.contains("\"max_connections\":500"), "{ready}");
+}
+
+#[tokio::test]
+async fn without_its_database_a_node_is_not_ready_and_answers_unavailable() {
+    let server = TestServer::start().await;
+    let ready = get(server.addr, "/readyz").await;
+    assert!(ready.starts_with("HTTP/1.1 200"), "{ready}");
+    assert!(ready.contains("\"database_ok\":true"), "{ready}");
+    assert!(ready.contains("\"engine_ok\":true"), "{ready}");
+    // The database goes away (its pools closed: every query now fails).
+    server.state.chat.store().close().await;
+    let ready = get(server.addr, "/readyz").await;
+    assert!(ready.starts_with("HTTP/1.1 503"), "{ready}");
+    assert!(ready.contains("\"database_ok\":false"), "{ready}");
+    let token = server.token(1);
+    let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let request = format!(
+        "GET /api/v1/communities HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).await.unwrap();
+    assert!(reply.starts_with("HTTP/1.1 503"), "{reply}");
+    assert!(reply.contains("\"UNAVAILABLE\""), "{reply}");
 }

@@ -64,6 +64,20 @@ impl From<sqlx::Error> for StoreError {
 }
 
 impl StoreError {
+    /// Whether the database could not be reached (no connection in time,
+    /// a broken socket): the request may succeed once it is back.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Database(
+                sqlx::Error::PoolTimedOut
+                    | sqlx::Error::PoolClosed
+                    | sqlx::Error::Io(_)
+                    | sqlx::Error::Tls(_)
+            )
+        )
+    }
+
     /// A shorthand for [`StoreError::Invalid`].
     pub(crate) fn invalid(what: impl Into<String>) -> Self {
         StoreError::Invalid(what.into())

@@ -180,6 +180,13 @@ impl Store {
         })
     }
 
+    /// Checks the database answers (`SELECT 1` on a pooled connection),
+    /// for readiness.
+    pub async fn ping(&self) -> Result<()> {
+        with_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(drop)?);
+        Ok(())
+    }
+
     /// Which backend this store runs on.
     pub fn backend(&self) -> BackendKind {
         match self.db {

@@ -45,7 +45,7 @@ use bytes::Bytes;
 use chinwag_protocol::model::UserRole;
 use chinwag_protocol::stream::ResyncReason;
 use chinwag_protocol::{Event, EventClass, Id, StreamPos};
-use redis::aio::{ConnectionManager, PubSubSink};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig, PubSubSink};
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
@@ -62,6 +62,9 @@ use crate::local::Local;
 use crate::{ConnId, HubError, RoomId};
 
 use keys::Keys;
+
+/// How long one Redis command, or one connection attempt, may take.
+const COMMAND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The Redis engine. Dropping it stops its tasks without cleaning up the
 /// registry (as a crash would); call [`RedisEngine::shutdown`] first to
@@ -113,7 +116,12 @@ impl RedisEngine {
     ) -> Result<RedisEngine, HubError> {
         opts.validate()?;
         let client = redis::Client::open(url).map_err(|e| engine_err("redis url", e))?;
-        let conn = ConnectionManager::new(client.clone())
+        // Bounded: with Redis gone, a command fails after the timeout
+        // instead of holding its caller (a REST write, a join) forever.
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(COMMAND_TIMEOUT)
+            .set_response_timeout(COMMAND_TIMEOUT);
+        let conn = ConnectionManager::new_with_config(client.clone(), config)
             .await
             .map_err(|e| engine_err("redis connect", e))?;
         let inner = Arc::new(Inner {

@@ -17,6 +17,12 @@ impl From<ChatError> for ApiError {
     fn from(err: ChatError) -> Self {
         if err.is_internal() {
             ApiError::internal(err)
+        } else if err.code() == ErrorCode::Unavailable {
+            tracing::warn!(%err, "answering UNAVAILABLE");
+            ApiError::new(
+                ErrorCode::Unavailable,
+                "the database is unavailable; try again shortly",
+            )
         } else {
             ApiError::new(err.code(), err.to_string())
         }
