@@ -9,7 +9,7 @@
 //! the room gets the events in version order. A message in a
 //! channel the caller cannot see is `NOT_FOUND`.
 //!
-//! An emoji is 1..=64 bytes with no whitespace or control characters
+//! An emoji is 1..=64 bytes with no whitespace, control or invisible characters
 //! ([`validate::emoji`]); a message holds at most
 //! [`validate::MAX_REACTIONS_PER_MESSAGE`] distinct emoji, and a new one
 //! beyond that is `CONFLICT`.

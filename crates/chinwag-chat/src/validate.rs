@@ -101,19 +101,51 @@ pub fn password(raw: &str) -> Result<()> {
     }
 }
 
-/// Checks a reaction emoji: 1..=64 bytes, with no whitespace or control
-/// characters (a Unicode emoji sequence, or a custom name like `party_cat`).
+/// Checks a reaction emoji: 1..=64 bytes, with no whitespace, control or
+/// invisible formatting characters (a Unicode emoji sequence, or a custom
+/// name like `party_cat`). The zero-width joiner may only join two
+/// characters, as in emoji sequences.
 pub fn emoji(raw: &str) -> Result<()> {
     no_nul("emoji", raw)?;
+    let chars: Vec<char> = raw.chars().collect();
+    let joins_two = |i: usize| i > 0 && i + 1 < chars.len() && chars[i + 1] != ZWJ;
     let ok = (1..=MAX_EMOJI_BYTES).contains(&raw.len())
-        && !raw.chars().any(|c| c.is_whitespace() || c.is_control());
+        && chars.iter().enumerate().all(|(i, &c)| {
+            !(c.is_whitespace() || c.is_control() || is_invisible_format(c))
+                && (c != ZWJ || joins_two(i))
+        });
     if ok {
         Ok(())
     } else {
         Err(ChatError::invalid(format!(
-            "emoji must be 1..={MAX_EMOJI_BYTES} bytes with no whitespace or control characters"
+            "emoji must be 1..={MAX_EMOJI_BYTES} bytes with no whitespace, control or invisible characters"
         )))
     }
+}
+
+/// The zero-width joiner of emoji sequences.
+const ZWJ: char = '\u{200D}';
+
+/// Invisible formatting characters that could make a reaction look blank
+/// or flip the text around it: soft hyphen, zero-width spaces and
+/// non-joiner, direction marks, embeddings, overrides and isolates, word
+/// joiners and invisible operators, the byte order mark.
+fn is_invisible_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{061C}'
+            | '\u{180E}'
+            | '\u{200B}'
+            | '\u{200C}'
+            | '\u{200E}'
+            | '\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{FEFF}'
+    )
 }
 
 /// Checks a history page size.
@@ -125,6 +157,14 @@ pub fn limit(limit: u32) -> Result<u32> {
     }
 }
 
+/// A mention's id: a positive decimal number written plainly (no sign, no
+/// leading zero), as ids are.
+fn mention_id(text: &str) -> Option<Id> {
+    let plain =
+        !text.is_empty() && !text.starts_with('0') && text.bytes().all(|b| b.is_ascii_digit());
+    plain.then(|| text.parse().ok().map(Id)).flatten()
+}
+
 /// The user ids mentioned as `<@id>` in content, each once, in order.
 pub fn mentions(content: &str) -> Vec<Id> {
     let mut out = Vec::new();
@@ -132,10 +172,10 @@ pub fn mentions(content: &str) -> Vec<Id> {
     while let Some(start) = rest.find("<@") {
         rest = &rest[start + 2..];
         let Some(end) = rest.find('>') else { break };
-        if let Ok(id) = rest[..end].parse::<i64>()
-            && !out.contains(&Id(id))
+        if let Some(id) = mention_id(&rest[..end])
+            && !out.contains(&id)
         {
-            out.push(Id(id));
+            out.push(id);
         }
         rest = &rest[end..];
     }
@@ -176,11 +216,27 @@ mod tests {
 
     #[test]
     fn emoji_are_bounded_and_printable() {
-        for good in ["👍", "party_cat", "👨‍👩‍👧", "🇫🇷", "+1"] {
+        for good in ["👍", "party_cat", "👨‍👩‍👧", "🇫🇷", "+1", "❤\u{FE0F}"] {
             assert!(emoji(good).is_ok(), "{good}");
         }
         let long = "x".repeat(MAX_EMOJI_BYTES + 1);
         for bad in ["", " ", "a b", "\0", "a\tb", "\u{7f}", long.as_str()] {
+            assert!(emoji(bad).is_err(), "{bad:?}");
+        }
+        // Invisible or direction-flipping characters, alone or inside.
+        for bad in [
+            "\u{200B}",
+            "\u{00AD}",
+            "a\u{202E}b",
+            "\u{200E}x",
+            "x\u{FEFF}",
+            "\u{2060}",
+            "\u{180E}",
+            "\u{200D}",
+            "👍\u{200D}",
+            "\u{200D}👍",
+            "👍\u{200D}\u{200D}👍",
+        ] {
             assert!(emoji(bad).is_err(), "{bad:?}");
         }
         assert!(emoji(&"x".repeat(MAX_EMOJI_BYTES)).is_ok());
@@ -192,6 +248,8 @@ mod tests {
             mentions("hi <@12> and <@34>, <@12> <@x> <@5"),
             vec![Id(12), Id(34)]
         );
+        // Only ids as they are written: positive, no sign, no leading zero.
+        assert_eq!(mentions("<@-5> <@0> <@+7> <@007> <@ 8> <@9>"), vec![Id(9)]);
         assert!(mentions("no mentions").is_empty());
     }
 }
