@@ -88,6 +88,7 @@ impl Chat {
 
     /// Bans a user (a member or not); emits `USER_BANNED`, then takes
     /// their connections out of the community's rooms (reason `banned`).
+    /// Banning a banned user again only updates the ban's reason.
     pub async fn ban(
         &self,
         user: Id,
@@ -102,10 +103,15 @@ impl Chat {
             return Err(ChatError::NotFound("user"));
         }
         let _turn = self.community_turn(community_id).await;
+        let again = self.store.is_banned(community_id, target).await?;
         let ban = self
             .store
             .ban(community_id, target, user, reason.as_deref())
             .await?;
+        if again {
+            // Only the ban's reason and author changed: nobody to remove.
+            return Ok(ban);
+        }
         self.emit(
             &RoomId::community(community_id),
             Event::UserBanned(MemberRef {

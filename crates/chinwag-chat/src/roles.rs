@@ -390,7 +390,10 @@ impl Chat {
                     .await?
             }
             None => {
-                self.store.delete_override(channel_id, target).await?;
+                if !self.store.delete_override(channel_id, target).await? {
+                    // There was none: nothing changed, nothing to tell.
+                    return Ok(());
+                }
             }
         }
         self.emit(

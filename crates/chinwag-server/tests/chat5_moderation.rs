@@ -54,7 +54,6 @@ async fn kick_ban_timeout_and_hierarchy() {
         let mut alice_ws = server.client(alice).await;
         let mut carol_ws = server.client(carol).await;
         let mut dave_ws = server.client(dave).await;
-        let _ = &mut alice_ws;
 
         // Plain members moderate nobody.
         let r = api.call("DELETE", &format!("/communities/{community}/members/{dave}"), Some(&carol_t), None).await;
@@ -172,6 +171,19 @@ async fn kick_ban_timeout_and_hierarchy() {
         assert_eq!(r.status, 403, "{:?}", r.body);
         let bans = api.ok(200, "GET", &format!("/communities/{community}/bans"), &bob_t, None).await;
         assert_eq!(bans.as_array().unwrap().len(), 1);
+        // Banning her again only changes the reason: no second USER_BANNED.
+        drain(&mut alice_ws).await;
+        let again = api
+            .ok(200, "PUT", &format!("/communities/{community}/bans/{carol}"), &bob_t,
+                Some(json!({"reason": "still spam"})))
+            .await;
+        assert_eq!(again["reason"], "still spam");
+        let seen = drain(&mut alice_ws).await;
+        assert!(seen.iter().all(|e| e["type"] != "USER_BANNED"), "{seen:?}");
+        // Removing an override that is not there changes nothing either.
+        api.ok(204, "DELETE", &format!("/channels/{general}/overrides/user/{erin}"), &alice_t, None).await;
+        let seen = drain(&mut alice_ws).await;
+        assert!(seen.iter().all(|e| e["type"] != "CHANNEL_UPDATED"), "{seen:?}");
 
         // Unban: carol may rejoin; the kicked dave may rejoin too.
         api.ok(204, "DELETE", &format!("/communities/{community}/bans/{carol}"), &bob_t, None).await;
