@@ -46,7 +46,10 @@ async fn main() -> anyhow::Result<()> {
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "info,chinwag=info".into()),
         )
+        // Colour codes only on a terminal, not in a log file or journal.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), "chinwag starting");
     let Command::Serve {
         config,
         listen,
@@ -88,12 +91,26 @@ async fn main() -> anyhow::Result<()> {
     let listen = config.listen;
     chinwag_server::gateway::capacity::raise_open_file_limit();
     let state = AppState::open(config).await?;
-    let server = Server::bind(listen, state).await.context("binding")?;
+    let server = Server::bind(listen, state)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
     server.run(shutdown_signal()).await?;
     Ok(())
 }
 
+/// Resolves at the first SIGINT or SIGTERM, so the server drains; a
+/// second one exits at once.
 async fn shutdown_signal() {
+    next_signal().await;
+    tracing::info!("signal received: draining (a second signal exits at once)");
+    tokio::spawn(async {
+        next_signal().await;
+        tracing::warn!("second signal: exiting without finishing the drain");
+        std::process::exit(130);
+    });
+}
+
+async fn next_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

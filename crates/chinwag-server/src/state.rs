@@ -151,8 +151,13 @@ impl AppState {
         };
         let store = Store::open_with(&url, options)
             .await
-            .context("opening the database")?;
-        tracing::info!(backend = ?store.backend(), node_id = store.node_id(), "store opened");
+            .with_context(|| format!("opening the database {}", crate::config::redacted(&url)))?;
+        tracing::info!(
+            backend = ?store.backend(),
+            database = %crate::config::redacted(&url),
+            node_id = store.node_id(),
+            "store opened"
+        );
         Ok(store)
     }
 

@@ -20,7 +20,7 @@ use tokio::time::Instant;
 
 use super::capacity::Slot;
 use super::limits::RateLimiter;
-use super::writer::{After, WireSocket, Writer};
+use super::writer::{After, ClientAddr, WireSocket, Writer};
 use super::ws::{FrameError, Message, SocketError};
 use crate::auth::{Identity, TokenError};
 use crate::{ApiError, AppState};
@@ -169,7 +169,7 @@ async fn identify(
             }
         };
         let Ok(next) = next else {
-            tracing::info!(client = ?writer.client(), "no identify in time: closing");
+            tracing::info!(client = %writer.client(), "no identify in time: closing");
             writer.close(CloseCode::IdentifyTimeout).await;
             return None;
         };
@@ -224,7 +224,7 @@ async fn verify_or_close(writer: &mut Writer, state: &AppState, token: &str) -> 
                 TokenError::Revoked => CloseCode::SessionRevoked,
                 TokenError::Invalid(_) => CloseCode::AuthFailed,
             };
-            tracing::info!(node = state.hub.node().name(), client = ?writer.client(), %err, "token refused");
+            tracing::info!(node = state.hub.node().name(), client = %writer.client(), %err, "token refused");
             // The error code is the one REST answers with.
             let frame = ServerFrame::Error(ApiError::from(err).frame(None));
             let _ = writer.send_frame(&frame).await;
@@ -255,7 +255,7 @@ async fn read_frame(
     };
     // WebSocket pings count against the rate like commands do.
     if !limiter.allow() {
-        tracing::info!(client = ?writer.client(), "client over the rate limit: closing");
+        tracing::info!(client = %writer.client(), "client over the rate limit: closing");
         let frame = ServerFrame::Error(ErrorFrame {
             code: ErrorCode::RateLimited,
             message: "too many frames".into(),
@@ -290,7 +290,7 @@ async fn read_frame(
                 return Read::End;
             }
             if *invalid >= max_invalid {
-                tracing::info!(client = ?writer.client(), invalid = *invalid, "too many invalid frames: closing");
+                tracing::info!(client = %writer.client(), invalid = *invalid, "too many invalid frames: closing");
                 writer.close(CloseCode::InvalidFrames).await;
                 return Read::End;
             }
@@ -301,7 +301,7 @@ async fn read_frame(
 
 /// The close code for a transport error, if the peer can still hear one
 /// (then the error is logged at info: the client broke the protocol).
-fn close_code_for(err: SocketError, client: Option<IpAddr>) -> Option<CloseCode> {
+fn close_code_for(err: SocketError, client: ClientAddr) -> Option<CloseCode> {
     let code = match &err {
         SocketError::Frame(FrameError::TooLarge(_)) => Some(CloseCode::FrameTooLarge),
         SocketError::Frame(FrameError::InvalidUtf8) => Some(CloseCode::InvalidUtf8),
@@ -310,9 +310,9 @@ fn close_code_for(err: SocketError, client: Option<IpAddr>) -> Option<CloseCode>
     };
     match code {
         Some(code) => {
-            tracing::info!(?client, %err, code = code.code(), "protocol error: closing");
+            tracing::info!(%client, %err, code = code.code(), "protocol error: closing");
         }
-        None => tracing::debug!(?client, %err, "connection error"),
+        None => tracing::debug!(%client, %err, "connection error"),
     }
     code
 }
@@ -439,7 +439,7 @@ impl Session {
             node = self.state.hub.node().name(),
             conn = %self.conn.id(),
             user = %self.who.user_id,
-            client = ?self.writer.client(),
+            client = %self.writer.client(),
             code = code.code(),
             reason = code.reason(),
             "closing connection"
@@ -584,7 +584,7 @@ impl Session {
             node = self.state.hub.node().name(),
             conn = %self.conn.id(),
             user = %self.who.user_id,
-            client = ?self.writer.client(),
+            client = %self.writer.client(),
             rooms = rooms.len(),
             "closing slow consumer"
         );

@@ -67,6 +67,19 @@ pub struct Writer {
     client: Option<IpAddr>,
 }
 
+/// A client's address in a log line: the address, or `unknown`.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub Option<IpAddr>);
+
+impl std::fmt::Display for ClientAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(ip) => ip.fmt(f),
+            None => f.write_str("unknown"),
+        }
+    }
+}
+
 impl Writer {
     /// A writer for a socket in an encoding, whose close waits at most
     /// `close_timeout` for the client's. `client` is the client's address.
@@ -86,9 +99,9 @@ impl Writer {
     }
 
     /// The client's address (the peer's, or the trusted proxy's
-    /// `X-Forwarded-For`), if known.
-    pub fn client(&self) -> Option<IpAddr> {
-        self.client
+    /// `X-Forwarded-For`), for logs.
+    pub fn client(&self) -> ClientAddr {
+        ClientAddr(self.client)
     }
 
     /// The connection's encoding.
