@@ -82,8 +82,19 @@ impl Chat {
             })
             .await?;
         let room = RoomId::channel(channel.id);
-        for viewer in self.channel_viewers(&access.community, &channel).await? {
+        let viewers = self.channel_viewers(&access.community, &channel).await?;
+        for &viewer in &viewers {
             self.join_user(viewer, &room).await?;
+        }
+        // Read again: a member another node removed meanwhile may have
+        // left every room it knew of before this one was joined.
+        let still: HashSet<Id> = self
+            .channel_viewers(&access.community, &channel)
+            .await?
+            .into_iter()
+            .collect();
+        for gone in viewers.iter().filter(|v| !still.contains(v)) {
+            self.leave_user(*gone, &room, ACCESS_REVOKED).await?;
         }
         self.emit(
             &RoomId::community(community_id),

@@ -117,6 +117,29 @@ impl Chat {
         Ok(())
     }
 
+    /// Joins `user` to rooms of `community_id` they were found to see, then
+    /// checks they are still a member. Another node's kick, ban or
+    /// deletion may have committed after that was read and already taken
+    /// them out of every room it knew of: then these joins are undone
+    /// (reason `access_revoked`), and the answer is false.
+    pub(crate) async fn join_member(
+        &self,
+        user: Id,
+        community_id: Id,
+        rooms: &[RoomId],
+    ) -> Result<bool> {
+        for room in rooms {
+            self.join_user(user, room).await?;
+        }
+        if self.store.is_member(community_id, user).await? {
+            return Ok(true);
+        }
+        for room in rooms {
+            self.leave_user(user, room, ACCESS_REVOKED).await?;
+        }
+        Ok(false)
+    }
+
     /// Removes every connection of `user` from `room`: at once on this
     /// node (so no later event in the room reaches them), and on every
     /// other node through the engine.

@@ -143,9 +143,12 @@ impl Chat {
         let _turn = self.community_turn(community_id).await;
         let access = self.access(user, community_id).await?;
         let room = RoomId::community(community_id);
-        self.join_user(user, &room).await?;
+        let mut rooms = vec![room.clone()];
         for channel in self.visible_channels(user, &access).await? {
-            self.join_user(user, &RoomId::channel(channel.id)).await?;
+            rooms.push(RoomId::channel(channel.id));
+        }
+        if !self.join_member(user, community_id, &rooms).await? {
+            return Err(ChatError::NotFound("community"));
         }
         self.emit(
             &room,

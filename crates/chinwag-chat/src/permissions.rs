@@ -308,8 +308,13 @@ impl Chat {
             if new == old {
                 continue;
             }
-            for gained in new.visible.difference(&old.visible) {
-                self.join_user(user, &RoomId::channel(*gained)).await?;
+            let gained: Vec<RoomId> = new
+                .visible
+                .difference(&old.visible)
+                .map(|id| RoomId::channel(*id))
+                .collect();
+            if !gained.is_empty() && !self.join_member(user, community_id, &gained).await? {
+                continue;
             }
             for lost in old.visible.difference(&new.visible) {
                 self.leave_user(user, &RoomId::channel(*lost), ACCESS_REVOKED)

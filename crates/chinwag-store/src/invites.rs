@@ -153,6 +153,18 @@ impl Store {
                 return Err(StoreError::NotFound);
             };
             let community_id = invite.community_id;
+            // First, so it locks the community's row on PostgreSQL: a ban
+            // racing this join waits or is waited for, and the check below
+            // sees it (otherwise both commit: a banned member).
+            let found = sqlx::query(BUMP_PERMISSION_VERSION)
+                .bind(community_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if found == 0 {
+                // Deleted while this waited for it (its invites with it).
+                return Err(StoreError::NotFound);
+            }
             let banned: Option<(i64,)> =
                 sqlx::query_as("SELECT CAST(1 AS BIGINT) FROM bans WHERE community_id = $1 AND user_id = $2")
                     .bind(community_id)
@@ -182,7 +194,6 @@ impl Store {
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query(BUMP_PERMISSION_VERSION).bind(community_id).execute(&mut *tx).await?;
             tx.commit().await?;
             Id(community_id)
         });

@@ -261,6 +261,11 @@ impl Store {
     ) -> Result<Ban> {
         with_writer!(self, pool => {
             let mut tx = pool.begin_write().await?;
+            // First, so it locks the community's row on PostgreSQL (as an
+            // invite's acceptance does): a join racing the ban either
+            // committed before (its member row is deleted below) or sees
+            // the ban.
+            sqlx::query(BUMP_PERMISSION_VERSION).bind(community_id.0).execute(&mut *tx).await?;
             sqlx::query("DELETE FROM members WHERE community_id = $1 AND user_id = $2")
                 .bind(community_id.0)
                 .bind(user_id.0)
@@ -284,7 +289,6 @@ impl Store {
             .bind(now_ms())
             .execute(&mut *tx)
             .await?;
-            sqlx::query(BUMP_PERMISSION_VERSION).bind(community_id.0).execute(&mut *tx).await?;
             tx.commit().await?;
         });
         self.bans_where(community_id, Some(user_id))
