@@ -57,6 +57,12 @@ pub struct HistoryQuery {
 pub const DEFAULT_HISTORY_LIMIT: u32 = 50;
 
 impl HistoryQuery {
+    /// The cursor and the page size (default [`DEFAULT_HISTORY_LIMIT`]).
+    fn page(&self) -> Result<(Cursor, u32)> {
+        let limit = validate::limit(self.limit.unwrap_or(DEFAULT_HISTORY_LIMIT))?;
+        Ok((self.cursor()?, limit))
+    }
+
     fn cursor(&self) -> Result<Cursor> {
         match (self.before, self.after, self.around) {
             (None, None, None) => Ok(Cursor::Latest),
@@ -296,8 +302,7 @@ impl Chat {
         message_id: Id,
         query: &HistoryQuery,
     ) -> Result<Vec<Message>> {
-        let limit = validate::limit(query.limit.unwrap_or(DEFAULT_HISTORY_LIMIT))?;
-        let cursor = query.cursor()?;
+        let (cursor, limit) = query.page()?;
         let (parent, _) = self.seen_message(user, message_id).await?;
         if parent.thread_parent_id.is_some() {
             return Err(ChatError::invalid(
@@ -317,8 +322,7 @@ impl Chat {
         channel_id: Id,
         query: &HistoryQuery,
     ) -> Result<Vec<Message>> {
-        let limit = validate::limit(query.limit.unwrap_or(DEFAULT_HISTORY_LIMIT))?;
-        let cursor = query.cursor()?;
+        let (cursor, limit) = query.page()?;
         self.visible_channel(user, channel_id).await?;
         Ok(self.store.history(channel_id, cursor, limit).await?)
     }

@@ -291,15 +291,7 @@ async fn notifications_quote_a_message_as_it_is_now_and_deleted_parents_stay_del
         // Deleting a reply under a deleted parent sends no reply count for
         // the parent (its newer version would bring the tombstone back).
         let parent = api.send(&g.alice.1, g.general, "parent").await;
-        let reply = api
-            .ok(
-                201,
-                "POST",
-                &format!("/channels/{}/messages", g.general),
-                &g.bob.1,
-                Some(json!({"content": "reply", "thread_parent_id": parent["id"]})),
-            )
-            .await;
+        let reply = api.reply(&g.bob.1, g.general, &parent, "reply").await;
         let parent_path = format!("/messages/{}", parent["id"].as_str().unwrap());
         api.ok(204, "DELETE", &parent_path, &g.alice.1, None).await;
         let reply_path = format!("/messages/{}", reply["id"].as_str().unwrap());

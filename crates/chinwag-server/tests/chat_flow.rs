@@ -271,15 +271,7 @@ async fn a_thread_is_paged_like_history_and_only_for_those_who_see_it() {
         let mut replies = Vec::new();
         for n in 0..5 {
             let reply = api
-                .ok(
-                    201,
-                    "POST",
-                    &format!("/channels/{}/messages", g.general),
-                    &g.bob.1,
-                    Some(
-                        json!({"content": format!("reply {n}"), "thread_parent_id": parent["id"]}),
-                    ),
-                )
+                .reply(&g.bob.1, g.general, &parent, &format!("reply {n}"))
                 .await;
             replies.push(reply["id"].clone());
         }

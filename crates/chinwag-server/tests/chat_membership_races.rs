@@ -10,19 +10,13 @@
 mod chat_support;
 
 use chat_support::support::{Client, TestServer};
-use chat_support::{Api, each_backend, id, next_event};
+use chat_support::{Api, each_backend, id, next_event, send_room_probe};
 use serde_json::json;
 
-/// Whether `client`'s connection is in `channel`'s room, by `typing` in
-/// it: refused with `FORBIDDEN` outside the room, unanswered inside
-/// (then the `pong` of the ping behind it comes first).
+/// Whether `client`'s connection is in `channel`'s room
+/// ([`send_room_probe`]).
 async fn in_room(client: &mut Client, channel: i64) -> bool {
-    client
-        .send(json!({"op": "typing", "channel_id": channel.to_string()}))
-        .await;
-    client
-        .send(json!({"op": "ping", "nonce": "after-probe"}))
-        .await;
+    send_room_probe(client, channel).await;
     loop {
         let frame = client.recv().await;
         if frame["op"] == "error" {

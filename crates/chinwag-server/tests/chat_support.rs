@@ -266,6 +266,18 @@ impl Api {
         .await
     }
 
+    /// Replies in `parent`'s thread over REST; returns the reply.
+    pub async fn reply(&self, token: &str, channel: i64, parent: &Value, content: &str) -> Value {
+        self.ok(
+            201,
+            "POST",
+            &format!("/channels/{channel}/messages"),
+            token,
+            Some(json!({"content": content, "thread_parent_id": parent["id"]})),
+        )
+        .await
+    }
+
     /// A page of history.
     pub async fn history(&self, token: &str, channel: i64, query: &str) -> Vec<Value> {
         self.ok(
@@ -373,6 +385,18 @@ pub async fn pg_cluster(
         nodes.push(TestServer::serve(state, config, dir).await);
     }
     Some((nodes, pg))
+}
+
+/// Asks whether `client`'s connection is in `channel`'s room: `typing`
+/// there (refused with `FORBIDDEN` outside the room, unanswered inside),
+/// then a `ping` whose `pong` marks the end of the answer.
+pub async fn send_room_probe(client: &mut support::Client, channel: i64) {
+    client
+        .send(json!({"op": "typing", "channel_id": channel.to_string()}))
+        .await;
+    client
+        .send(json!({"op": "ping", "nonce": "after-probe"}))
+        .await;
 }
 
 /// The next `event` frame of type `ty` in `room`, skipping everything else.

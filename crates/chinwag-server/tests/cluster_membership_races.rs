@@ -11,7 +11,7 @@
 mod chat_support;
 
 use chat_support::support::Client;
-use chat_support::{Api, id, pg_cluster};
+use chat_support::{Api, id, pg_cluster, send_room_probe};
 use chinwag_testkit::Backend;
 use serde_json::json;
 
@@ -24,12 +24,7 @@ use serde_json::json;
 async fn ends_out_of(client: &mut Client, channel: i64, what: &str) {
     let room = format!("channel:{channel}");
     for _ in 0..3 {
-        client
-            .send(json!({"op": "typing", "channel_id": channel.to_string()}))
-            .await;
-        client
-            .send(json!({"op": "ping", "nonce": "after-probe"}))
-            .await;
+        send_room_probe(client, channel).await;
         let mut left = false;
         loop {
             let frame = client.recv().await;

@@ -200,38 +200,15 @@ impl Store {
     /// states the deletion ended (each user leaves at a new version).
     pub async fn delete_channel(&self, id: Id) -> Result<DeletedChannel> {
         let channel = self.channel(id).await?;
-        let lock = format!("SELECT id FROM channels WHERE id = $1{}", self.row_lock());
-        let leave = format!(
-            "UPDATE voice_states SET version = version + 1 WHERE channel_id = $1 RETURNING {}",
-            voice::COLUMNS
-        );
-        let left: Vec<voice::Row> = with_writer!(self, pool => {
-            let mut tx = pool.begin_write().await?;
-            // Locked first on PostgreSQL: a voice join racing the delete
-            // then fails its foreign key check (404) instead of being
-            // cleared below without a version.
-            let found: Option<(i64,)> = sqlx::query_as(&lock)
-                .bind(id.0)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if found.is_none() {
-                return Err(StoreError::NotFound);
-            }
-            let left: Vec<voice::Row> = sqlx::query_as(&leave)
-                .bind(id.0)
-                .fetch_all(&mut *tx)
-                .await?;
-            // The foreign key clears their `channel_id`.
-            sqlx::query("DELETE FROM channels WHERE id = $1")
-                .bind(id.0)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            left
-        });
+        let how = voice::VoiceDeletion {
+            lock: format!("SELECT id FROM channels WHERE id = $1{}", self.row_lock()),
+            also_lock: None,
+            channels: "= $1",
+            delete: "DELETE FROM channels WHERE id = $1",
+        };
         Ok(DeletedChannel {
             channel,
-            voice_left: left.into_iter().filter_map(voice::state).collect(),
+            voice_left: self.delete_ending_voice(id, how).await?,
         })
     }
 

@@ -190,48 +190,17 @@ impl Store {
     /// members, invites, bans); returns the voice states the deletion
     /// ended, each at a new version (as [`Store::delete_channel`] does).
     pub async fn delete_community(&self, id: Id) -> Result<Vec<VoiceState>> {
-        let lock = format!(
-            "SELECT id FROM communities WHERE id = $1{}",
-            self.row_lock()
-        );
-        // Its channels locked too on PostgreSQL: a voice join racing the
-        // delete then waits and fails its foreign key check.
-        let lock_channels = format!(
-            "SELECT id FROM channels WHERE community_id = $1{}",
-            self.row_lock()
-        );
-        let leave = format!(
-            "UPDATE voice_states SET version = version + 1
-             WHERE channel_id IN (SELECT id FROM channels WHERE community_id = $1)
-             RETURNING {}",
-            voice::COLUMNS
-        );
-        let left: Vec<voice::Row> = with_writer!(self, pool => {
-            let mut tx = pool.begin_write().await?;
-            let found: Option<(i64,)> = sqlx::query_as(&lock)
-                .bind(id.0)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if found.is_none() {
-                return Err(StoreError::NotFound);
-            }
-            sqlx::query(&lock_channels)
-                .bind(id.0)
-                .execute(&mut *tx)
-                .await?;
-            let left: Vec<voice::Row> = sqlx::query_as(&leave)
-                .bind(id.0)
-                .fetch_all(&mut *tx)
-                .await?;
-            // The channels' foreign key clears the states' `channel_id`.
-            sqlx::query("DELETE FROM communities WHERE id = $1")
-                .bind(id.0)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            left
-        });
-        Ok(left.into_iter().filter_map(voice::state).collect())
+        let lock = self.row_lock();
+        let how = voice::VoiceDeletion {
+            lock: format!("SELECT id FROM communities WHERE id = $1{lock}"),
+            // Its channels too, whose rows a voice join's foreign key
+            // check reads.
+            also_lock: (!lock.is_empty())
+                .then(|| format!("SELECT id FROM channels WHERE community_id = $1{lock}")),
+            channels: "IN (SELECT id FROM channels WHERE community_id = $1)",
+            delete: "DELETE FROM communities WHERE id = $1",
+        };
+        self.delete_ending_voice(id, how).await
     }
 
     /// The communities a user is a member of, oldest first.

@@ -28,6 +28,55 @@ pub(crate) fn state(r: Row) -> Option<VoiceState> {
     })
 }
 
+/// How [`Store::delete_ending_voice`] deletes something voice channels
+/// belong to.
+pub(crate) struct VoiceDeletion<'a> {
+    /// Locks the row to delete and finds it (`NOT_FOUND` without one).
+    pub lock: String,
+    /// Further rows to lock first (none on SQLite, whose writer is alone).
+    pub also_lock: Option<String>,
+    /// Which voice states end: a condition on `channel_id` taking `$1`.
+    pub channels: &'a str,
+    /// The delete itself, taking `$1`.
+    pub delete: &'a str,
+}
+
+impl Store {
+    /// In one transaction: locks what is deleted (so on PostgreSQL a voice
+    /// join racing it waits, then fails its foreign key check instead of
+    /// being cleared unseen), bumps the versions of the voice states in
+    /// its channels, and deletes it (the foreign key clears their
+    /// `channel_id`). Returns those states, each at its new version.
+    pub(crate) async fn delete_ending_voice(
+        &self,
+        id: Id,
+        how: VoiceDeletion<'_>,
+    ) -> Result<Vec<VoiceState>> {
+        let leave = format!(
+            "UPDATE voice_states SET version = version + 1 WHERE channel_id {} RETURNING {COLUMNS}",
+            how.channels
+        );
+        let left: Vec<Row> = with_writer!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let found: Option<(i64,)> = sqlx::query_as(&how.lock)
+                .bind(id.0)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if found.is_none() {
+                return Err(crate::error::StoreError::NotFound);
+            }
+            if let Some(also) = &how.also_lock {
+                sqlx::query(also).bind(id.0).execute(&mut *tx).await?;
+            }
+            let left: Vec<Row> = sqlx::query_as(&leave).bind(id.0).fetch_all(&mut *tx).await?;
+            sqlx::query(how.delete).bind(id.0).execute(&mut *tx).await?;
+            tx.commit().await?;
+            left
+        });
+        Ok(left.into_iter().filter_map(state).collect())
+    }
+}
+
 /// What a join changed.
 #[derive(Debug, Clone)]
 pub struct VoiceJoin {
