@@ -118,7 +118,8 @@ impl Throttle {
         self.buckets.retry_after_secs()
     }
 
-    /// The address of the client that sent `request` (see [`Throttle::client`]).
+    /// The address of the client that sent `request`: the peer's, or behind
+    /// a trusted proxy the last `X-Forwarded-For` entry.
     pub fn client_of<B>(&self, request: &axum::http::Request<B>) -> Option<IpAddr> {
         let peer = request
             .extensions()
