@@ -86,14 +86,16 @@ impl Chat {
         for &viewer in &viewers {
             self.join_user(viewer, &room).await?;
         }
-        // Read again: a member another node removed meanwhile may have
-        // left every room it knew of before this one was joined.
-        let still: HashSet<Id> = self
-            .channel_viewers(&access.community, &channel)
+        // A member another node removed meanwhile may have left every room
+        // it knew of before this one was joined: check membership again
+        // (one query, as `Chat::join_member` does for one user).
+        let members: HashSet<Id> = self
+            .store
+            .member_ids(community_id)
             .await?
             .into_iter()
             .collect();
-        for gone in viewers.iter().filter(|v| !still.contains(v)) {
+        for gone in viewers.iter().filter(|v| !members.contains(v)) {
             self.leave_user(*gone, &room, ACCESS_REVOKED).await?;
         }
         self.emit(
