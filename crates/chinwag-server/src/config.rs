@@ -214,6 +214,9 @@ impl Default for PresenceConfig {
     }
 }
 
+/// The prefix of the environment variables that set settings.
+const ENV_PREFIX: &str = "CHINWAG_";
+
 impl Config {
     /// Loads defaults, then the TOML file if given, then `CHINWAG_*`.
     pub fn load(file: Option<&std::path::Path>) -> Result<Config, Box<figment::Error>> {
@@ -222,7 +225,7 @@ impl Config {
             figment = figment.merge(Toml::file_exact(file));
         }
         figment
-            .merge(Env::prefixed("CHINWAG_").split("__"))
+            .merge(Env::prefixed(ENV_PREFIX).split("__"))
             .extract()
             .map_err(Box::new)
     }

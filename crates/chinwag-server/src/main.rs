@@ -68,6 +68,9 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     let mut config = Config::load(config.as_deref()).context("loading configuration")?;
+    for variable in Config::unknown_env_vars().context("reading the environment")? {
+        tracing::warn!(%variable, "no such setting; the variable is ignored");
+    }
     if let Some(listen) = listen {
         config.listen = listen;
     }

@@ -31,7 +31,7 @@ use tokio::sync::{Mutex, MutexGuard};
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
-use crate::error::Result;
+use crate::error::{Result, StoreError};
 use crate::store::{SQLITE_MIGRATIONS, StoreOptions};
 
 /// How often the background task checkpoints the WAL.
@@ -135,6 +135,10 @@ pub(crate) async fn open(
     let memory = url_or_path == "sqlite::memory:" || url_or_path.contains("mode=memory");
     let connect = if url_or_path.starts_with("sqlite:") {
         SqliteConnectOptions::from_str(url_or_path)?
+    } else if let Some((scheme, _)) = url_or_path.split_once("://") {
+        return Err(StoreError::invalid(format!(
+            "unsupported database URL scheme `{scheme}`: use sqlite://PATH or postgres://…"
+        )));
     } else {
         SqliteConnectOptions::new().filename(url_or_path)
     };

@@ -87,3 +87,16 @@ async fn nodes_sharing_postgres_take_distinct_node_ids() {
     other.close().await;
     pg.drop_schema().await;
 }
+
+#[tokio::test]
+async fn a_url_of_another_database_is_refused_not_taken_for_a_path() {
+    let url = "mysql://root@127.0.0.1/chat";
+    let err = match Store::open(url).await {
+        Err(err) => err.to_string(),
+        Ok(_) => panic!("{url} opened as an SQLite file"),
+    };
+    assert!(
+        err.contains("unsupported database URL scheme `mysql`"),
+        "{err}"
+    );
+}

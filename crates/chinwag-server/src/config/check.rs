@@ -1,14 +1,15 @@
 //! Refusing settings that would start a broken server: values out of
 //! range, and keys in a config file that are no setting (a typo would
-//! otherwise be ignored and the default used).
+//! otherwise be ignored and the default used); and finding the `CHINWAG_*`
+//! variables that are no setting, which the server warns about.
 
 use std::path::Path;
 
 use figment::Figment;
-use figment::providers::{Format, Serialized, Toml};
+use figment::providers::{Env, Format, Serialized, Toml};
 use figment::value::{Dict, Value};
 
-use super::Config;
+use super::{Config, ENV_PREFIX};
 
 /// The longest token lifetime accepted: ten years, in seconds.
 const MAX_TTL_SECS: u64 = 10 * 365 * 24 * 3600;
@@ -74,12 +75,34 @@ impl Config {
     /// The keys in the TOML file at `path` that are no setting, as dotted
     /// paths (`gateway.max_frame_byte`).
     pub fn unknown_keys_in(path: &Path) -> Result<Vec<String>, Box<figment::Error>> {
-        let known: Dict = Figment::from(Serialized::defaults(Config::default())).extract()?;
         let given: Dict = Figment::from(Toml::file_exact(path)).extract()?;
         let mut unknown = Vec::new();
-        collect_unknown("", &given, &known, &mut unknown);
+        collect_unknown("", &given, &known_keys()?, &mut unknown);
         Ok(unknown)
     }
+
+    /// The `CHINWAG_*` variables in the environment that name no setting
+    /// (`CHINWAG_GATEWAY__MAX_FRAME_BYTE`). The test suites' and the bench's
+    /// own variables (`CHINWAG_TEST_*`, `CHINWAG_BENCH_*`) are not settings
+    /// and are left out.
+    pub fn unknown_env_vars() -> Result<Vec<String>, Box<figment::Error>> {
+        let settings = Env::prefixed(ENV_PREFIX).split("__").filter(|key| {
+            let key = key.as_str().to_ascii_lowercase();
+            !key.starts_with("test_") && !key.starts_with("bench_")
+        });
+        let given: Dict = Figment::from(settings).extract()?;
+        let mut unknown = Vec::new();
+        collect_unknown("", &given, &known_keys()?, &mut unknown);
+        Ok(unknown
+            .into_iter()
+            .map(|path| format!("{ENV_PREFIX}{}", path.replace('.', "__").to_uppercase()))
+            .collect())
+    }
+}
+
+/// Every setting, as nested dictionaries of their defaults.
+fn known_keys() -> Result<Dict, Box<figment::Error>> {
+    Ok(Figment::from(Serialized::defaults(Config::default())).extract()?)
 }
 
 /// Adds to `out` the keys of `given` missing from `known`, descending into
@@ -125,6 +148,26 @@ mod tests {
             assert_eq!(
                 unknown,
                 ["gateway.max_frame_byte", "gatewey", "listen_bogus"]
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API fixes the error type
+    fn unknown_variables_are_listed_and_test_variables_are_not() {
+        figment::Jail::expect_with(|jail| {
+            jail.clear_env();
+            jail.set_env("CHINWAG_GATEWAY__MAX_FRAME_BYTES", "131072");
+            jail.set_env("CHINWAG_GATEWAY__MAX_FRAME_BYTE", "131072");
+            jail.set_env("CHINWAG_LISTN", "127.0.0.1:1");
+            jail.set_env("CHINWAG_TEST_POSTGRES_URL", "postgres://x");
+            jail.set_env("CHINWAG_BENCH_PG_URL", "postgres://x");
+            let mut unknown = Config::unknown_env_vars().map_err(|e| *e)?;
+            unknown.sort();
+            assert_eq!(
+                unknown,
+                ["CHINWAG_GATEWAY__MAX_FRAME_BYTE", "CHINWAG_LISTN"]
             );
             Ok(())
         });
