@@ -4,7 +4,9 @@
 //! - `USER_ONLINE` goes out when the user's first connection opens, and when
 //!   the status (online, idle, dnd) changes while connected.
 //! - `USER_OFFLINE` goes out when the last connection has been gone for the
-//!   grace period, so a quick reconnect shows no flicker.
+//!   grace period, so a quick reconnect shows no flicker. Only the check of
+//!   the latest disconnect on this node counts: a reconnect cancels the
+//!   pending one, and a later disconnect replaces it.
 //! - Each user's changes run under a per-user serializer, and each carries
 //!   the registry version taken atomically with the change: the highest
 //!   version always tells the truth, and a client applies only newer ones.
@@ -13,9 +15,11 @@
 //!   it has pending ([`PresenceTracker::finish_pending`]): they would
 //!   otherwise die with the process, and nothing else would send them.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chinwag_protocol::event::presence::PresenceChanged;
@@ -43,6 +47,11 @@ pub struct PresenceTracker {
     serializer: KeyedSerializer<Id>,
     /// The offline checks waiting out their grace period.
     pending: TaskTracker,
+    /// Per user, the offline check that counts (the latest scheduled on
+    /// this node); the entry goes when it runs or the user reconnects.
+    checks: Mutex<HashMap<Id, u64>>,
+    /// Numbers the scheduled checks.
+    next_check: AtomicU64,
 }
 
 impl std::fmt::Debug for PresenceTracker {
@@ -71,6 +80,8 @@ impl PresenceTracker {
             on_offline,
             serializer: KeyedSerializer::new(),
             pending: TaskTracker::new(),
+            checks: Mutex::new(HashMap::new()),
+            next_check: AtomicU64::new(0),
         });
         #[cfg(any(feature = "redis", feature = "nats"))]
         if let Some(mut reaped) = tracker.hub.engine().subscribe_reaped() {
@@ -109,6 +120,7 @@ impl PresenceTracker {
         rooms: Option<Vec<RoomId>>,
     ) -> Result<(), HubError> {
         let _turn = self.serializer.lock(user).await;
+        self.checks().remove(&user);
         let engine = self.hub.engine();
         let mut snap = engine.presence(user, PresenceOp::Add(conn)).await?;
         let first = snap.connections == 1;
@@ -125,13 +137,12 @@ impl PresenceTracker {
     /// A connection of `user` closed. After the grace period, if the user
     /// has no connection left anywhere, `USER_OFFLINE` goes out.
     pub async fn disconnected(self: &Arc<Self>, user: Id, conn: ConnId) -> Result<(), HubError> {
-        let snap = {
-            let _turn = self.serializer.lock(user).await;
-            self.hub
-                .engine()
-                .presence(user, PresenceOp::Remove(conn))
-                .await?
-        };
+        let _turn = self.serializer.lock(user).await;
+        let snap = self
+            .hub
+            .engine()
+            .presence(user, PresenceOp::Remove(conn))
+            .await?;
         if snap.connections == 0 {
             self.schedule_offline(user);
         }
@@ -139,15 +150,18 @@ impl PresenceTracker {
     }
 
     /// After the grace period, sends `USER_OFFLINE` if the user has no
-    /// connection left anywhere, then runs the offline hook.
+    /// connection left anywhere and this is still the check that counts,
+    /// then runs the offline hook.
     fn schedule_offline(self: &Arc<Self>, user: Id) {
+        let check = self.next_check.fetch_add(1, Ordering::Relaxed);
+        self.checks().insert(user, check);
         let this = self.clone();
         self.pending.spawn(async move {
             tokio::time::sleep(this.grace).await;
             // Boxed so the task stays small while it sleeps: a disconnect
             // storm parks one of these per user.
             Box::pin(async move {
-                match this.offline_if_gone(user).await {
+                match this.offline_if_gone(user, check).await {
                     Ok(true) => {
                         if let Some(hook) = &this.on_offline {
                             hook(user).await;
@@ -159,6 +173,10 @@ impl PresenceTracker {
             })
             .await;
         });
+    }
+
+    fn checks(&self) -> std::sync::MutexGuard<'_, HashMap<Id, u64>> {
+        self.checks.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Waits for the offline checks already scheduled (a stopping node
@@ -195,10 +213,17 @@ impl PresenceTracker {
         Ok(presence_of(user, snap, snap.connections == 0))
     }
 
-    /// Sends `USER_OFFLINE` if the user has no connection anywhere;
-    /// whether it did.
-    async fn offline_if_gone(&self, user: Id) -> Result<bool, HubError> {
+    /// Sends `USER_OFFLINE` if `check` is still the user's check that
+    /// counts and the user has no connection anywhere; whether it did.
+    async fn offline_if_gone(&self, user: Id, check: u64) -> Result<bool, HubError> {
         let _turn = self.serializer.lock(user).await;
+        {
+            let mut checks = self.checks();
+            if checks.get(&user) != Some(&check) {
+                return Ok(false);
+            }
+            checks.remove(&user);
+        }
         let snap = self.hub.engine().presence(user, PresenceOp::Read).await?;
         let gone = snap.connections == 0;
         if gone {
