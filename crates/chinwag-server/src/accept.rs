@@ -6,7 +6,10 @@
 //! thousand such sockets from one client held two thousand descriptors
 //! (an audit). The deadline also closes idle keep-alive connections, since
 //! hyper arms it while waiting for the next request. An upgraded WebSocket
-//! leaves hyper, and its own heartbeat deadline takes over.
+//! leaves hyper, and its own heartbeat deadline takes over. A request's
+//! body has a deadline too ([`body_deadline`]).
+
+mod body_deadline;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -23,13 +26,25 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt as _;
 
+use body_deadline::BodyDeadline;
+
+/// How long a client may take over a request: its headers, then its body.
+/// A zero duration is no deadline.
+#[derive(Debug, Clone, Copy)]
+pub struct Deadlines {
+    /// For the headers (and for an idle keep-alive connection).
+    pub header: Duration,
+    /// For the body, from the headers.
+    pub body: Duration,
+}
+
 /// Serves `app` on `listener` until `shutdown` is cancelled; then stops
 /// accepting, lets each connection finish its request, and returns once
 /// every connection has closed.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
-    header_timeout: Duration,
+    deadlines: Deadlines,
     shutdown: CancellationToken,
 ) {
     let connections = TaskTracker::new();
@@ -54,7 +69,7 @@ pub async fn serve(
             stream,
             peer,
             app.clone(),
-            header_timeout,
+            deadlines,
             shutdown.clone(),
         ));
     }
@@ -67,17 +82,23 @@ async fn connection(
     stream: TcpStream,
     peer: SocketAddr,
     app: Router,
-    header_timeout: Duration,
+    deadlines: Deadlines,
     shutdown: CancellationToken,
 ) {
-    let service = service_fn(move |mut request: hyper::Request<Incoming>| {
+    let header_timeout = (!deadlines.header.is_zero()).then_some(deadlines.header);
+    let body_timeout = (!deadlines.body.is_zero()).then_some(deadlines.body);
+    let service = service_fn(move |request: hyper::Request<Incoming>| {
+        let mut request = request.map(|body| match body_timeout {
+            Some(timeout) => axum::body::Body::new(BodyDeadline::new(body, timeout)),
+            None => axum::body::Body::new(body),
+        });
         request.extensions_mut().insert(ConnectInfo(peer));
         let app = app.clone();
         async move { Ok::<_, Infallible>(app.oneshot(request).await.unwrap_or_else(|e| match e {})) }
     });
     let conn = http1::Builder::new()
         .timer(TokioTimer::new())
-        .header_read_timeout((!header_timeout.is_zero()).then_some(header_timeout))
+        .header_read_timeout(header_timeout)
         .serve_connection(TokioIo::new(stream), service)
         .with_upgrades();
     tokio::pin!(conn);

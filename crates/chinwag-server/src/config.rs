@@ -44,6 +44,10 @@ pub struct Config {
     /// sends nothing is closed after it. 0 turns the deadline off (not
     /// for a server facing the internet). Default 10000.
     pub header_read_timeout_ms: u64,
+    /// How long a client may take to send a request's body, from its
+    /// headers; then the request fails with 400 and the connection closes.
+    /// 0 turns the deadline off. Default 30000.
+    pub body_read_timeout_ms: u64,
     /// Engine URL: `memory` (default), `redis://...` or `nats://...`.
     pub engine: String,
     /// Namespace for the engine's keys and subjects; every node of one
@@ -69,6 +73,7 @@ impl Default for Config {
             database_url: None,
             database_max_connections: 8,
             header_read_timeout_ms: 10_000,
+            body_read_timeout_ms: 30_000,
             engine: "memory".into(),
             engine_prefix: "chinwag".into(),
             auth: AuthConfig::default(),
@@ -102,7 +107,7 @@ pub struct AuthConfig {
     pub trust_forwarded_for: bool,
     /// Authenticated writes allowed per user per minute, on average (0: no
     /// limit): REST `POST`, `PUT`, `PATCH` and `DELETE`, and the WebSocket
-    /// `send_message`, from one bucket per user. Default 600.
+    /// `send_message` and `set_status`, from one bucket per user. Default 600.
     pub writes_per_minute: u32,
     /// Writes a user may make in a burst. Default 60.
     pub writes_burst: u32,

@@ -72,7 +72,10 @@ pub async fn run(
     let hub = state.hub.clone();
     let presence = state.presence.clone();
     let grace_ms = state.config.presence.offline_grace_ms;
-    let header_timeout = Duration::from_millis(state.config.header_read_timeout_ms);
+    let deadlines = crate::accept::Deadlines {
+        header: Duration::from_millis(state.config.header_read_timeout_ms),
+        body: Duration::from_millis(state.config.body_read_timeout_ms),
+    };
     tokio::spawn(crate::gateway::reaper::run(state.clone()));
     tokio::spawn(crate::token_sweeper::run(state.clone()));
     let app = router(state);
@@ -84,7 +87,7 @@ pub async fn run(
         signal.cancel();
         hub.close_all(CloseCode::ServerShutdown);
     });
-    crate::accept::serve(listener, app, header_timeout, token).await;
+    crate::accept::serve(listener, app, deadlines, token).await;
     sessions.close();
     if tokio::time::timeout(DRAIN_TIMEOUT, sessions.wait())
         .await

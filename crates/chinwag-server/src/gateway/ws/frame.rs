@@ -158,12 +158,24 @@ fn parse_head(buf: &[u8]) -> Result<Option<FrameHead>, FrameError> {
     }))
 }
 
+/// The most frames one message may arrive in. The rate limit counts
+/// messages, so without a cap a client could send empty continuation frames
+/// forever at no cost to itself.
+pub const MAX_FRAGMENTS: usize = 256;
+
+/// A fragmented message in progress.
+#[derive(Debug)]
+struct Partial {
+    opcode: OpCode,
+    so_far: BytesMut,
+    fragments: usize,
+}
+
 /// Decodes client frames, reassembling fragmented messages.
 #[derive(Debug)]
 pub struct Decoder {
     max_message: usize,
-    /// A fragmented message in progress: its opcode and the bytes so far.
-    partial: Option<(OpCode, BytesMut)>,
+    partial: Option<Partial>,
 }
 
 impl Decoder {
@@ -183,7 +195,7 @@ impl Decoder {
             let Some(head) = parse_head(buf)? else {
                 return Ok(None);
             };
-            let so_far = self.partial.as_ref().map_or(0, |(_, bytes)| bytes.len());
+            let so_far = self.partial.as_ref().map_or(0, |p| p.so_far.len());
             let total = head.payload_len.saturating_add(so_far as u64);
             if !head.opcode.is_control() && total > self.max_message as u64 {
                 return Err(FrameError::TooLarge(total));
@@ -218,14 +230,22 @@ impl Decoder {
                     return message(opcode, payload).map(Some);
                 }
                 (opcode @ (OpCode::Text | OpCode::Binary), None) => {
-                    self.partial = Some((opcode, payload));
+                    self.partial = Some(Partial {
+                        opcode,
+                        so_far: payload,
+                        fragments: 1,
+                    });
                 }
-                (OpCode::Continuation, Some((opcode, mut so_far))) => {
-                    so_far.extend_from_slice(&payload);
+                (OpCode::Continuation, Some(mut partial)) => {
+                    partial.so_far.extend_from_slice(&payload);
                     if head.fin {
-                        return message(opcode, so_far).map(Some);
+                        return message(partial.opcode, partial.so_far).map(Some);
                     }
-                    self.partial = Some((opcode, so_far));
+                    partial.fragments += 1;
+                    if partial.fragments >= MAX_FRAGMENTS {
+                        return Err(FrameError::Protocol("too many fragments in one message"));
+                    }
+                    self.partial = Some(partial);
                 }
             }
         }

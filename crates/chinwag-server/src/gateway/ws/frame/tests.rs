@@ -93,6 +93,24 @@ fn reassembles_fragments_with_control_frames_between() {
 }
 
 #[test]
+fn a_message_may_come_in_at_most_max_fragments_frames() {
+    let message = |fragments: usize| {
+        let mut bytes = client_frame(false, 1, b"x");
+        for _ in 2..fragments {
+            bytes.extend(client_frame(false, 0, b""));
+        }
+        bytes.extend(client_frame(true, 0, b"y"));
+        bytes
+    };
+    let got = decode_all(&mut Decoder::new(1024), &message(MAX_FRAGMENTS)).unwrap();
+    assert_eq!(got, [Incoming::Text(Bytes::from_static(b"xy"))]);
+    assert_eq!(
+        decode_all(&mut Decoder::new(1024), &message(MAX_FRAGMENTS + 1)),
+        Err(FrameError::Protocol("too many fragments in one message"))
+    );
+}
+
+#[test]
 fn refuses_oversized_messages_from_the_header() {
     let mut decoder = Decoder::new(100);
     // Only the header of a 1 MB frame: refused before its payload arrives.
