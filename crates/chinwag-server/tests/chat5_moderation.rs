@@ -107,6 +107,11 @@ async fn kick_ban_timeout_and_hierarchy() {
         assert_eq!(r.code(), "TIMED_OUT", "nor edit: {:?}", r.body);
         let r = api.call("PUT", &format!("/messages/{carols}/pin"), Some(&carol_t), None).await;
         assert_eq!(r.code(), "TIMED_OUT", "nor pin: {:?}", r.body);
+        carol_ws
+            .send(json!({"op": "typing", "channel_id": general.to_string()}))
+            .await;
+        let refused = carol_ws.recv_op("error").await;
+        assert_eq!(refused["code"], "TIMED_OUT", "nor type: {refused}");
         let unchanged = api.ok(200, "GET", &format!("/messages/{carols}"), &alice_t, None).await;
         assert_eq!((&unchanged["content"], &unchanged["pinned"]), (&json!("said before"), &json!(false)));
         api.ok(204, "DELETE", &format!("/communities/{community}/members/{carol}/timeout"), &bob_t, None).await;

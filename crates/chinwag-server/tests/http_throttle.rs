@@ -166,3 +166,22 @@ async fn send_message_over_the_websocket_shares_the_write_limit() {
     let history = api.history(&g.alice.1, g.general, "").await;
     assert_eq!(history.len(), 3, "{history:?}");
 }
+
+#[tokio::test]
+async fn set_status_shares_the_write_limit() {
+    let server = TestServer::start_with(|c| {
+        c.auth.writes_per_minute = 1;
+        c.auth.writes_burst = 2;
+    })
+    .await;
+    let mut ws = server.client(7).await;
+    for status in ["idle", "dnd", "online"] {
+        ws.send(json!({"op": "set_status", "status": status})).await;
+    }
+    let refused = ws.recv_op("error").await;
+    assert_eq!(refused["code"], "RATE_LIMITED", "{refused}");
+    // The connection stays open, and the status is the last one allowed.
+    ws.roundtrip().await;
+    let again = server.client(7).await;
+    assert_eq!(again.ready["status"], "dnd");
+}

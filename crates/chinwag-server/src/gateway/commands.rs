@@ -190,13 +190,17 @@ impl Session {
             .find(|room| self.conn.in_room(room))
             .ok_or_else(|| ApiError::forbidden("not a member of that channel"))?;
         let now = Instant::now();
-        if self
+        let throttled = self
             .typing
             .get(&cmd.channel_id)
-            .is_some_and(|last| now.duration_since(*last) < TYPING_THROTTLE)
-        {
+            .is_some_and(|last| now.duration_since(*last) < TYPING_THROTTLE);
+        if throttled {
             return Ok(None);
         }
+        self.state
+            .chat
+            .check_may_type(self.who.user_id, cmd.channel_id)
+            .await?;
         self.typing
             .retain(|_, last| now.duration_since(*last) < TYPING_THROTTLE);
         self.typing.insert(cmd.channel_id, now);
@@ -242,6 +246,8 @@ impl Session {
                 "offline is not a status; disconnect instead",
             ));
         }
+        // Each change is a durable event in every community the user is in.
+        self.state.take_write(self.who.user_id, "set_status")?;
         self.state
             .presence
             .set_status(self.who.user_id, cmd.status)
