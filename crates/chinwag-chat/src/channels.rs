@@ -185,6 +185,10 @@ impl Chat {
                 .collect();
             let room = RoomId::channel(channel_id);
             for gone in viewers_before.difference(&viewers_after) {
+                // In its voice channel, they leave voice first (still in
+                // the room, so their own devices hear it too).
+                self.leave_voice_if(*gone, |state| state.channel_id == channel_id)
+                    .await;
                 self.leave_user(*gone, &room, ACCESS_REVOKED).await?;
                 self.hub.require_reauth(*gone, PERMISSIONS_CHANGED).await?;
             }

@@ -316,17 +316,18 @@ impl Chat {
             if !gained.is_empty() && !self.join_member(user, community_id, &gained).await? {
                 continue;
             }
-            for lost in old.visible.difference(&new.visible) {
-                self.leave_user(user, &RoomId::channel(*lost), ACCESS_REVOKED)
-                    .await?;
-            }
             if !old.visible.is_subset(&new.visible) {
-                // A voice channel they can no longer see, they leave.
+                // A voice channel they can no longer see, they leave, while
+                // still in its room, so their own devices hear it too.
                 self.leave_voice_if(user, |state| {
                     old.visible.contains(&state.channel_id)
                         && !new.visible.contains(&state.channel_id)
                 })
                 .await;
+            }
+            for lost in old.visible.difference(&new.visible) {
+                self.leave_user(user, &RoomId::channel(*lost), ACCESS_REVOKED)
+                    .await?;
             }
             self.hub.require_reauth(user, PERMISSIONS_CHANGED).await?;
         }

@@ -202,6 +202,7 @@ async fn moves_private_channels_and_deletion_keep_voice_caches_true() {
         )
         .await;
         let mut alice_ws = server.client(alice).await;
+        let mut bob_ws = server.client(bob).await;
         let mut carol_ws = server.client(carol).await;
         let join = |token: &str, channel: i64| {
             let path = format!("/channels/{channel}/voice");
@@ -259,6 +260,9 @@ async fn moves_private_channels_and_deletion_keep_voice_caches_true() {
         let left = voice_event(&mut alice_ws, hidden, "VOICE_CHANNEL_USER_LEFT").await;
         assert_eq!(id(&left["data"]["state"]["user_id"]), bob);
         assert_eq!(mute(&bob_t).await, 404, "Bob is in no channel");
+        // His own devices hear it too, before the room goes.
+        let own = voice_event(&mut bob_ws, hidden, "VOICE_CHANNEL_USER_LEFT").await;
+        assert_eq!(own["data"]["state"], left["data"]["state"]);
 
         // Deleting the channel Bob is in tells its observers he left it.
         let before = join(&bob_t, one).await;
@@ -277,6 +281,45 @@ async fn moves_private_channels_and_deletion_keep_voice_caches_true() {
         assert_eq!(mute(&bob_t).await, 404, "Bob is in no channel now");
         let rejoined = join(&bob_t, two).await;
         assert!(rejoined["version"].as_i64().unwrap() > version(&left));
+
+        // Made private, a voice channel loses the occupants not on its
+        // list (both here), and each hears themselves leave.
+        join(&carol_t, two).await;
+        for user in [bob, carol] {
+            let joined = voice_event(&mut alice_ws, two, "VOICE_CHANNEL_USER_JOINED").await;
+            assert_eq!(id(&joined["data"]["state"]["user_id"]), user);
+        }
+        api.ok(
+            200,
+            "PATCH",
+            &format!("/channels/{two}"),
+            &alice_t,
+            Some(json!({"private": true})),
+        )
+        .await;
+        let mut gone = Vec::new();
+        for _ in 0..2 {
+            let left = voice_event(&mut alice_ws, two, "VOICE_CHANNEL_USER_LEFT").await;
+            gone.push(id(&left["data"]["state"]["user_id"]));
+        }
+        gone.sort();
+        assert_eq!(gone, [bob.min(carol), bob.max(carol)]);
+        // Bob's leave may come first while Carol is still in the room.
+        let mut own = voice_event(&mut carol_ws, two, "VOICE_CHANNEL_USER_LEFT").await;
+        if id(&own["data"]["state"]["user_id"]) == bob {
+            own = voice_event(&mut carol_ws, two, "VOICE_CHANNEL_USER_LEFT").await;
+        }
+        assert_eq!(id(&own["data"]["state"]["user_id"]), carol);
+        assert_eq!(mute(&carol_t).await, 404, "Carol is in no channel");
+        let r = api
+            .call(
+                "GET",
+                &format!("/channels/{two}/voice"),
+                Some(&alice_t),
+                None,
+            )
+            .await;
+        assert_eq!(r.body, json!([]), "no ghost occupants");
     })
     .await;
 }
