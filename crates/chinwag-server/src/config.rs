@@ -134,7 +134,8 @@ impl Default for AuthConfig {
 pub struct GatewayConfig {
     /// Clients send `ping` at least this often. Default 20000 ms.
     pub heartbeat_interval_ms: u64,
-    /// A connection silent for this long is closed with 4009. Default
+    /// A connection silent for this long is closed with 4009, and a write
+    /// the client does not take in within it ends the connection. Default
     /// 45000 ms.
     pub heartbeat_timeout_ms: u64,
     /// `identify` must arrive within this. Default 10000 ms.

@@ -115,3 +115,50 @@ async fn slow_reader_is_lagged_closed_and_resumes_completely() {
     }
     assert_eq!(next, EVENTS + 1);
 }
+
+#[tokio::test]
+async fn a_client_that_stops_reading_during_its_replay_is_let_go() {
+    use chinwag_protocol::Id;
+    use chinwag_protocol::model::PresenceStatus;
+
+    const BIG: u64 = 800;
+    let server = TestServer::start_with(|c| {
+        c.gateway.heartbeat_interval_ms = 100;
+        c.gateway.heartbeat_timeout_ms = 600;
+        c.gateway.close_timeout_ms = 200;
+        c.history.max_len = 5000;
+    })
+    .await;
+    // About 52 MB of history: more than the kernel buffers on both sides
+    // (loopback receive buffers grow to 32 MB here).
+    let payload = "p".repeat(64 * 1024);
+    for seq in 0..BIG {
+        server
+            .state
+            .hub
+            .bus_publish("public.firehose", None, json!({"seq": seq, "pad": payload}))
+            .await
+            .unwrap();
+    }
+    let mut stuck = server.client(2).await;
+    let ack = stuck.subscribe("public.firehose").await;
+    let epoch = ack["data"]["epoch"].as_str().unwrap().to_string();
+    // It asks for everything, then reads nothing: the replay's write stalls
+    // and must fail after the heartbeat timeout, ending the session (and so
+    // the user's presence), instead of holding it for good.
+    stuck
+        .send(json!({"op":"resume","rooms":{"topic:public.firehose":{"epoch":epoch,"offset":0}}}))
+        .await;
+    let gone = tokio::time::timeout(support::WAIT, async {
+        loop {
+            let presence = server.state.presence.current(Id(2)).await.unwrap();
+            if presence.status == PresenceStatus::Offline {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    assert!(gone.is_ok(), "the stuck session never ended");
+    drop(stuck);
+}

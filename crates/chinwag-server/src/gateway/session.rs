@@ -78,7 +78,14 @@ async fn open(
 ) -> Option<(Session, Outbox, Identified)> {
     let gateway = &state.config.gateway;
     let close_timeout = Duration::from_millis(gateway.close_timeout_ms);
-    let mut writer = Writer::new(socket, request.encoding, close_timeout, request.client);
+    let stall_timeout = Duration::from_millis(gateway.heartbeat_timeout_ms);
+    let mut writer = Writer::new(
+        socket,
+        request.encoding,
+        close_timeout,
+        stall_timeout,
+        request.client,
+    );
     let token = request.token;
     let hello = ServerFrame::Hello(Hello {
         heartbeat_interval_ms: gateway.heartbeat_interval_ms,

@@ -63,6 +63,9 @@ pub struct Writer {
     /// How long [`Writer::close`] waits, after its close frame, for the
     /// client to close too (`gateway.close_timeout_ms`).
     close_timeout_ms: u32,
+    /// How long one flush may take (`gateway.heartbeat_timeout_ms`): a
+    /// client that stops reading cannot hold its session in a write.
+    stall_timeout: Duration,
     /// The client's address, for the log lines about this connection.
     client: Option<IpAddr>,
 }
@@ -82,11 +85,13 @@ impl std::fmt::Display for ClientAddr {
 
 impl Writer {
     /// A writer for a socket in an encoding, whose close waits at most
-    /// `close_timeout` for the client's. `client` is the client's address.
+    /// `close_timeout` for the client's, and whose flushes fail after
+    /// `stall_timeout`. `client` is the client's address.
     pub fn new(
         socket: WireSocket,
         encoding: Encoding,
         close_timeout: Duration,
+        stall_timeout: Duration,
         client: Option<IpAddr>,
     ) -> Writer {
         Writer {
@@ -94,6 +99,7 @@ impl Writer {
             encoding,
             cursors: Cursors::default(),
             close_timeout_ms: u32::try_from(close_timeout.as_millis()).unwrap_or(u32::MAX),
+            stall_timeout,
             client,
         }
     }
@@ -185,7 +191,7 @@ impl Writer {
     /// Sends a control frame and flushes.
     pub async fn send_frame(&mut self, frame: &ServerFrame) -> io::Result<()> {
         self.feed_frame(frame)?;
-        self.socket.flush().await
+        self.flush().await
     }
 
     /// Queues an event unless the client already has it. Returns whether
@@ -223,7 +229,7 @@ impl Writer {
                 }
             }
         }
-        self.socket.flush().await?;
+        self.flush().await?;
         match close {
             Some(code) => {
                 self.close(code).await;
@@ -277,13 +283,22 @@ impl Writer {
     /// does not reset it ([`Socket::linger`]). Errors are ignored: the peer
     /// may be gone.
     pub async fn close(&mut self, code: CloseCode) {
-        self.socket.close(code.code(), code.reason()).await;
         let linger = Duration::from_millis(u64::from(self.close_timeout_ms));
-        let _ = tokio::time::timeout(linger, self.socket.linger()).await;
+        let closing = self.socket.close(code.code(), code.reason());
+        if tokio::time::timeout(linger, closing).await.is_ok() {
+            let _ = tokio::time::timeout(linger, self.socket.linger()).await;
+        }
     }
 
-    /// Flushes queued frames.
+    /// Flushes queued frames; `TimedOut` if that takes longer than the
+    /// stall timeout (the client is not reading).
     pub async fn flush(&mut self) -> io::Result<()> {
-        self.socket.flush().await
+        match tokio::time::timeout(self.stall_timeout, self.socket.flush()).await {
+            Ok(flushed) => flushed,
+            Err(_) => Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "a write to the client did not finish within the heartbeat timeout",
+            )),
+        }
     }
 }
