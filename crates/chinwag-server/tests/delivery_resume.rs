@@ -42,8 +42,9 @@ async fn five_hundred_missed_events_arrive_in_order_exactly_once() {
     let channel = RoomId::channel(Id(1));
     policy.grant(5, channel.clone());
     let client = server.client(5).await;
-    let (epoch, user_offset) = position(&client.ready, "user:5");
-    let (_, channel_offset) = position(&client.ready, "channel:1");
+    // Each room's stream has its own epoch.
+    let (user_epoch, user_offset) = position(&client.ready, "user:5");
+    let (channel_epoch, channel_offset) = position(&client.ready, "channel:1");
     drop(client);
 
     // 500 events while away, interleaved across the user's two rooms, and
@@ -68,8 +69,8 @@ async fn five_hundred_missed_events_arrive_in_order_exactly_once() {
         &server,
         5,
         json!({
-            "user:5": {"epoch": epoch, "offset": user_offset},
-            "channel:1": {"epoch": epoch, "offset": channel_offset},
+            "user:5": {"epoch": user_epoch, "offset": user_offset},
+            "channel:1": {"epoch": channel_epoch, "offset": channel_offset},
         }),
     )
     .await;
@@ -116,8 +117,8 @@ async fn a_gap_beyond_history_resyncs_exactly_that_room() {
     let (server, policy) = TestServer::with_policy(|c| c.history.max_len = 50).await;
     policy.grant(6, RoomId::channel(Id(2)));
     let client = server.client(6).await;
-    let (epoch, user_offset) = position(&client.ready, "user:6");
-    let (_, channel_offset) = position(&client.ready, "channel:2");
+    let (user_epoch, user_offset) = position(&client.ready, "user:6");
+    let (channel_epoch, channel_offset) = position(&client.ready, "channel:2");
     drop(client);
     for n in 0..120 {
         server
@@ -134,9 +135,9 @@ async fn a_gap_beyond_history_resyncs_exactly_that_room() {
         &server,
         6,
         json!({
-            "user:6": {"epoch": epoch, "offset": user_offset},
-            "channel:2": {"epoch": epoch, "offset": channel_offset},
-            "channel:99": {"epoch": epoch, "offset": 0},
+            "user:6": {"epoch": user_epoch, "offset": user_offset},
+            "channel:2": {"epoch": channel_epoch, "offset": channel_offset},
+            "channel:99": {"epoch": channel_epoch, "offset": 0},
         }),
     )
     .await;
@@ -165,8 +166,8 @@ async fn rooms_lost_while_away_and_vetoed_events_are_not_replayed() {
     policy.grant(7, kept.clone());
     policy.grant(7, lost.clone());
     let client = server.client(7).await;
-    let (epoch, kept_offset) = position(&client.ready, "channel:3");
-    let (_, lost_offset) = position(&client.ready, "channel:4");
+    let (kept_epoch, kept_offset) = position(&client.ready, "channel:3");
+    let (lost_epoch, lost_offset) = position(&client.ready, "channel:4");
     drop(client);
 
     policy.revoke(7, &lost);
@@ -185,8 +186,8 @@ async fn rooms_lost_while_away_and_vetoed_events_are_not_replayed() {
         &server,
         7,
         json!({
-            "channel:3": {"epoch": epoch, "offset": kept_offset},
-            "channel:4": {"epoch": epoch, "offset": lost_offset},
+            "channel:3": {"epoch": kept_epoch, "offset": kept_offset},
+            "channel:4": {"epoch": lost_epoch, "offset": lost_offset},
         }),
     )
     .await;

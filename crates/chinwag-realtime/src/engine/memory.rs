@@ -1,5 +1,12 @@
 //! The in-memory engine: one process, no broker. Streams live in this
 //! process; a restart starts a new epoch, so clients resync.
+//!
+//! History older than `history.max_age` is dropped from every room, quiet
+//! ones too, by a sweep that publishes run at most every
+//! [`SWEEP_EVERY`]; the sweep also forgets a room whose history is empty
+//! and that no connection is in. Each stream has its own epoch, so a room
+//! made again later never reuses the old one's offsets: a client resuming
+//! from the old stream is told to resync.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -18,8 +25,12 @@ use crate::engine::{
 use crate::local::Local;
 use crate::{ConnId, HubError, RoomId, SharedFrame};
 
-#[derive(Debug, Default)]
+/// At most how often a publish sweeps every room's history.
+pub const SWEEP_EVERY: Duration = Duration::from_secs(10);
+
+#[derive(Debug)]
 struct RoomStream {
+    epoch: String,
     head: u64,
     history: VecDeque<(Instant, Arc<SharedFrame>)>,
 }
@@ -45,8 +56,9 @@ pub struct MemoryEngine {
     local: Arc<Local>,
     control: ControlSender,
     history: HistoryConfig,
-    epoch: String,
     streams: Mutex<HashMap<RoomId, Arc<Mutex<RoomStream>>>>,
+    /// When the last sweep ran.
+    swept: Mutex<Instant>,
     presence: Mutex<HashMap<Id, PresenceEntry>>,
     presence_delay: Option<Duration>,
 }
@@ -66,8 +78,8 @@ impl MemoryEngine {
             local,
             control,
             history,
-            epoch: format!("{:016x}", rand::random::<u64>()),
             streams: Mutex::default(),
+            swept: Mutex::new(Instant::now()),
             presence: Mutex::default(),
             presence_delay: None,
         }
@@ -80,10 +92,47 @@ impl MemoryEngine {
         self
     }
 
+    /// The room's stream, made (in a new epoch) if there is none.
     fn stream(&self, room: &RoomId) -> Arc<Mutex<RoomStream>> {
-        lock(&self.streams).entry(room.clone()).or_default().clone()
+        lock(&self.streams)
+            .entry(room.clone())
+            .or_insert_with(|| {
+                Arc::new(Mutex::new(RoomStream {
+                    epoch: format!("{:016x}", rand::random::<u64>()),
+                    head: 0,
+                    history: VecDeque::new(),
+                }))
+            })
+            .clone()
     }
 
+    /// Every [`SWEEP_EVERY`] at most: trims every room's history by age,
+    /// and forgets the rooms left with no history and no connection.
+    fn sweep_if_due(&self, now: Instant) {
+        {
+            let mut swept = lock(&self.swept);
+            if now.duration_since(*swept) < SWEEP_EVERY {
+                return;
+            }
+            *swept = now;
+        }
+        lock(&self.streams).retain(|room, stream| {
+            let empty = {
+                let mut stream = lock(stream);
+                stream.trim(&self.history, now);
+                stream.history.is_empty()
+            };
+            !empty || self.local.has_interest(room)
+        });
+    }
+
+    /// The number of rooms with a stream (for tests of the sweep).
+    pub fn stream_count(&self) -> usize {
+        lock(&self.streams).len()
+    }
+}
+
+impl RoomStream {
     fn pos(&self, offset: u64) -> StreamPos {
         StreamPos {
             epoch: self.epoch.clone(),
@@ -104,19 +153,20 @@ impl Engine for MemoryEngine {
             self.local.deliver(&frame);
             return Ok(None);
         }
+        let now = Instant::now();
+        self.sweep_if_due(now);
         let stream = self.stream(room);
         // Offset assignment, history append and local delivery happen under
         // the stream lock, so delivery order is offset order.
         let mut stream = lock(&stream);
         stream.head += 1;
-        let pos = self.pos(stream.head);
+        let pos = stream.pos(stream.head);
         let frame = Arc::new(SharedFrame::new(
             room.clone(),
             Some(pos.clone()),
             event,
             only_role,
         ));
-        let now = Instant::now();
         stream.history.push_back((now, frame.clone()));
         stream.trim(&self.history, now);
         self.local.deliver(&frame);
@@ -124,25 +174,17 @@ impl Engine for MemoryEngine {
     }
 
     async fn head(&self, room: &RoomId) -> Result<StreamPos, HubError> {
-        let head = lock(&self.streams).get(room).map_or(0, |s| lock(s).head);
-        Ok(self.pos(head))
+        let stream = self.stream(room);
+        let stream = lock(&stream);
+        Ok(stream.pos(stream.head))
     }
 
     async fn replay(&self, room: &RoomId, since: &StreamPos) -> Result<Replay, HubError> {
-        let Some(stream) = lock(&self.streams).get(room).cloned() else {
-            return Ok(if since.epoch == self.epoch && since.offset == 0 {
-                Replay::Events(Vec::new())
-            } else {
-                Replay::Resync {
-                    reason: ResyncReason::EpochChanged,
-                    head: self.pos(0),
-                }
-            });
-        };
+        let stream = self.stream(room);
         let mut stream = lock(&stream);
         stream.trim(&self.history, Instant::now());
-        let head = self.pos(stream.head);
-        if since.epoch != self.epoch || since.offset > stream.head {
+        let head = stream.pos(stream.head);
+        if since.epoch != stream.epoch || since.offset > stream.head {
             return Ok(Replay::Resync {
                 reason: ResyncReason::EpochChanged,
                 head,
