@@ -125,6 +125,19 @@ impl Local {
         }
     }
 
+    /// Asks every local connection in a room to close with `code`; how
+    /// many there were.
+    pub fn close_room(&self, room: &RoomId, code: chinwag_protocol::CloseCode) -> usize {
+        let members: Vec<Arc<ConnHandle>> = match lock(&self.rooms).get(room) {
+            Some(members) => lock(members).values().cloned().collect(),
+            None => return 0,
+        };
+        for conn in &members {
+            conn.request_close(code);
+        }
+        members.len()
+    }
+
     /// Local members of a room.
     pub fn room_size(&self, room: &RoomId) -> usize {
         lock(&self.rooms).get(room).map_or(0, |m| lock(m).len())

@@ -342,6 +342,15 @@ pub(crate) fn judge(cursor: Option<&StreamPos>, pos: &StreamPos) -> Verdict {
     }
 }
 
+/// A room's events this node can no longer get (a broker outage outlasted
+/// the room's history): nothing is lost silently, so every local
+/// connection in the room is closed with 4013 and resumes elsewhere or
+/// again, where its resume reports the gap (`history_truncated`).
+pub(crate) fn events_lost(local: &crate::local::Local, room: &RoomId, why: &dyn std::fmt::Display) {
+    let closed = local.close_room(room, chinwag_protocol::CloseCode::Rejoin);
+    tracing::error!(%room, %why, closed, "missed events are no longer in history; closing the room's connections so they resume");
+}
+
 /// Delivers a live room frame through its cursor: duplicates are dropped,
 /// gaps filled from history first (via `fill`), so each node delivers every
 /// event exactly once and in offset order even across reconnects.
@@ -375,9 +384,9 @@ pub(crate) async fn deliver_in_order<F, Fut>(
                     }
                 }
                 Ok(crate::Replay::Resync { reason, .. }) => {
-                    tracing::error!(%room, ?reason, "delivery gap no longer in history");
+                    events_lost(local, &room, &format_args!("{reason:?}"));
                 }
-                Err(err) => tracing::error!(%room, %err, "delivery gap fill failed"),
+                Err(err) => events_lost(local, &room, &err),
             }
         }
     }
@@ -464,6 +473,37 @@ mod tests {
         assert_eq!(frame.pos(), Some(&pos));
         assert_eq!(frame.only_role(), Some(UserRole::Bot));
         assert_eq!(frame.event(), &event());
+    }
+
+    #[tokio::test]
+    async fn a_gap_history_cannot_fill_closes_the_rooms_connections() {
+        use chinwag_protocol::CloseCode;
+        use chinwag_protocol::stream::ResyncReason;
+
+        let local = crate::local::Local::new(
+            crate::NodeId::generate(Some("gap")),
+            crate::OutboxConfig::default(),
+        );
+        let room = RoomId::topic("t").unwrap();
+        let (inside, _in_outbox) = local.register(Id(1), UserRole::User);
+        let (outside, _out_outbox) = local.register(Id(2), UserRole::User);
+        local.add_member(&inside, &room);
+        let at = |offset| StreamPos {
+            epoch: "e".into(),
+            offset,
+        };
+        let cursors =
+            std::sync::Mutex::new(std::collections::HashMap::from([(room.clone(), at(2))]));
+        let frame = Arc::new(SharedFrame::new(room.clone(), Some(at(9)), event(), None));
+        deliver_in_order(&local, &cursors, frame, |_, _| async {
+            Ok(crate::Replay::Resync {
+                reason: ResyncReason::HistoryTruncated,
+                head: at(9),
+            })
+        })
+        .await;
+        assert_eq!(inside.close_requested(), Some(CloseCode::Rejoin));
+        assert_eq!(outside.close_requested(), None);
     }
 
     #[test]

@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 use super::{Inner, chain, control, pack};
 use crate::conn::lock;
 use crate::engine::broker::{
-    decode_conn_payload, deliver_in_order, deliver_payload, engine_err, start_cursor,
+    decode_conn_payload, deliver_in_order, deliver_payload, engine_err, events_lost, start_cursor,
 };
 use crate::{HubError, Replay, RoomId};
 
@@ -142,10 +142,10 @@ async fn catch_up(inner: &Inner, room: &RoomId) {
             }
         }
         Ok(Replay::Resync { reason, .. }) => {
-            tracing::error!(%room, ?reason, "missed events are no longer in history");
             lock(&inner.cursors).remove(room);
+            events_lost(&inner.local, room, &format_args!("{reason:?}"));
         }
-        Err(err) => tracing::error!(%room, %err, "catch-up failed"),
+        Err(err) => events_lost(&inner.local, room, &err),
     }
 }
 

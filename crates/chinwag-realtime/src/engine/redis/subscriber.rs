@@ -13,7 +13,7 @@ use redis::aio::PubSubStream;
 use super::{Inner, control};
 use crate::conn::lock;
 use crate::engine::broker::{
-    decode_conn_payload, deliver_in_order, deliver_payload, engine_err, start_cursor,
+    decode_conn_payload, deliver_in_order, deliver_payload, engine_err, events_lost, start_cursor,
 };
 use crate::{HubError, Replay, RoomId};
 
@@ -128,10 +128,10 @@ async fn catch_up(inner: &Inner) {
                 }
             }
             Ok(Replay::Resync { reason, .. }) => {
-                tracing::error!(%room, ?reason, "missed events are no longer in history");
                 lock(&inner.cursors).remove(&room);
+                events_lost(&inner.local, &room, &format_args!("{reason:?}"));
             }
-            Err(err) => tracing::error!(%room, %err, "catch-up failed"),
+            Err(err) => events_lost(&inner.local, &room, &err),
         }
     }
 }
