@@ -118,6 +118,7 @@ impl Chat {
     pub async fn create_role(&self, user: Id, community_id: Id, spec: RoleSpec) -> Result<Role> {
         let standing = self.role_manager(user, community_id).await?;
         let name = validate::name("name", &spec.name)?;
+        validate::color(spec.color)?;
         let position = spec.position.unwrap_or(1);
         if position <= 0 {
             return Err(ChatError::invalid("position must be above 0"));
@@ -174,6 +175,7 @@ impl Chat {
             Some(_) => return Err(ChatError::invalid("@everyone cannot be renamed")),
             None => None,
         };
+        validate::color(change.color.flatten())?;
         let community_id = role.community_id;
         let turn = self.community_turn(community_id).await;
         let affected = self.role_holders(community_id, &role).await?;

@@ -49,7 +49,11 @@ pub fn content(raw: &str) -> Result<String> {
     Ok(trimmed.to_owned())
 }
 
-/// Trims a name and checks it is 1..=100 characters without NUL.
+/// Trims a name and checks it is 1..=100 characters, with no control
+/// characters (newlines, escapes) or direction overrides, embeddings and
+/// isolates (which flip the text shown after the name), and at least one
+/// visible character. Direction marks and joiners stay allowed: scripts
+/// written right to left, and joined scripts, need them.
 pub fn name(what: &str, raw: &str) -> Result<String> {
     no_nul(what, raw)?;
     let trimmed = raw.trim();
@@ -57,6 +61,18 @@ pub fn name(what: &str, raw: &str) -> Result<String> {
     if !(1..=MAX_NAME_CHARS).contains(&len) {
         return Err(ChatError::invalid(format!(
             "{what} must be 1..={MAX_NAME_CHARS} characters"
+        )));
+    }
+    let flips = |c: char| matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+    if trimmed.chars().any(|c| c.is_control() || flips(c)) {
+        return Err(ChatError::invalid(format!(
+            "{what} must not hold control characters or direction overrides"
+        )));
+    }
+    let visible = |c: char| !(c.is_whitespace() || is_invisible_format(c) || c == ZWJ);
+    if !trimmed.chars().any(visible) {
+        return Err(ChatError::invalid(format!(
+            "{what} must hold a visible character"
         )));
     }
     Ok(trimmed.to_owned())
@@ -146,6 +162,14 @@ fn is_invisible_format(c: char) -> bool {
             | '\u{2066}'..='\u{2069}'
             | '\u{FEFF}'
     )
+}
+
+/// Checks a role color: 0xRRGGBB, at most 0xFFFFFF.
+pub fn color(color: Option<u32>) -> Result<()> {
+    match color {
+        Some(c) if c > 0xFF_FFFF => Err(ChatError::invalid("color must be 0..=0xFFFFFF")),
+        _ => Ok(()),
+    }
 }
 
 /// Checks a history page size.
@@ -240,6 +264,31 @@ mod tests {
             assert!(emoji(bad).is_err(), "{bad:?}");
         }
         assert!(emoji(&"x".repeat(MAX_EMOJI_BYTES)).is_ok());
+    }
+
+    #[test]
+    fn names_refuse_control_characters_overrides_and_blanks() {
+        assert_eq!(name("name", "  Café ").unwrap(), "Café");
+        // Right-to-left text with its marks, and a joined script, pass.
+        assert!(name("name", "\u{05E9}\u{05DC}\u{05D5}\u{05DD}\u{200F}").is_ok());
+        assert!(name("name", "\u{0928}\u{094D}\u{200D}\u{092F}").is_ok());
+        for bad in [
+            "red\u{1b}[31m",
+            "two\nlines",
+            "bell\u{7}",
+            "evil\u{202E}gnp.exe",
+            "iso\u{2067}late",
+            "\u{200B}\u{200B}",
+            "\u{200F}\u{200E}",
+        ] {
+            assert!(name("name", bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn colors_are_24_bits() {
+        assert!(color(None).is_ok() && color(Some(0xFF_FFFF)).is_ok());
+        assert!(color(Some(0x100_0000)).is_err());
     }
 
     #[test]

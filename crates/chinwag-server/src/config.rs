@@ -97,7 +97,8 @@ pub struct AuthConfig {
     /// are deleted an access token's lifetime later ([`crate::token_sweeper`]).
     pub refresh_ttl_secs: u64,
     /// Register, login and refresh attempts allowed per client address per
-    /// minute, on average (0: no limit). Default 10.
+    /// minute, on average (0: no limit); IPv6 clients share one per /64.
+    /// Default 10.
     pub attempts_per_minute: u32,
     /// Attempts a client address may make in a burst. Default 20.
     pub attempts_burst: u32,

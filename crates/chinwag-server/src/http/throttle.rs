@@ -109,8 +109,10 @@ impl Throttle {
     }
 
     /// Takes one attempt for `client`; false when it is over the limit.
+    /// IPv6 clients share a bucket per /64, the block one host is usually
+    /// given: one address each would let a client rotate around the limit.
     pub fn check(&self, client: Option<IpAddr>) -> Verdict {
-        self.buckets.check(client)
+        self.buckets.check(client.map(network_of))
     }
 
     /// See [`Buckets::retry_after_secs`].
@@ -149,6 +151,18 @@ impl Throttle {
     }
 }
 
+/// The key a client address is limited under: an IPv4 address itself, an
+/// IPv6 address's /64 (an IPv4-mapped one as IPv4).
+fn network_of(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6((u128::from(v6) & !u128::from(u64::MAX)).into()),
+        },
+    }
+}
+
 /// Middleware for the credential routes.
 pub async fn limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let client = state.throttle.client_of(&request);
@@ -179,6 +193,18 @@ mod tests {
         tokio::time::advance(std::time::Duration::from_secs(1)).await;
         assert!(throttle.check(a).allowed());
         assert!(Throttle::new(0, 0, false).check(a).allowed());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn ipv6_addresses_share_a_bucket_per_64() {
+        let throttle = Throttle::new(60, 2, false);
+        let host = |last: u16| Some(IpAddr::from([0x2001, 0xdb8, 0, 7, 0, 0, 0, last]));
+        assert!(throttle.check(host(1)).allowed() && throttle.check(host(2)).allowed());
+        assert!(!throttle.check(host(3)).allowed(), "same /64, same bucket");
+        let next_block = Some(IpAddr::from([0x2001, 0xdb8, 0, 8, 0, 0, 0, 1]));
+        assert!(throttle.check(next_block).allowed());
+        let mapped: IpAddr = "::ffff:10.0.0.1".parse().unwrap();
+        assert_eq!(network_of(mapped), IpAddr::from([10, 0, 0, 1]));
     }
 
     #[tokio::test(start_paused = true)]
