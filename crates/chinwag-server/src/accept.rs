@@ -7,7 +7,7 @@
 //! (an audit). The deadline also closes idle keep-alive connections, since
 //! hyper arms it while waiting for the next request. An upgraded WebSocket
 //! leaves hyper, and its own heartbeat deadline takes over. A request's
-//! body has a deadline too ([`body_deadline`]).
+//! body has a deadline too (`accept/body_deadline.rs`).
 
 mod body_deadline;
 
