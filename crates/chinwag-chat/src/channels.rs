@@ -294,7 +294,8 @@ impl Chat {
         Ok(added)
     }
 
-    /// Takes a member off a private channel's list (managers only). If
+    /// Takes a member off a private channel's list (managers only, and
+    /// only members ranked below them, or themselves). If
     /// they no longer see the channel (by the rule of [`Chat::rooms_for`]:
     /// a role override or administrator bits may still show it), their
     /// connections leave its room at once (reason `access_revoked`) and
@@ -310,6 +311,12 @@ impl Chat {
             return Err(ChatError::invalid("the channel is not private"));
         }
         let community_id = access.community.id;
+        if target != user {
+            // Taking access away, like moderation, only reaches lower ranks.
+            let standing = self.standing(user, community_id).await?;
+            let rank = self.rank(&standing.community, target).await?;
+            standing.outranks(rank, "members")?;
+        }
         let turn = self.community_turn(community_id).await;
         let before = self.snapshot(&turn, &[target]).await?;
         let removed = self

@@ -304,3 +304,56 @@ async fn a_privacy_change_asks_who_gains_or_loses_the_channel_to_reauth() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_channel_manager_cannot_take_higher_ranks_off_the_list() {
+    each_backend(|server| async move {
+        let server = server;
+        let api = Api { addr: server.addr };
+        let Guild {
+            alice: (alice, alice_t),
+            bob: (bob, bob_t),
+            carol: (carol, _),
+            community,
+            ..
+        } = api.guild().await;
+        let vault = api.channel(&alice_t, community, "vault", true).await;
+        // Bob manages channels at position 1; Carol holds a role at 5.
+        role_for(
+            &api,
+            &alice_t,
+            community,
+            bob,
+            VIEW_CHANNEL | MANAGE_CHANNELS,
+        )
+        .await;
+        let senior = api
+            .ok(
+                201,
+                "POST",
+                &format!("/communities/{community}/roles"),
+                &alice_t,
+                Some(json!({"name": "Senior", "permissions": VIEW_CHANNEL, "position": 5})),
+            )
+            .await;
+        let path = format!(
+            "/communities/{community}/members/{carol}/roles/{}",
+            id(&senior["id"])
+        );
+        api.ok(204, "PUT", &path, &alice_t, None).await;
+        for member in [bob, carol] {
+            let path = format!("/channels/{vault}/members/{member}");
+            api.ok(204, "PUT", &path, &alice_t, None).await;
+        }
+        for (above, who) in [(carol, "a higher role"), (alice, "the owner")] {
+            let path = format!("/channels/{vault}/members/{above}");
+            let r = api.call("DELETE", &path, Some(&bob_t), None).await;
+            assert_eq!(r.status, 403, "bob took {who} off the list: {:?}", r.body);
+        }
+        let path = format!("/channels/{vault}/members/{carol}");
+        api.ok(204, "DELETE", &path, &alice_t, None).await;
+        let path = format!("/channels/{vault}/members/{bob}");
+        api.ok(204, "DELETE", &path, &bob_t, None).await;
+    })
+    .await;
+}
