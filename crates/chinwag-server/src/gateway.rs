@@ -15,6 +15,7 @@ pub mod capacity;
 pub mod commands;
 pub mod cursor;
 pub mod limits;
+mod log_budget;
 pub mod reaper;
 pub mod rooms;
 pub mod session;

@@ -2,7 +2,7 @@
 //! `identify` frame within the deadline), `ready`, an optional resume, then
 //! one loop that drains the outbox, reads commands, and watches the
 //! heartbeat, the token's expiry, overflow and shutdown.
-//!
+
 use std::collections::HashMap;
 use std::io;
 use std::net::IpAddr;
@@ -20,10 +20,20 @@ use tokio::time::Instant;
 
 use super::capacity::Slot;
 use super::limits::RateLimiter;
+use super::log_budget::LogBudget;
 use super::writer::{After, ClientAddr, WireSocket, Writer};
 use super::ws::{FrameError, Message, SocketError};
 use crate::auth::{Identity, TokenError};
 use crate::{ApiError, AppState};
+
+/// Lines a client can cause before or without signing in are capped
+/// (`left_out` counts the ones not written): a flood of bad connections
+/// must not flood the log.
+static IDENTIFY_TIMEOUTS: LogBudget = LogBudget::per_second(10);
+static TOKEN_REFUSALS: LogBudget = LogBudget::per_second(10);
+static RATE_CLOSES: LogBudget = LogBudget::per_second(10);
+static INVALID_CLOSES: LogBudget = LogBudget::per_second(10);
+static PROTOCOL_CLOSES: LogBudget = LogBudget::per_second(10);
 
 /// How a client asked to connect: the `/ws` query and its address.
 pub struct Request {
@@ -176,7 +186,9 @@ async fn identify(
             }
         };
         let Ok(next) = next else {
-            tracing::info!(client = %writer.client(), "no identify in time: closing");
+            if let Some(left_out) = IDENTIFY_TIMEOUTS.take() {
+                tracing::info!(client = %writer.client(), left_out, "no identify in time: closing");
+            }
             writer.close(CloseCode::IdentifyTimeout).await;
             return None;
         };
@@ -231,7 +243,9 @@ async fn verify_or_close(writer: &mut Writer, state: &AppState, token: &str) -> 
                 TokenError::Revoked => CloseCode::SessionRevoked,
                 TokenError::Invalid(_) => CloseCode::AuthFailed,
             };
-            tracing::info!(node = state.hub.node().name(), client = %writer.client(), %err, "token refused");
+            if let Some(left_out) = TOKEN_REFUSALS.take() {
+                tracing::info!(node = state.hub.node().name(), client = %writer.client(), %err, left_out, "token refused");
+            }
             // The error code is the one REST answers with.
             let frame = ServerFrame::Error(ApiError::from(err).frame(None));
             let _ = writer.send_frame(&frame).await;
@@ -262,7 +276,9 @@ async fn read_frame(
     };
     // WebSocket pings count against the rate like commands do.
     if !limiter.allow() {
-        tracing::info!(client = %writer.client(), "client over the rate limit: closing");
+        if let Some(left_out) = RATE_CLOSES.take() {
+            tracing::info!(client = %writer.client(), left_out, "client over the rate limit: closing");
+        }
         let frame = ServerFrame::Error(ErrorFrame {
             code: ErrorCode::RateLimited,
             message: "too many frames".into(),
@@ -297,7 +313,9 @@ async fn read_frame(
                 return Read::End;
             }
             if *invalid >= max_invalid {
-                tracing::info!(client = %writer.client(), invalid = *invalid, "too many invalid frames: closing");
+                if let Some(left_out) = INVALID_CLOSES.take() {
+                    tracing::info!(client = %writer.client(), invalid = *invalid, left_out, "too many invalid frames: closing");
+                }
                 writer.close(CloseCode::InvalidFrames).await;
                 return Read::End;
             }
@@ -317,7 +335,9 @@ fn close_code_for(err: SocketError, client: ClientAddr) -> Option<CloseCode> {
     };
     match code {
         Some(code) => {
-            tracing::info!(%client, %err, code = code.code(), "protocol error: closing");
+            if let Some(left_out) = PROTOCOL_CLOSES.take() {
+                tracing::info!(%client, %err, code = code.code(), left_out, "protocol error: closing");
+            }
         }
         None => tracing::debug!(%client, %err, "connection error"),
     }
