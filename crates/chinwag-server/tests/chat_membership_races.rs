@@ -9,26 +9,9 @@
 #[path = "chat_support.rs"]
 mod chat_support;
 
-use chat_support::support::{Client, TestServer};
-use chat_support::{Api, each_backend, id, next_event, send_room_probe};
+use chat_support::support::TestServer;
+use chat_support::{Api, each_backend, id, next_event, probe_room};
 use serde_json::json;
-
-/// Whether `client`'s connection is in `channel`'s room
-/// ([`send_room_probe`]).
-async fn in_room(client: &mut Client, channel: i64) -> bool {
-    send_room_probe(client, channel).await;
-    loop {
-        let frame = client.recv().await;
-        if frame["op"] == "error" {
-            assert_eq!(frame["code"], "FORBIDDEN", "{frame}");
-            client.recv_op("pong").await;
-            return false;
-        }
-        if frame["op"] == "pong" && frame["nonce"] == "after-probe" {
-            return true;
-        }
-    }
-}
 
 /// A community owned by `owner` with an invite code.
 async fn community(api: &Api, owner: &str, name: &str) -> (i64, String) {
@@ -60,7 +43,7 @@ async fn a_kick_racing_new_channels_leaves_them_too() {
                 assert_eq!(reply.status, 201, "{:?}", reply.body);
                 let channel = id(&reply.body["id"]);
                 assert!(
-                    !in_room(&mut ws, channel).await,
+                    !probe_room(&mut ws, channel, |_| {}).await,
                     "round {round}: still in {channel}"
                 );
             }
@@ -86,7 +69,7 @@ async fn a_join_racing_a_ban_does_not_put_the_banned_user_back() {
             let (_, ban) = tokio::join!(join, ban);
             assert_eq!(ban.status, 200, "{:?}", ban.body);
             assert!(
-                !in_room(&mut ws, channel).await,
+                !probe_room(&mut ws, channel, |_| {}).await,
                 "round {round}: banned, still in the channel"
             );
             let members = api
@@ -138,7 +121,7 @@ async fn joins_racing_a_community_delete_leave_nobody_in_its_rooms() {
             }
             for ws in &mut sockets {
                 assert!(
-                    !in_room(ws, channel).await,
+                    !probe_room(ws, channel, |_| {}).await,
                     "round {round}: in a deleted channel"
                 );
             }

@@ -387,16 +387,34 @@ pub async fn pg_cluster(
     Some((nodes, pg))
 }
 
-/// Asks whether `client`'s connection is in `channel`'s room: `typing`
-/// there (refused with `FORBIDDEN` outside the room, unanswered inside),
-/// then a `ping` whose `pong` marks the end of the answer.
-pub async fn send_room_probe(client: &mut support::Client, channel: i64) {
+/// Whether `client`'s connection is in `channel`'s room. It sends `typing`
+/// there, then a `ping` whose `pong` marks the end of the answer. Outside
+/// the room, `typing` is refused with "not a member of that channel".
+/// Inside, it is broadcast, or refused for want of access: a connection
+/// left in a room it lost access to still counts as in it. Every frame read
+/// on the way goes to `seen`.
+pub async fn probe_room(
+    client: &mut support::Client,
+    channel: i64,
+    mut seen: impl FnMut(&Value),
+) -> bool {
     client
         .send(json!({"op": "typing", "channel_id": channel.to_string()}))
         .await;
     client
         .send(json!({"op": "ping", "nonce": "after-probe"}))
         .await;
+    let mut inside = true;
+    loop {
+        let frame = client.recv().await;
+        seen(&frame);
+        if frame["op"] == "error" && frame["message"] == "not a member of that channel" {
+            inside = false;
+        }
+        if frame["op"] == "pong" && frame["nonce"] == "after-probe" {
+            return inside;
+        }
+    }
 }
 
 /// The next `event` frame of type `ty` in `room`, skipping everything else.

@@ -11,32 +11,25 @@
 mod chat_support;
 
 use chat_support::support::Client;
-use chat_support::{Api, id, pg_cluster, send_room_probe};
+use chat_support::{Api, id, pg_cluster, probe_room};
 use chinwag_testkit::Backend;
 use serde_json::json;
 
-/// Asserts `client` ends up out of `channel`'s room, probing with `typing`
-/// (refused outside the room, unanswered inside): out now, or its
-/// `room_left` still on the way (a node applies its own joins twice, at
-/// once and when the engine echoes them, so a leave that follows can land
-/// a moment after the remote `reauth_required`). A connection left in the
-/// room gets no `room_left`, and the wait for it fails the test.
+/// Asserts `client` ends up out of `channel`'s room ([`probe_room`]): out
+/// now, or its `room_left` still on the way (a node applies its own joins
+/// twice, at once and when the engine echoes them, so a leave that follows
+/// can land a moment after the remote `reauth_required`). A connection left
+/// in the room gets no `room_left`, and the wait for it fails the test.
 async fn ends_out_of(client: &mut Client, channel: i64, what: &str) {
     let room = format!("channel:{channel}");
     for _ in 0..3 {
-        send_room_probe(client, channel).await;
         let mut left = false;
-        loop {
-            let frame = client.recv().await;
+        let inside = probe_room(client, channel, |frame| {
             left |= frame["op"] == "room_left" && frame["room"] == room.as_str();
-            if frame["op"] == "error" {
-                assert_eq!(frame["code"], "FORBIDDEN", "{frame}");
-                client.recv_op("pong").await;
-                return;
-            }
-            if frame["op"] == "pong" && frame["nonce"] == "after-probe" {
-                break;
-            }
+        })
+        .await;
+        if !inside {
+            return;
         }
         // In the room: a leave must still be coming.
         while !left {
