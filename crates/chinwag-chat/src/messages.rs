@@ -126,10 +126,10 @@ impl Chat {
             .ok_or(ChatError::NotFound("channel"))
     }
 
-    /// Whether the caller may show as typing in a channel or DM: only where
-    /// it may send (it sees the channel, holds `SEND_MESSAGES`, and is not
-    /// timed out). A fresh check: typing is throttled, and a remembered one
-    /// is only safe in front of a guarded write.
+    /// Checks that the caller may show as typing in a channel or DM: only
+    /// where it may send (it sees the channel, holds `SEND_MESSAGES`, and is
+    /// not timed out). A fresh check: typing is throttled, and a remembered
+    /// one is only safe in front of a guarded write.
     pub async fn check_may_type(&self, user: Id, channel_id: Id) -> Result<()> {
         self.seen_channel(user, channel_id)
             .await?

@@ -12,6 +12,21 @@ use tokio_tungstenite::tungstenite::Message;
 
 const EVENTS: u64 = 1500;
 
+/// Publishes `count` events of about `pad` bytes to `public.firehose`,
+/// yielding between them so readers keep up.
+async fn publish_firehose(server: &TestServer, count: u64, pad: usize) {
+    let payload = "p".repeat(pad);
+    for seq in 0..count {
+        server
+            .state
+            .hub
+            .bus_publish("public.firehose", None, json!({"seq": seq, "pad": payload}))
+            .await
+            .unwrap();
+        tokio::task::yield_now().await;
+    }
+}
+
 #[tokio::test]
 async fn slow_reader_is_lagged_closed_and_resumes_completely() {
     let server = TestServer::start_with(|c| {
@@ -40,16 +55,7 @@ async fn slow_reader_is_lagged_closed_and_resumes_completely() {
         }
         offsets
     });
-    let payload = "p".repeat(16 * 1024);
-    for seq in 0..EVENTS {
-        server
-            .state
-            .hub
-            .bus_publish("public.firehose", None, json!({"seq": seq, "pad": payload}))
-            .await
-            .unwrap();
-        tokio::task::yield_now().await;
-    }
+    publish_firehose(&server, EVENTS, 16 * 1024).await;
     let offsets = reader.await.unwrap();
     assert_eq!(
         offsets,
@@ -131,15 +137,7 @@ async fn a_client_that_stops_reading_during_its_replay_is_let_go() {
     .await;
     // About 52 MB of history: more than the kernel buffers on both sides
     // (loopback receive buffers grow to 32 MB here).
-    let payload = "p".repeat(64 * 1024);
-    for seq in 0..BIG {
-        server
-            .state
-            .hub
-            .bus_publish("public.firehose", None, json!({"seq": seq, "pad": payload}))
-            .await
-            .unwrap();
-    }
+    publish_firehose(&server, BIG, 64 * 1024).await;
     let mut stuck = server.client(2).await;
     let ack = stuck.subscribe("public.firehose").await;
     let epoch = ack["data"]["epoch"].as_str().unwrap().to_string();
