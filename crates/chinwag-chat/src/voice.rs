@@ -74,13 +74,15 @@ impl Chat {
         if channel.community_id.is_some() && channel.kind != ChannelKind::Voice {
             return Err(ChatError::invalid("not a voice channel"));
         }
-        let call_was_empty = channel.community_id.is_none()
-            && self
-                .store
-                .voice_states(channel_id)
-                .await?
-                .iter()
-                .all(|s| s.user_id == user);
+        // A DM call starts with the join that finds nobody in it, the
+        // joiner included; the channel's turn keeps two first joins on
+        // this node from both finding it empty.
+        let _turn = match channel.community_id {
+            None => Some(self.channel_writes.lock(channel_id).await),
+            Some(_) => None,
+        };
+        let call_was_empty =
+            channel.community_id.is_none() && self.store.voice_states(channel_id).await?.is_empty();
         let joined = self
             .store
             .voice_join(user, channel_id, channel.community_id, muted, deafened)

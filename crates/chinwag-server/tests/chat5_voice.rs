@@ -175,6 +175,36 @@ async fn voice_state_events_and_reaping() {
             1,
             "only alice is left in the call"
         );
+
+        // Alone in the call, Alice joining it again starts nothing.
+        api.ok(200, "PUT", &format!("/channels/{dm}/voice"), &alice_t, None)
+            .await;
+        let seen = drain(&mut alice_ws).await;
+        assert!(
+            seen.iter().all(|e| e["type"] != "DM_VOICE_CALL_STARTED"),
+            "a join again is no new call: {seen:?}"
+        );
+        // Two first joins at once start one call.
+        let other_dm = id(&api
+            .ok(
+                200,
+                "POST",
+                "/dms",
+                &alice_t,
+                Some(json!({"recipient_id": bob.to_string()})),
+            )
+            .await["id"]);
+        let path = format!("/channels/{other_dm}/voice");
+        tokio::join!(
+            api.ok(200, "PUT", &path, &alice_t, None),
+            api.ok(200, "PUT", &path, &bob_t, None)
+        );
+        let seen = drain(&mut alice_ws).await;
+        let starts = seen
+            .iter()
+            .filter(|e| e["type"] == "DM_VOICE_CALL_STARTED")
+            .count();
+        assert_eq!(starts, 1, "{seen:?}");
     })
     .await;
 }
