@@ -207,6 +207,14 @@ impl ConnHandle {
         lock(&self.rooms).iter().cloned().collect()
     }
 
+    /// How many of the connection's rooms are of `kind`.
+    pub fn room_count(&self, kind: crate::RoomKind) -> usize {
+        lock(&self.rooms)
+            .iter()
+            .filter(|r| r.kind() == kind)
+            .count()
+    }
+
     /// Whether the connection is in `room`.
     pub fn in_room(&self, room: &RoomId) -> bool {
         lock(&self.rooms).contains(room)

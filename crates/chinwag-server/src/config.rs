@@ -150,6 +150,8 @@ pub struct GatewayConfig {
     pub rate_burst: u32,
     /// Consecutive invalid frames before closing with 4002. Default 10.
     pub max_invalid_frames: u32,
+    /// Topics one connection may be subscribed to at once. Default 128.
+    pub max_topics: usize,
     /// Outbox capacity in frames. Default 1024.
     pub outbox_capacity: usize,
     /// Ephemeral events are dropped while fewer outbox slots are free.
@@ -175,6 +177,7 @@ impl Default for GatewayConfig {
             rate_per_sec: 20,
             rate_burst: 60,
             max_invalid_frames: 10,
+            max_topics: 128,
             outbox_capacity: 1024,
             outbox_ephemeral_headroom: 256,
             write_batch: 128,

@@ -146,3 +146,39 @@ async fn a_full_node_refuses_upgrades_with_503_until_a_slot_frees() {
     assert!(reconnected.is_ok(), "no slot came back");
     second.roundtrip().await;
 }
+
+#[tokio::test]
+async fn a_connection_holds_at_most_max_topics() {
+    let server = TestServer::start_with(|c| c.gateway.max_topics = 2).await;
+    let mut client = server.client(1).await;
+    let first = client.subscribe("public.one").await;
+    client.subscribe("public.two").await;
+    // Again the same topic is no new one.
+    client.subscribe("public.two").await;
+    client
+        .send(json!({"op":"subscribe","topic":"public.three","nonce":"s3"}))
+        .await;
+    let refused = client.recv_op("error").await;
+    assert_eq!(
+        (&refused["code"], &refused["nonce"]),
+        (&json!("BAD_REQUEST"), &json!("s3")),
+        "{refused}"
+    );
+    client
+        .send(json!({"op":"unsubscribe","topic":"public.two","nonce":"u"}))
+        .await;
+    client.recv_op("room_left").await;
+    client.subscribe("public.three").await;
+
+    // A resume re-subscribes only up to the limit.
+    let epoch = first["data"]["epoch"].as_str().unwrap();
+    let mut again = server.client(1).await;
+    again
+        .send(json!({"op":"resume","rooms":{
+            "topic:public.one":{"epoch":epoch,"offset":0},
+            "topic:public.two":{"epoch":epoch,"offset":0},
+            "topic:public.three":{"epoch":epoch,"offset":0}}}))
+        .await;
+    let resumed = again.recv_op("resumed").await;
+    assert_eq!(resumed["denied"].as_array().unwrap().len(), 1, "{resumed}");
+}

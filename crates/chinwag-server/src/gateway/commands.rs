@@ -94,6 +94,12 @@ impl Session {
                 cmd.topic
             )));
         }
+        if !self.conn.in_room(&room) && self.topics_full() {
+            return Err(ApiError::bad_request(format!(
+                "at most {} topics per connection; unsubscribe from one first",
+                self.state.config.gateway.max_topics
+            )));
+        }
         let pos = self.state.hub.join(&self.conn, &room).await?;
         self.writer.set_floor(&room, &pos);
         Ok(Self::ack(

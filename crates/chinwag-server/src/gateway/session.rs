@@ -519,6 +519,12 @@ impl Session {
         Ok(())
     }
 
+    /// Whether the connection has as many topics as it may
+    /// (`gateway.max_topics`).
+    pub(super) fn topics_full(&self) -> bool {
+        self.conn.room_count(RoomKind::Topic) >= self.state.config.gateway.max_topics
+    }
+
     /// Tells the client why the connection cannot start, and closes it.
     async fn fail_start(&mut self, err: ApiError) -> io::Result<()> {
         let _ = self
@@ -540,6 +546,7 @@ impl Session {
                 // subscribes again, if the policy still allows it.
                 Ok(room)
                     if room.kind() == RoomKind::Topic
+                        && !self.topics_full()
                         && self.state.policy.can_subscribe(&self.who, room.key()).await =>
                 {
                     let head = self
