@@ -149,6 +149,14 @@ impl PresenceTracker {
         Ok(())
     }
 
+    /// Checks, after the grace period, that `user` has a connection
+    /// somewhere; if not, sends `USER_OFFLINE` and runs the offline hook
+    /// (a starting node checks this way the users its store still has in
+    /// voice, who may have been left there by a node that died).
+    pub fn check_offline(self: &Arc<Self>, user: Id) {
+        self.schedule_offline(user);
+    }
+
     /// After the grace period, sends `USER_OFFLINE` if the user has no
     /// connection left anywhere and this is still the check that counts,
     /// then runs the offline hook.

@@ -227,6 +227,23 @@ impl AppState {
             })),
         );
         tracing::info!(node = hub.node().name(), %engine, "hub started");
+        // Voice follows presence: users the store has in voice with no
+        // connection anywhere once the grace period is over (left there by
+        // a node that was killed, say) leave voice then.
+        let in_voice = chat
+            .store()
+            .users_in_voice()
+            .await
+            .context("reading voice states")?;
+        if !in_voice.is_empty() {
+            tracing::info!(
+                users = in_voice.len(),
+                "checking that the users in voice are still connected"
+            );
+        }
+        for user in in_voice {
+            presence.check_offline(user);
+        }
         let throttle = Throttle::new(
             config.auth.attempts_per_minute,
             config.auth.attempts_burst,

@@ -353,3 +353,41 @@ async fn moves_private_channels_and_deletion_keep_voice_caches_true() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_starting_node_ends_voice_left_without_a_connection() {
+    use chat_support::support::{self, TestServer};
+
+    each_backend(|server| async move {
+        // The whole server lives as long as the test, not only the fields
+        // it uses.
+        let server = server;
+        let api = Api { addr: server.addr };
+        let (_, alice_t) = api.register("alice").await;
+        let (bob, bob_t) = api.register("bob").await;
+        let community = api.community(&alice_t, "Guild").await;
+        let lounge = voice_channel(&api, &alice_t, community, "lounge", false).await;
+        let code = api.invite(&alice_t, community).await;
+        api.join(&bob_t, &code).await;
+        // Bob is in voice with no connection, as a node killed under him
+        // leaves him.
+        let path = format!("/channels/{lounge}/voice");
+        api.ok(200, "PUT", &path, &bob_t, None).await;
+        let store = server.state.chat.store().clone();
+        let dir = support::TempDir::new();
+        let config = support::test_config(&dir);
+        let state = chinwag_server::AppState::with_store(config.clone(), store.clone())
+            .await
+            .unwrap();
+        let _started = TestServer::serve(state, config, dir).await;
+        let bob = chinwag_protocol::Id(bob);
+        let ended = tokio::time::timeout(support::WAIT, async {
+            while store.voice_state(bob).await.unwrap().is_some() {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        })
+        .await;
+        assert!(ended.is_ok(), "Bob stayed in voice with no connection");
+    })
+    .await;
+}

@@ -98,6 +98,16 @@ impl Store {
         Ok(row.and_then(state))
     }
 
+    /// The users in any voice channel or DM call.
+    pub async fn users_in_voice(&self) -> Result<Vec<Id>> {
+        let rows: Vec<(i64,)> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT user_id FROM voice_states WHERE channel_id IS NOT NULL ORDER BY user_id",
+        )
+        .fetch_all(pool)
+        .await?);
+        Ok(rows.into_iter().map(|(id,)| Id(id)).collect())
+    }
+
     /// Everyone in a voice channel or DM call, by join time.
     pub async fn voice_states(&self, channel_id: Id) -> Result<Vec<VoiceState>> {
         let sql = format!(
