@@ -92,7 +92,7 @@ impl PresenceTracker {
                     match reaped.recv().await {
                         Ok(notice) => match weak.upgrade() {
                             Some(tracker) if notice.snapshot.connections == 0 => {
-                                tracker.schedule_offline(notice.user);
+                                tracker.check_offline(notice.user);
                             }
                             Some(_) => {}
                             None => break,
@@ -144,23 +144,17 @@ impl PresenceTracker {
             .presence(user, PresenceOp::Remove(conn))
             .await?;
         if snap.connections == 0 {
-            self.schedule_offline(user);
+            self.check_offline(user);
         }
         Ok(())
     }
 
-    /// Checks, after the grace period, that `user` has a connection
-    /// somewhere; if not, sends `USER_OFFLINE` and runs the offline hook
-    /// (a starting node checks this way the users its store still has in
-    /// voice, who may have been left there by a node that died).
-    pub fn check_offline(self: &Arc<Self>, user: Id) {
-        self.schedule_offline(user);
-    }
-
     /// After the grace period, sends `USER_OFFLINE` if the user has no
     /// connection left anywhere and this is still the check that counts,
-    /// then runs the offline hook.
-    fn schedule_offline(self: &Arc<Self>, user: Id) {
+    /// then runs the offline hook. Disconnects schedule it, and so does a
+    /// starting node for the users its store still has in voice (a node
+    /// that died may have left them there).
+    pub fn check_offline(self: &Arc<Self>, user: Id) {
         let check = self.next_check.fetch_add(1, Ordering::Relaxed);
         self.checks().insert(user, check);
         let this = self.clone();

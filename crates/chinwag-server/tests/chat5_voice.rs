@@ -115,15 +115,7 @@ async fn voice_state_events_and_reaping() {
         );
 
         // DM call: the first join starts the call.
-        let dm = id(&api
-            .ok(
-                200,
-                "POST",
-                "/dms",
-                &alice_t,
-                Some(json!({"recipient_id": carol.to_string()})),
-            )
-            .await["id"]);
+        let dm = api.dm(&alice_t, carol).await;
         let dmroom = format!("dm:{dm}");
         api.ok(200, "PUT", &format!("/channels/{dm}/voice"), &alice_t, None)
             .await;
@@ -185,15 +177,7 @@ async fn voice_state_events_and_reaping() {
             "a join again is no new call: {seen:?}"
         );
         // Two first joins at once start one call.
-        let other_dm = id(&api
-            .ok(
-                200,
-                "POST",
-                "/dms",
-                &alice_t,
-                Some(json!({"recipient_id": bob.to_string()})),
-            )
-            .await["id"]);
+        let other_dm = api.dm(&alice_t, bob).await;
         let path = format!("/channels/{other_dm}/voice");
         tokio::join!(
             api.ok(200, "PUT", &path, &alice_t, None),

@@ -190,6 +190,12 @@ impl Api {
         reply.body
     }
 
+    /// Opens the caller's DM with `other`; its channel id.
+    pub async fn dm(&self, token: &str, other: i64) -> i64 {
+        let body = Some(json!({"recipient_id": other.to_string()}));
+        id(&self.ok(200, "POST", "/dms", token, body).await["id"])
+    }
+
     /// Registers a user; returns (user id, access token).
     pub async fn register(&self, username: &str) -> (i64, String) {
         let reply = self

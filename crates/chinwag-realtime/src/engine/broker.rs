@@ -351,6 +351,33 @@ pub(crate) fn events_lost(local: &crate::local::Local, room: &RoomId, why: &dyn 
     tracing::error!(%room, %why, closed, "missed events are no longer in history; closing the room's connections so they resume");
 }
 
+/// Delivers what a room missed while the node was cut off from the broker
+/// (`missed`, read from history since its cursor); if history no longer
+/// holds it, or could not be read, the room's cursor goes and its local
+/// connections rejoin ([`events_lost`]).
+pub(crate) async fn deliver_caught_up(
+    local: &crate::local::Local,
+    cursors: &std::sync::Mutex<std::collections::HashMap<RoomId, StreamPos>>,
+    room: &RoomId,
+    missed: Result<crate::Replay, HubError>,
+) {
+    match missed {
+        Ok(crate::Replay::Events(events)) => {
+            for frame in events {
+                deliver_in_order(local, cursors, frame, |_, _| async {
+                    Ok(crate::Replay::Events(Vec::new()))
+                })
+                .await;
+            }
+        }
+        Ok(crate::Replay::Resync { reason, .. }) => {
+            crate::conn::lock(cursors).remove(room);
+            events_lost(local, room, &format_args!("{reason:?}"));
+        }
+        Err(err) => events_lost(local, room, &err),
+    }
+}
+
 /// Delivers a live room frame through its cursor: duplicates are dropped,
 /// gaps filled from history first (via `fill`), so each node delivers every
 /// event exactly once and in offset order even across reconnects.

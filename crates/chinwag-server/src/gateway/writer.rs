@@ -291,9 +291,14 @@ impl Writer {
     }
 
     /// Flushes queued frames; `TimedOut` if that takes longer than the
-    /// stall timeout (the client is not reading).
+    /// stall timeout (the client is not reading). Most flushes finish at
+    /// once, and those arm no timer (this runs per batch in every fan-out).
     pub async fn flush(&mut self) -> io::Result<()> {
-        match tokio::time::timeout(self.stall_timeout, self.socket.flush()).await {
+        let mut flushing = std::pin::pin!(self.socket.flush());
+        if let Some(flushed) = futures_util::FutureExt::now_or_never(&mut flushing) {
+            return flushed;
+        }
+        match tokio::time::timeout(self.stall_timeout, flushing).await {
             Ok(flushed) => flushed,
             Err(_) => Err(io::Error::new(
                 io::ErrorKind::TimedOut,

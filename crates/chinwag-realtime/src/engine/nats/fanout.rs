@@ -16,9 +16,9 @@ use tokio::task::JoinHandle;
 use super::{Inner, chain, control, pack};
 use crate::conn::lock;
 use crate::engine::broker::{
-    decode_conn_payload, deliver_in_order, deliver_payload, engine_err, events_lost, start_cursor,
+    decode_conn_payload, deliver_caught_up, deliver_payload, engine_err, start_cursor,
 };
-use crate::{HubError, Replay, RoomId};
+use crate::{HubError, RoomId};
 
 /// Subscribes this node's `to_conn` subject and the control log's live
 /// subject (the control cursor must have been started).
@@ -132,21 +132,8 @@ async fn catch_up(inner: &Inner, room: &RoomId) {
     let Some(since) = lock(&inner.cursors).get(room).cloned() else {
         return;
     };
-    match chain::replay(inner, room, &since).await {
-        Ok(Replay::Events(events)) => {
-            for frame in events {
-                deliver_in_order(&inner.local, &inner.cursors, frame, |_, _| async {
-                    Ok(Replay::Events(Vec::new()))
-                })
-                .await;
-            }
-        }
-        Ok(Replay::Resync { reason, .. }) => {
-            lock(&inner.cursors).remove(room);
-            events_lost(&inner.local, room, &format_args!("{reason:?}"));
-        }
-        Err(err) => events_lost(&inner.local, room, &err),
-    }
+    let missed = chain::replay(inner, room, &since).await;
+    deliver_caught_up(&inner.local, &inner.cursors, room, missed).await;
 }
 
 async fn node_task(inner: Arc<Inner>, mut sub: Subscriber) {

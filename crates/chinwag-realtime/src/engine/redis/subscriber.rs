@@ -13,9 +13,9 @@ use redis::aio::PubSubStream;
 use super::{Inner, control};
 use crate::conn::lock;
 use crate::engine::broker::{
-    decode_conn_payload, deliver_in_order, deliver_payload, engine_err, events_lost, start_cursor,
+    decode_conn_payload, deliver_caught_up, deliver_payload, engine_err, start_cursor,
 };
-use crate::{HubError, Replay, RoomId};
+use crate::{HubError, RoomId};
 
 /// Opens a pub/sub connection, subscribes this node's channels and every
 /// interesting room, and installs its sink. Holding the sink lock while
@@ -118,21 +118,8 @@ async fn catch_up(inner: &Inner) {
         .map(|(r, p)| (r.clone(), p.clone()))
         .collect();
     for (room, since) in rooms {
-        match inner.replay(&room, &since).await {
-            Ok(Replay::Events(events)) => {
-                for frame in events {
-                    deliver_in_order(&inner.local, &inner.cursors, frame, |_, _| async {
-                        Ok(Replay::Events(Vec::new()))
-                    })
-                    .await;
-                }
-            }
-            Ok(Replay::Resync { reason, .. }) => {
-                lock(&inner.cursors).remove(&room);
-                events_lost(&inner.local, &room, &format_args!("{reason:?}"));
-            }
-            Err(err) => events_lost(&inner.local, &room, &err),
-        }
+        let missed = inner.replay(&room, &since).await;
+        deliver_caught_up(&inner.local, &inner.cursors, &room, missed).await;
     }
 }
 
