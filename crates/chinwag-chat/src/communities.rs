@@ -1,14 +1,17 @@
-//! Communities: create, get, list, update, delete.
+//! Communities: create, get, list, update, delete, leave.
 
-use chinwag_protocol::event::community::CommunityRef;
+use chinwag_protocol::event::community::{CommunityRef, MemberRef};
 use chinwag_protocol::model::{Community, Member};
 use chinwag_protocol::{Event, Id};
 use chinwag_realtime::RoomId;
 use chinwag_store::{CommunityUpdate, NewCommunity};
 
 use crate::chat::{Chat, DELETED};
-use crate::error::{OrNotFound as _, Result};
+use crate::error::{ChatError, OrNotFound as _, Result};
 use crate::validate;
+
+/// The reason given to a leaving member's connections leaving the rooms.
+pub const LEFT: &str = "left";
 
 /// Permission bits of the @everyone role in a new community.
 pub const EVERYONE_PERMISSIONS: u64 = chinwag_protocol::permissions::EVERYONE_DEFAULT;
@@ -178,5 +181,34 @@ impl Chat {
             self.leave_user(member, &room, DELETED).await?;
         }
         Ok(())
+    }
+
+    /// Leaves a community of one's own accord; emits
+    /// `MEMBER_LEFT_COMMUNITY` while the caller is still in its room (so
+    /// their other devices hear it), then leaves its voice channel and
+    /// every room of it (reason `left`), as a kick does. The owner cannot
+    /// leave: they delete the community instead. Rejoining takes an invite.
+    pub async fn leave_community(&self, user: Id, community_id: Id) -> Result<()> {
+        let access = self.access(user, community_id).await?;
+        if access.community.owner_id == user {
+            return Err(ChatError::Conflict(
+                "the owner cannot leave the community; delete it instead".into(),
+            ));
+        }
+        let _turn = self.community_turn(community_id).await;
+        if !self.store.is_member(community_id, user).await? {
+            // Kicked, banned or left between the check and the turn.
+            return Err(ChatError::NotFound("community"));
+        }
+        self.store.remove_member(community_id, user).await?;
+        self.emit(
+            &RoomId::community(community_id),
+            Event::MemberLeftCommunity(MemberRef {
+                community_id,
+                user_id: user,
+            }),
+        )
+        .await;
+        self.after_removal(community_id, user, LEFT).await
     }
 }

@@ -209,7 +209,12 @@ impl Chat {
     /// voice channel, while still in that channel's room so their own
     /// devices hear it; then every room of the community as it is now
     /// (reason `reason`); and their connections should re-authenticate.
-    async fn after_removal(&self, community_id: Id, target: Id, reason: &str) -> Result<()> {
+    pub(crate) async fn after_removal(
+        &self,
+        community_id: Id,
+        target: Id,
+        reason: &str,
+    ) -> Result<()> {
         self.leave_voice_if(target, |state| state.community_id == Some(community_id))
             .await;
         let rooms = self.community_rooms(community_id).await?;

@@ -184,6 +184,8 @@ events! {
     CommunityDeleted(community::CommunityRef) = "COMMUNITY_DELETED", Durable, Invalidate, Shared;
     /// A user joined a community.
     MemberAddedToCommunity(community::MemberRef) = "MEMBER_ADDED_TO_COMMUNITY", Durable, Invalidate, Shared;
+    /// A member left a community of their own accord.
+    MemberLeftCommunity(community::MemberRef) = "MEMBER_LEFT_COMMUNITY", Durable, Invalidate, Shared;
     /// A role was created.
     RoleCreated(role::RoleRef) = "ROLE_CREATED", Durable, Invalidate, Shared;
     /// A role was updated.
@@ -228,7 +230,7 @@ mod tests {
             assert!(seen.insert(kind.name()), "duplicate {}", kind.name());
             assert_eq!(EventKind::from_name(kind.name()), Some(*kind));
         }
-        assert_eq!(EventKind::ALL.len(), 43);
+        assert_eq!(EventKind::ALL.len(), 44);
     }
 
     #[test]

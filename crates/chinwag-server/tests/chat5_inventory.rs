@@ -96,7 +96,9 @@ async fn every_event_kind_is_emitted() {
         api.ok(200, "PUT", &format!("/channels/{dm}/voice"), &bob_t, None).await;
         api.ok(200, "PATCH", "/users/@me/voice", &bob_t, Some(json!({"deafened": true}))).await;
         api.ok(204, "DELETE", "/users/@me/voice", &bob_t, None).await;
-        // Community deletion, and bob going offline.
+        // Bob leaves the community, the owner deletes another, and bob
+        // goes offline.
+        api.ok(204, "DELETE", &format!("/users/@me/communities/{community}"), &bob_t, None).await;
         let doomed = api.community(&alice_t, "Doomed").await;
         api.ok(204, "DELETE", &format!("/communities/{doomed}"), &alice_t, None).await;
         drop(bob_ws);

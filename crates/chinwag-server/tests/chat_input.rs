@@ -313,6 +313,7 @@ async fn openapi_lists_every_route() {
         "/communities",
         "/communities/{community_id}",
         "/communities/{community_id}/members",
+        "/users/@me/communities/{community_id}",
         "/communities/{community_id}/invites",
         "/invites/{code}",
         "/invites/{code}/join",

@@ -11,7 +11,8 @@ pub struct CommunityRef {
     pub community_id: Id,
 }
 
-/// `MEMBER_ADDED_TO_COMMUNITY`, `USER_BANNED`, `USER_KICKED`, `TIMEOUT_REMOVED`.
+/// `MEMBER_ADDED_TO_COMMUNITY`, `MEMBER_LEFT_COMMUNITY`, `USER_BANNED`,
+/// `USER_KICKED`, `TIMEOUT_REMOVED`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberRef {
     /// Community id.

@@ -1,10 +1,11 @@
-//! `/api/v1/communities`: create, list mine, get, update, delete, members.
+//! `/api/v1/communities`: create, list mine, get, update, delete, members;
+//! and `/users/@me/communities/{id}`: leave.
 
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Json;
-use axum::routing::get;
+use axum::routing::{delete, get};
 use chinwag_chat::{CommunityChange, CommunitySpec};
 use chinwag_protocol::Id;
 use chinwag_protocol::model::{Community, Member};
@@ -22,6 +23,7 @@ pub fn routes() -> Router<AppState> {
             get(read).patch(update).delete(remove),
         )
         .route("/communities/{community_id}/members", get(members))
+        .route("/users/@me/communities/{community_id}", delete(leave))
 }
 
 /// `POST /communities` body.
@@ -110,6 +112,15 @@ async fn remove(
     Param(id): Param<Id>,
 ) -> Result<StatusCode, ApiError> {
     state.chat.delete_community(auth.user, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn leave(
+    State(state): State<AppState>,
+    auth: Auth,
+    Param(id): Param<Id>,
+) -> Result<StatusCode, ApiError> {
+    state.chat.leave_community(auth.user, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
