@@ -1,9 +1,15 @@
 //! Direct messages: open a one-to-one DM, create a group DM, list DMs.
 //! Both participants' connections join `dm:{id}` when the DM is created.
+//!
+//! A user may only bring in users they already share a space with (a
+//! community, a DM or a group DM). Anyone else answers as an unknown user
+//! would, so `POST /dms` tells a stranger nothing: not whether an id
+//! exists, nor (through the DM room) its owner's presence.
 
 use chinwag_protocol::Id;
 use chinwag_protocol::model::Channel;
 use chinwag_realtime::RoomId;
+use chinwag_store::dms::MAX_GROUP_DM_RECIPIENTS;
 
 use crate::chat::Chat;
 use crate::error::{ChatError, OrNotFound as _, Result};
@@ -11,12 +17,13 @@ use crate::validate;
 
 impl Chat {
     /// The DM between the caller and `other`, created if missing (then
-    /// both users' connections join its room).
+    /// both users' connections join its room). `other` must share a space
+    /// with the caller.
     pub async fn open_dm(&self, user: Id, other: Id) -> Result<Channel> {
         if user == other {
             return Err(ChatError::invalid("cannot open a DM with yourself"));
         }
-        self.store.user(other).await.or_not_found("user")?;
+        self.require_acquainted(user, other).await?;
         let (channel, created) = self.store.open_dm(user, other).await?;
         if created {
             self.join_members(&channel).await?;
@@ -25,7 +32,8 @@ impl Chat {
     }
 
     /// Creates a group DM of the caller and `recipients` (2..=10 users in
-    /// all); every participant's connections join its room.
+    /// all, each sharing a space with the caller); every participant's
+    /// connections join its room.
     pub async fn create_group_dm(
         &self,
         user: Id,
@@ -36,9 +44,17 @@ impl Chat {
             Some(n) if !n.trim().is_empty() => validate::name("name", n)?,
             _ => String::new(),
         };
-        let known = self.store.users(recipients).await?;
-        if recipients.iter().any(|r| !known.iter().any(|u| u.id == *r)) {
-            return Err(ChatError::NotFound("user"));
+        let mut others: Vec<Id> = recipients.iter().copied().filter(|r| *r != user).collect();
+        others.sort_unstable();
+        others.dedup();
+        if others.len() >= MAX_GROUP_DM_RECIPIENTS {
+            // The store checks the size too; this bounds the lookups below.
+            return Err(ChatError::invalid(format!(
+                "a group DM has 2..={MAX_GROUP_DM_RECIPIENTS} users"
+            )));
+        }
+        for other in others {
+            self.require_acquainted(user, other).await?;
         }
         let channel = self.store.create_group_dm(user, recipients, &name).await?;
         self.join_members(&channel).await?;
@@ -48,6 +64,16 @@ impl Chat {
     /// The caller's DMs, most recently active first.
     pub async fn my_dms(&self, user: Id) -> Result<Vec<Channel>> {
         Ok(self.store.user_dms(user).await?)
+    }
+
+    /// `other` exists and shares a space with `user`; otherwise "user not
+    /// found", the same answer as for an id nobody holds.
+    async fn require_acquainted(&self, user: Id, other: Id) -> Result<()> {
+        if !self.store.share_a_space(user, other).await? {
+            return Err(ChatError::NotFound("user"));
+        }
+        self.store.user(other).await.or_not_found("user")?;
+        Ok(())
     }
 
     async fn join_members(&self, channel: &Channel) -> Result<()> {

@@ -21,11 +21,7 @@ async fn profile_updates_reach_shared_rooms_only() {
         let community = api.community(&alice_t, "Guild").await;
         let code = api.invite(&alice_t, community).await;
         api.join(&bob_t, &code).await;
-        let dm = api
-            .ok(200, "POST", "/dms", &alice_t, Some(json!({"recipient_id": carol.to_string()})))
-            .await;
-        let dm = id(&dm["id"]);
-        let _ = &carol_t;
+        let dm = api.dm_via_community(&alice_t, &carol_t, carol).await;
 
         let mut alice_ws = server.client(alice).await;
         let mut bob_ws = server.client(bob).await;

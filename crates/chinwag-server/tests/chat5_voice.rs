@@ -115,7 +115,7 @@ async fn voice_state_events_and_reaping() {
         );
 
         // DM call: the first join starts the call.
-        let dm = api.dm(&alice_t, carol).await;
+        let dm = api.dm_via_community(&alice_t, &carol_t, carol).await;
         let dmroom = format!("dm:{dm}");
         api.ok(200, "PUT", &format!("/channels/{dm}/voice"), &alice_t, None)
             .await;

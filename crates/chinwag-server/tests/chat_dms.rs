@@ -1,7 +1,8 @@
 //! Direct messages over real sockets: opening a DM joins both users'
 //! streams to `dm:{id}`, messages arrive as NEW_DM with the channel, edits
-//! and deletes follow, outsiders see nothing; group DMs. Runs on SQLite
-//! and, when configured, PostgreSQL.
+//! and deletes follow, outsiders see nothing; group DMs; strangers (who
+//! share no space) cannot open either. Runs on SQLite and, when
+//! configured, PostgreSQL.
 
 #[path = "chat_support.rs"]
 mod chat_support;
@@ -17,6 +18,11 @@ async fn a_dm_reaches_both_participants_and_nobody_else() {
         let (alice, alice_token) = api.register("alice").await;
         let (bob, bob_token) = api.register("bob").await;
         let (carol, carol_token) = api.register("carol").await;
+        // They meet in a community first: strangers cannot open DMs.
+        let community = api.community(&alice_token, "Guild").await;
+        let code = api.invite(&alice_token, community).await;
+        api.join(&bob_token, &code).await;
+        api.join(&carol_token, &code).await;
         let mut alice_ws = server.client(alice).await;
         let mut bob_ws = server.client(bob).await;
         let mut carol_ws = server.client(carol).await;
@@ -156,6 +162,86 @@ async fn a_dm_reaches_both_participants_and_nobody_else() {
             )
             .await;
         assert_eq!(ghost.status, 404);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn strangers_cannot_open_dms_and_cannot_tell_who_exists() {
+    each_backend(|server| async move {
+        let server = server;
+        let api = Api { addr: server.addr };
+        let (alice, alice_token) = api.register("alice").await;
+        let (bob, bob_token) = api.register("bob").await;
+        let (mallory, mallory_token) = api.register("mallory").await;
+        let community = api.community(&alice_token, "Guild").await;
+        let code = api.invite(&alice_token, community).await;
+        api.join(&bob_token, &code).await;
+        let mut alice_ws = server.client(alice).await;
+
+        // A stranger's answer for a real user is the one for a made-up id.
+        let ghost = api
+            .call(
+                "POST",
+                "/dms",
+                Some(&mallory_token),
+                Some(json!({"recipient_id": "424242"})),
+            )
+            .await;
+        assert_eq!(ghost.status, 404);
+        for body in [
+            json!({"recipient_id": alice.to_string()}),
+            json!({"recipient_ids": [alice.to_string(), bob.to_string()]}),
+            json!({"recipient_ids": [bob.to_string()]}),
+        ] {
+            let reply = api
+                .call("POST", "/dms", Some(&mallory_token), Some(body.clone()))
+                .await;
+            assert_eq!(reply.status, 404, "{body}: {:?}", reply.body);
+            assert_eq!(reply.body, ghost.body, "{body}");
+        }
+        // Nothing was made, and alice's devices joined nothing.
+        assert_eq!(
+            api.ok(200, "GET", "/dms", &mallory_token, None).await,
+            json!([])
+        );
+        assert_eq!(
+            api.ok(200, "GET", "/dms", &alice_token, None).await,
+            json!([])
+        );
+        let seen = drain(&mut alice_ws).await;
+        assert!(seen.is_empty(), "{seen:?}");
+
+        // A group DM needs every member acquainted with its creator: bob
+        // may bring alice, not mallory.
+        let reply = api
+            .call(
+                "POST",
+                "/dms",
+                Some(&bob_token),
+                Some(json!({"recipient_ids": [alice.to_string(), mallory.to_string()]})),
+            )
+            .await;
+        assert_eq!(reply.status, 404, "{:?}", reply.body);
+        assert_eq!(
+            api.ok(200, "GET", "/dms", &bob_token, None).await,
+            json!([])
+        );
+
+        // Once in the community, mallory can; the DM outlives the stay.
+        api.join(&mallory_token, &code).await;
+        let dm = api.dm(&mallory_token, alice).await;
+        let joined = alice_ws.recv_op("room_joined").await;
+        assert_eq!(joined["room"], format!("dm:{dm}"));
+        api.ok(
+            204,
+            "DELETE",
+            &format!("/users/@me/communities/{community}"),
+            &mallory_token,
+            None,
+        )
+        .await;
+        assert_eq!(api.dm(&alice_token, mallory).await, dm);
     })
     .await;
 }

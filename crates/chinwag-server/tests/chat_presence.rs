@@ -31,16 +31,8 @@ async fn a_connect_announces_presence_in_each_community_and_dm() {
         let general = api.channel(&alice_token, community, "general", false).await;
         let code = api.invite(&alice_token, community).await;
         api.join(&bob_token, &code).await;
-        let dm = api
-            .ok(
-                200,
-                "POST",
-                "/dms",
-                &carol_token,
-                Some(json!({"recipient_id": bob.to_string()})),
-            )
-            .await;
-        let dm_room = format!("dm:{}", dm["id"].as_str().unwrap());
+        let dm = api.dm_via_community(&carol_token, &bob_token, bob).await;
+        let dm_room = format!("dm:{dm}");
         let community_room = format!("community:{community}");
         let mut alice_ws = server.client(alice).await;
         let mut carol_ws = server.client(carol).await;

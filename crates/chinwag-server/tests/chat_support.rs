@@ -196,6 +196,20 @@ impl Api {
         id(&self.ok(200, "POST", "/dms", token, body).await["id"])
     }
 
+    /// Opens a DM between users who share nothing yet, the way a client
+    /// must: `a` creates a community, `b` joins it by invite, `a` opens the
+    /// DM, and `b` leaves the community again. The DM is then all the two
+    /// share. Its channel id.
+    pub async fn dm_via_community(&self, a_token: &str, b_token: &str, b: i64) -> i64 {
+        let community = self.community(a_token, "Introductions").await;
+        let code = self.invite(a_token, community).await;
+        self.join(b_token, &code).await;
+        let dm = self.dm(a_token, b).await;
+        let leave = format!("/users/@me/communities/{community}");
+        self.ok(204, "DELETE", &leave, b_token, None).await;
+        dm
+    }
+
     /// Registers a user; returns (user id, access token).
     pub async fn register(&self, username: &str) -> (i64, String) {
         let reply = self
