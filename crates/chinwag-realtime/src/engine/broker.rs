@@ -1,7 +1,8 @@
 //! What the broker engines (Redis, NATS) share: the options they take, the
 //! bytes they put on the wire between nodes, the per-room delivery cursor
-//! that keeps fan-out in offset order across reconnects, and the notice a
-//! node's reaper emits when it removes a dead node's connections.
+//! that keeps fan-out in offset order across reconnects, the notice a
+//! node's reaper emits when it removes a dead node's connections, and the
+//! heartbeat loop ([`liveness_loop`]).
 //!
 //! # The wire payload
 //! A room event travels as one byte naming the role it is restricted to
@@ -13,6 +14,7 @@
 //! offset is known (inside the Redis script, or before the JetStream
 //! publish), which yields exactly what `serde_json` would have produced.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -104,6 +106,51 @@ pub struct Reaped {
 
 /// Capacity of the reaped-connection notice channel.
 pub(crate) const REAPED_CAPACITY: usize = 1024;
+
+/// How long the mark lasts that a reaper leaves on a node whose
+/// connections it removed. The node, if it was only cut off, finds the
+/// mark at its next heartbeat; marks of nodes that really died expire.
+pub(crate) const REAPED_MARK_TTL: Duration = Duration::from_secs(24 * 3600);
+
+/// A node's heartbeat and reaper, every `heartbeat`: `beat` refreshes the
+/// node's liveness and says whether other nodes reaped its connections
+/// meanwhile (it was cut off for longer than the node TTL); `reap` removes
+/// dead nodes' connections. A reaped node's users went offline everywhere
+/// (and out of voice), though their connections are still here: every
+/// local connection then reconnects ([`ControlMsg::Lost`]), which puts
+/// them back in the registry, online.
+pub(crate) async fn liveness_loop<B, R>(
+    heartbeat: Duration,
+    control: &crate::engine::ControlSender,
+    mut beat: impl FnMut() -> B,
+    mut reap: impl FnMut() -> R,
+) where
+    B: Future<Output = Result<bool, HubError>>,
+    R: Future<Output = Result<(), HubError>>,
+{
+    let mut tick = tokio::time::interval(heartbeat);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match beat().await {
+            Ok(false) => {}
+            Ok(true) => {
+                tracing::error!(
+                    "other nodes took this node for dead and reaped its connections; \
+                     every local connection reconnects"
+                );
+                let _ = control.send(ControlMsg::Lost);
+            }
+            Err(err) => {
+                tracing::warn!(%err, "heartbeat failed");
+                continue;
+            }
+        }
+        if let Err(err) = reap().await {
+            tracing::warn!(%err, "reaper failed");
+        }
+    }
+}
 
 /// Maps an engine's failure to [`HubError::Engine`].
 pub(crate) fn engine_err(what: &str, err: impl std::fmt::Display) -> HubError {

@@ -64,7 +64,8 @@ use tokio::task::JoinHandle;
 
 use crate::conn::lock;
 use crate::engine::broker::{
-    BrokerOptions, EncodedEvent, REAPED_CAPACITY, Reaped, conn_payload, engine_err, room_payload,
+    BrokerOptions, EncodedEvent, REAPED_CAPACITY, REAPED_MARK_TTL, Reaped, conn_payload,
+    engine_err, room_payload,
 };
 use crate::engine::control_log::ControlCursor;
 use crate::engine::{
@@ -101,6 +102,7 @@ pub(crate) struct Inner {
     presence: kv::Store,
     node_conns: kv::Store,
     alive: kv::Store,
+    reaped_marks: kv::Store,
     /// The last known chain end per room this node published to.
     chains: Mutex<HashMap<RoomId, Chain>>,
     publishing: KeyedSerializer<RoomId>,
@@ -169,6 +171,8 @@ impl NatsEngine {
         let presence = liveness::ensure_bucket(&js, names.presence_bucket(), None).await?;
         let node_conns = liveness::ensure_bucket(&js, names.node_conns_bucket(), None).await?;
         let alive = liveness::ensure_bucket(&js, names.alive_bucket(), Some(opts.node_ttl)).await?;
+        let reaped_marks =
+            liveness::ensure_bucket(&js, names.reaped_bucket(), Some(REAPED_MARK_TTL)).await?;
         let inner = Arc::new(Inner {
             local,
             control,
@@ -181,6 +185,7 @@ impl NatsEngine {
             presence,
             node_conns,
             alive,
+            reaped_marks,
             chains: Mutex::default(),
             publishing: KeyedSerializer::new(),
             subs: Mutex::default(),

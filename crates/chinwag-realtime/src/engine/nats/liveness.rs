@@ -9,10 +9,15 @@
 //!   unindexed after it is removed, so the index never misses one.
 //! - `alive`: key = node tag, refreshed every heartbeat; the bucket's
 //!   `max_age` is the node TTL, so a dead node's entry vanishes.
+//! - `reaped`: key = node tag, put by a reaper that removed any of that
+//!   node's connections; entries expire after a day.
 //!
 //! Each heartbeat, every node reaps the indexed nodes with no liveness
 //! entry. Removing a connection is itself a compare-and-set, so each one is
-//! removed, and reported, by exactly one reaper.
+//! removed, and reported, by exactly one reaper. A node that was only cut
+//! off finds its `reaped` entry at a heartbeat after it is back: the next
+//! one, or the one after if a reap that checked its liveness before the
+//! node was back finished after.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,7 +31,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::{Inner, Names};
-use crate::engine::broker::{Reaped, engine_err};
+use crate::engine::broker::{Reaped, engine_err, liveness_loop};
 use crate::engine::{PresenceOp, PresenceSnapshot};
 use crate::{ConnId, HubError};
 
@@ -211,33 +216,40 @@ async fn index(inner: &Inner, user: Id, conn: ConnId, add: bool) -> Result<(), H
     Ok(())
 }
 
-/// Refreshes this node's liveness entry.
-pub(super) async fn beat(inner: &Inner) -> Result<(), HubError> {
+/// Refreshes this node's liveness entry; whether other nodes had reaped its
+/// connections (and left their mark).
+pub(super) async fn beat(inner: &Inner) -> Result<bool, HubError> {
+    let me = Names::node_key(inner.local.node().tag());
     inner
         .alive
-        .put(
-            Names::node_key(inner.local.node().tag()),
-            inner.local.node().name().to_string().into(),
-        )
+        .put(&me, inner.local.node().name().to_string().into())
         .await
         .map_err(|e| engine_err("nats heartbeat", e))?;
-    Ok(())
+    let mark = inner
+        .reaped_marks
+        .get(&me)
+        .await
+        .map_err(|e| engine_err("nats heartbeat", e))?;
+    if mark.is_none() {
+        return Ok(false);
+    }
+    inner
+        .reaped_marks
+        .delete(&me)
+        .await
+        .map_err(|e| engine_err("nats heartbeat", e))?;
+    Ok(true)
 }
 
 /// Heartbeat and reaper loop.
 pub(super) async fn run(inner: Arc<Inner>) {
-    let mut tick = tokio::time::interval(inner.opts.heartbeat);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        if let Err(err) = beat(&inner).await {
-            tracing::warn!(%err, "heartbeat failed");
-            continue;
-        }
-        if let Err(err) = reap_dead(&inner).await {
-            tracing::warn!(%err, "reaper failed");
-        }
-    }
+    liveness_loop(
+        inner.opts.heartbeat,
+        &inner.control,
+        || beat(&inner),
+        || reap_dead(&inner),
+    )
+    .await
 }
 
 async fn reap_dead(inner: &Inner) -> Result<(), HubError> {
@@ -310,5 +322,12 @@ pub(super) async fn reap(inner: &Inner, key: &str) -> Result<Vec<Reaped>, HubErr
         .delete(key)
         .await
         .map_err(|e| engine_err("nats reap", e))?;
+    if !reaped.is_empty() {
+        inner
+            .reaped_marks
+            .put(key, "1".into())
+            .await
+            .map_err(|e| engine_err("nats reap", e))?;
+    }
     Ok(reaped)
 }

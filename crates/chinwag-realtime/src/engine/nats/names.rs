@@ -82,7 +82,12 @@ impl Names {
         format!("{}_alive", self.prefix)
     }
 
-    /// A node's key in the liveness and index buckets.
+    /// The bucket of reaped-node marks (key: node tag; entries live a day).
+    pub fn reaped_bucket(&self) -> String {
+        format!("{}_reaped", self.prefix)
+    }
+
+    /// A node's key in the liveness, index and reaped buckets.
     pub fn node_key(tag: u32) -> String {
         format!("{tag:06x}")
     }

@@ -86,6 +86,11 @@ impl Keys {
         format!("{}:alive:{tag:06x}", self.prefix)
     }
 
+    /// The mark other nodes leave on a node whose connections they reaped.
+    pub fn reaped(&self, tag: u32) -> String {
+        format!("{}:reaped:{tag:06x}", self.prefix)
+    }
+
     /// The set of node tags that registered connections.
     pub fn nodes(&self) -> String {
         format!("{}:nodes", self.prefix)

@@ -5,7 +5,9 @@
 //! expired it runs the reap script, which removes that node's connections
 //! atomically (bumping each user's version) and reports them. The script
 //! removes each connection once, so exactly one node reports it. A dead
-//! node's connections are gone within `node_ttl + heartbeat`.
+//! node's connections are gone within `node_ttl + heartbeat`. The script
+//! also marks the node (`reaped:{tag}`), so a node that was only cut off
+//! learns at its next heartbeat that its connections were reaped.
 //!
 //! [`BrokerOptions::node_ttl`]: crate::engine::broker::BrokerOptions::node_ttl
 
@@ -15,7 +17,7 @@ use chinwag_protocol::Id;
 use chinwag_protocol::model::PresenceStatus;
 
 use super::{Inner, Keys, scripts};
-use crate::engine::broker::{Reaped, engine_err};
+use crate::engine::broker::{REAPED_MARK_TTL, Reaped, engine_err, liveness_loop};
 use crate::engine::{PresenceOp, PresenceSnapshot};
 use crate::{ConnId, HubError};
 
@@ -55,11 +57,13 @@ pub(super) async fn presence(
     })
 }
 
-/// Refreshes this node's liveness key.
-pub(super) async fn beat(inner: &Inner) -> Result<(), HubError> {
+/// Refreshes this node's liveness key; whether other nodes had reaped its
+/// connections (found by the mark the reap script leaves). Once the key is
+/// set no reap can run, so the mark is read after it.
+pub(super) async fn beat(inner: &Inner) -> Result<bool, HubError> {
     let tag = inner.local.node().tag();
     let mut conn = inner.conn();
-    redis::pipe()
+    let (mark,): (Option<String>,) = redis::pipe()
         .cmd("SET")
         .arg(inner.keys.alive(tag))
         .arg(inner.local.node().name())
@@ -70,25 +74,31 @@ pub(super) async fn beat(inner: &Inner) -> Result<(), HubError> {
         .arg(inner.keys.nodes())
         .arg(tag)
         .ignore()
+        .cmd("GET")
+        .arg(inner.keys.reaped(tag))
+        .query_async(&mut conn)
+        .await
+        .map_err(|e| engine_err("redis heartbeat", e))?;
+    if mark.is_none() {
+        return Ok(false);
+    }
+    redis::cmd("DEL")
+        .arg(inner.keys.reaped(tag))
         .exec_async(&mut conn)
         .await
-        .map_err(|e| engine_err("redis heartbeat", e))
+        .map_err(|e| engine_err("redis heartbeat", e))?;
+    Ok(true)
 }
 
 /// Heartbeat and reaper loop.
 pub(super) async fn run(inner: Arc<Inner>) {
-    let mut tick = tokio::time::interval(inner.opts.heartbeat);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        if let Err(err) = beat(&inner).await {
-            tracing::warn!(%err, "heartbeat failed");
-            continue;
-        }
-        if let Err(err) = reap_dead(&inner).await {
-            tracing::warn!(%err, "reaper failed");
-        }
-    }
+    liveness_loop(
+        inner.opts.heartbeat,
+        &inner.control,
+        || beat(&inner),
+        || reap_dead(&inner),
+    )
+    .await
 }
 
 async fn reap_dead(inner: &Inner) -> Result<(), HubError> {
@@ -134,8 +144,10 @@ pub(super) async fn reap(inner: &Inner, tag: u32) -> Result<Vec<Reaped>, HubErro
         .key(inner.keys.alive(tag))
         .key(inner.keys.node_conns(tag))
         .key(inner.keys.nodes())
+        .key(inner.keys.reaped(tag))
         .arg(tag)
         .arg(inner.keys.presence_prefix())
+        .arg(REAPED_MARK_TTL.as_millis() as u64)
         .invoke_async(&mut conn)
         .await
         .map_err(|e| engine_err("redis reap", e))?;

@@ -141,10 +141,12 @@ return {redis.call('SCARD', KEYS[2]), s, v}
 });
 
 /// Removes a dead node's connections from the registry, if its liveness key
-/// is (still) gone. Returns `{user, conn, connections, status, version}`
-/// per removed connection, flattened, as strings.
+/// is (still) gone, and marks the node as reaped when it removed any.
+/// Returns `{user, conn, connections, status, version}` per removed
+/// connection, flattened, as strings.
 ///
-/// KEYS: alive, node conns, nodes. ARGV: node tag, presence key prefix.
+/// KEYS: alive, node conns, nodes, reaped mark. ARGV: node tag, presence
+/// key prefix, mark TTL (ms).
 pub(crate) static REAP: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
@@ -166,6 +168,7 @@ for _, m in ipairs(redis.call('SMEMBERS', KEYS[2])) do
 end
 redis.call('DEL', KEYS[2])
 redis.call('SREM', KEYS[3], ARGV[1])
+if #out > 0 then redis.call('SET', KEYS[4], '1', 'PX', ARGV[3]) end
 return out
 ",
     )
