@@ -1,17 +1,20 @@
-//! Direct messages: open a one-to-one DM, create a group DM, list DMs.
-//! Both participants' connections join `dm:{id}` when the DM is created.
+//! Direct messages: open a one-to-one DM, create a group DM, list DMs,
+//! leave a group DM. Both participants' connections join `dm:{id}` when
+//! the DM is created.
 //!
 //! A user may only bring in users they already share a space with (a
 //! community, a DM or a group DM). Anyone else answers as an unknown user
 //! would, so `POST /dms` tells a stranger nothing: not whether an id
 //! exists, nor (through the DM room) its owner's presence.
 
-use chinwag_protocol::Id;
-use chinwag_protocol::model::Channel;
+use chinwag_protocol::event::channel::DmRecipientLeft;
+use chinwag_protocol::model::{Channel, ChannelKind};
+use chinwag_protocol::{Event, Id};
 use chinwag_realtime::RoomId;
 use chinwag_store::dms::MAX_GROUP_DM_RECIPIENTS;
 
 use crate::chat::Chat;
+use crate::communities::LEFT;
 use crate::error::{ChatError, OrNotFound as _, Result};
 use crate::validate;
 
@@ -59,6 +62,35 @@ impl Chat {
         let channel = self.store.create_group_dm(user, recipients, &name).await?;
         self.join_members(&channel).await?;
         Ok(channel)
+    }
+
+    /// Leaves a group DM: leaves its call if in it, emits
+    /// `DM_RECIPIENT_LEFT` while still in its room (so the leaver's other
+    /// devices hear it), then every connection of theirs leaves the room
+    /// (reason `left`). A one-to-one DM cannot be left.
+    pub async fn leave_group_dm(&self, user: Id, channel_id: Id) -> Result<()> {
+        let (channel, room) = self.visible_channel(user, channel_id).await?;
+        if channel.kind != ChannelKind::GroupDm {
+            return Err(ChatError::invalid("only a group DM can be left"));
+        }
+        // The DM's turn, which voice joins take too: nobody joins its call
+        // between the leave below and the recipient's removal.
+        let _turn = self.channel_writes.lock(channel_id).await;
+        self.leave_voice_if(user, |state| state.channel_id == channel_id)
+            .await;
+        if !self.store.leave_group_dm(channel_id, user).await? {
+            return Err(ChatError::NotFound("channel"));
+        }
+        self.emit(
+            &room,
+            Event::DmRecipientLeft(DmRecipientLeft {
+                channel_id,
+                user_id: user,
+            }),
+        )
+        .await;
+        self.leave_user(user, &room, LEFT).await?;
+        Ok(())
     }
 
     /// The caller's DMs, most recently active first.

@@ -1,4 +1,6 @@
-//! Invites: create (managers), preview (anyone with the code), join.
+//! Invites: create (`CREATE_INVITE`), preview (anyone with the code),
+//! join, list (`MANAGE_COMMUNITY`) and revoke (the creator, or
+//! `MANAGE_COMMUNITY`).
 
 use chinwag_protocol::event::community::MemberRef;
 use chinwag_protocol::model::{Community, Invite, Member};
@@ -14,6 +16,9 @@ use crate::error::{ChatError, OrNotFound as _, Result};
 pub const MAX_INVITE_AGE_SECS: u64 = 30 * 24 * 3600;
 /// The most uses an invite may allow.
 pub const MAX_INVITE_USES: i64 = 100_000;
+/// The most live invites (unexpired, with uses left) a community may
+/// hold. Two creations racing at the limit may both succeed.
+pub const MAX_LIVE_INVITES: i64 = 1000;
 
 /// An invite to create.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -55,7 +60,8 @@ pub struct Joined {
 }
 
 impl Chat {
-    /// Creates an invite (managers only).
+    /// Creates an invite (`CREATE_INVITE`); at most [`MAX_LIVE_INVITES`]
+    /// live ones per community.
     pub async fn create_invite(
         &self,
         user: Id,
@@ -81,6 +87,11 @@ impl Chat {
             return Err(ChatError::invalid("max_uses must be 1..=100000"));
         }
         let now = chinwag_store::id::now_ms();
+        if self.store.live_invite_count(community_id, now).await? >= MAX_LIVE_INVITES {
+            return Err(ChatError::Conflict(format!(
+                "the community already has {MAX_LIVE_INVITES} live invites; revoke some first"
+            )));
+        }
         let expires_at = spec.max_age_secs.map(|s| now + (s as i64) * 1000);
         Ok(self
             .store
@@ -91,6 +102,39 @@ impl Chat {
                 max_uses: spec.max_uses,
             })
             .await?)
+    }
+
+    /// A community's invites, newest first, expired and used-up ones
+    /// included (`MANAGE_COMMUNITY`).
+    pub async fn invites(&self, user: Id, community_id: Id) -> Result<Vec<Invite>> {
+        self.require(
+            user,
+            community_id,
+            chinwag_protocol::permissions::MANAGE_COMMUNITY,
+        )
+        .await?;
+        Ok(self.store.community_invites(community_id).await?)
+    }
+
+    /// Revokes an invite: its creator may, and so may members holding
+    /// `MANAGE_COMMUNITY`. To anyone else outside the community it does
+    /// not exist. Joins already made stay.
+    pub async fn revoke_invite(&self, user: Id, code: &str) -> Result<()> {
+        let invite = self.store.invite(code).await.or_not_found("invite")?;
+        let standing = self
+            .standing(user, invite.community_id)
+            .await
+            .map_err(|err| match err {
+                ChatError::NotFound(_) => ChatError::NotFound("invite"),
+                other => other,
+            })?;
+        if invite.creator_id != user {
+            standing.require(chinwag_protocol::permissions::MANAGE_COMMUNITY)?;
+        }
+        if !self.store.delete_invite(code).await? {
+            return Err(ChatError::NotFound("invite"));
+        }
+        Ok(())
     }
 
     /// The public view of a live invite.
@@ -162,5 +206,47 @@ impl Chat {
             community: access.community,
             member,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chinwag_store::NewInvite;
+    use chinwag_store::testing::{community, each_backend, user};
+
+    use super::MAX_LIVE_INVITES;
+    use crate::chat::Chat;
+    use crate::error::ChatError;
+
+    #[tokio::test]
+    async fn a_community_holds_at_most_max_live_invites() {
+        each_backend(|store| async move {
+            let chat = Chat::on_memory_hub(store.clone());
+            let owner = user(&store, "owner").await.id;
+            let cid = community(&store, owner).await.community.id;
+            let new = |expires_at| NewInvite {
+                community_id: cid,
+                creator_id: owner,
+                expires_at,
+                max_uses: None,
+            };
+            for _ in 1..MAX_LIVE_INVITES {
+                store.create_invite(new(None)).await.unwrap();
+            }
+            // Dead invites do not count.
+            store.create_invite(new(Some(1))).await.unwrap();
+            let spec = super::InviteSpec::default();
+            chat.create_invite(owner, cid, spec.clone()).await.unwrap();
+            let refused = chat.create_invite(owner, cid, spec.clone()).await;
+            assert!(
+                matches!(refused, Err(ChatError::Conflict(_))),
+                "{refused:?}"
+            );
+            // Revoking one makes room again.
+            let code = store.community_invites(cid).await.unwrap()[0].code.clone();
+            chat.revoke_invite(owner, &code).await.unwrap();
+            chat.create_invite(owner, cid, spec).await.unwrap();
+        })
+        .await;
     }
 }

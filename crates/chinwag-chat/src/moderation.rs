@@ -88,7 +88,8 @@ impl Chat {
 
     /// Bans a user (a member or not); emits `USER_BANNED`, then takes
     /// their connections out of the community's rooms (reason `banned`).
-    /// Banning a banned user again only updates the ban's reason.
+    /// The invites they created there stop working. Banning a banned user
+    /// again only updates the ban's reason.
     pub async fn ban(
         &self,
         user: Id,
@@ -111,6 +112,10 @@ impl Chat {
         if again {
             // Only the ban's reason and author changed: nobody to remove.
             return Ok(ban);
+        }
+        let revoked = self.store.delete_invites_by(community_id, target).await?;
+        if revoked > 0 {
+            tracing::info!(%community_id, user = %target, revoked, "a banned user's invites revoked");
         }
         self.emit(
             &RoomId::community(community_id),

@@ -170,6 +170,8 @@ events! {
     DmVoiceUserUpdated(voice::VoiceStateChanged) = "DM_VOICE_USER_UPDATED", Durable, Hybrid, Shared;
     /// A call started in a DM.
     DmVoiceCallStarted(voice::DmVoiceCallStarted) = "DM_VOICE_CALL_STARTED", Durable, Invalidate, Shared;
+    /// A participant left a group DM.
+    DmRecipientLeft(channel::DmRecipientLeft) = "DM_RECIPIENT_LEFT", Durable, Invalidate, Shared;
     /// A channel was created.
     ChannelCreated(channel::ChannelRef) = "CHANNEL_CREATED", Durable, Invalidate, Shared;
     /// A channel was updated.
@@ -230,7 +232,7 @@ mod tests {
             assert!(seen.insert(kind.name()), "duplicate {}", kind.name());
             assert_eq!(EventKind::from_name(kind.name()), Some(*kind));
         }
-        assert_eq!(EventKind::ALL.len(), 44);
+        assert_eq!(EventKind::ALL.len(), 45);
     }
 
     #[test]

@@ -29,7 +29,10 @@ async fn a_node_taken_for_dead_makes_its_connections_reconnect(kind: Kind) {
     let proxy = Proxy::start(upstream).await;
     let healthy = broker.node(HistoryConfig::default()).await;
     let cut_off = broker
-        .node_at(&format!("{scheme}://{}", proxy.addr), HistoryConfig::default())
+        .node_at(
+            &format!("{scheme}://{}", proxy.addr),
+            HistoryConfig::default(),
+        )
         .await;
     let user = Id(1);
     let (conn, _outbox) = cut_off.register(user, UserRole::User);
@@ -41,15 +44,23 @@ async fn a_node_taken_for_dead_makes_its_connections_reconnect(kind: Kind) {
 
     proxy.cut();
     let reader = healthy.clone();
-    eventually(WAIT, "the healthy node reaps the cut-off connection", || {
-        let reader = reader.clone();
-        async move {
-            let seen = reader.engine().presence(user, PresenceOp::Read).await;
-            seen.unwrap().connections == 0
-        }
-    })
+    eventually(
+        WAIT,
+        "the healthy node reaps the cut-off connection",
+        || {
+            let reader = reader.clone();
+            async move {
+                let seen = reader.engine().presence(user, PresenceOp::Read).await;
+                seen.unwrap().connections == 0
+            }
+        },
+    )
     .await;
-    assert_eq!(conn.close_requested(), None, "nothing to tell it while cut off");
+    assert_eq!(
+        conn.close_requested(),
+        None,
+        "nothing to tell it while cut off"
+    );
 
     proxy.heal();
     eventually(WAIT, "the reaped connection is asked to reconnect", || {

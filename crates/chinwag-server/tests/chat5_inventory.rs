@@ -61,6 +61,10 @@ async fn every_event_kind_is_emitted() {
         api.ok(200, "PUT", &format!("/channels/{general}/read"), &alice_t, Some(json!({"message_id": m["id"]}))).await;
         let dm = id(&api.ok(200, "POST", "/dms", &bob_t, Some(json!({"recipient_id": alice.to_string()}))).await["id"]);
         api.send(&bob_t, dm, "psst").await;
+        // A group DM that carol leaves.
+        let group = id(&api.ok(200, "POST", "/dms", &bob_t,
+                               Some(json!({"recipient_ids": [alice.to_string(), carol.to_string()]}))).await["id"]);
+        api.ok(204, "DELETE", &format!("/users/@me/dms/{group}"), &carol_t, None).await;
         let notes = api.ok(200, "GET", "/users/@me/notifications", &alice_t, None).await;
         let ids: Vec<_> = notes.as_array().unwrap().iter().map(|n| n["id"].clone()).collect();
         assert!(!ids.is_empty());

@@ -1,7 +1,7 @@
 //! Direct messages over real sockets: opening a DM joins both users'
 //! streams to `dm:{id}`, messages arrive as NEW_DM with the channel, edits
-//! and deletes follow, outsiders see nothing; group DMs; strangers (who
-//! share no space) cannot open either. Runs on SQLite and, when
+//! and deletes follow, outsiders see nothing; group DMs, and leaving
+//! one; strangers (who share no space) cannot open either. Runs on SQLite and, when
 //! configured, PostgreSQL.
 
 #[path = "chat_support.rs"]
@@ -242,6 +242,135 @@ async fn strangers_cannot_open_dms_and_cannot_tell_who_exists() {
         )
         .await;
         assert_eq!(api.dm(&alice_token, mallory).await, dm);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_participant_leaves_a_group_dm_and_hears_nothing_more() {
+    each_backend(|server| async move {
+        let server = server;
+        let api = Api { addr: server.addr };
+        let g = api.guild().await;
+        let ((alice, alice_t), (bob, bob_t), (carol, carol_t)) = (g.alice, g.bob, g.carol);
+        let group = api
+            .ok(
+                200,
+                "POST",
+                "/dms",
+                &alice_t,
+                Some(json!({"recipient_ids": [bob.to_string(), carol.to_string()]})),
+            )
+            .await;
+        let group_id = id(&group["id"]);
+        let room = format!("dm:{group_id}");
+        let one_to_one = api.dm(&alice_t, carol).await;
+        api.ok(
+            200,
+            "PUT",
+            &format!("/channels/{group_id}/voice"),
+            &carol_t,
+            None,
+        )
+        .await;
+        let mut alice_ws = server.client(alice).await;
+        let mut carol_phone = server.client(carol).await;
+        let mut carol_laptop = server.client(carol).await;
+
+        // Only a participant may leave, only a group DM, and only once.
+        let leave = format!("/users/@me/dms/{group_id}");
+        let (_, dave_t) = api.register("dave").await;
+        assert_eq!(
+            api.call("DELETE", &leave, Some(&dave_t), None).await.status,
+            404
+        );
+        let r = api
+            .call(
+                "DELETE",
+                &format!("/users/@me/dms/{one_to_one}"),
+                Some(&carol_t),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 400, "{:?}", r.body);
+        api.ok(204, "DELETE", &leave, &carol_t, None).await;
+        assert_eq!(
+            api.call("DELETE", &leave, Some(&carol_t), None)
+                .await
+                .status,
+            404
+        );
+
+        for ws in [&mut carol_phone, &mut carol_laptop] {
+            // Out of the call first, while still in the room.
+            let ev = next_event(ws, &room, "DM_VOICE_USER_LEFT").await;
+            assert_eq!(id(&ev["data"]["state"]["user_id"]), carol);
+            let ev = next_event(ws, &room, "DM_RECIPIENT_LEFT").await;
+            assert_eq!(id(&ev["data"]["channel_id"]), group_id);
+            assert_eq!(id(&ev["data"]["user_id"]), carol);
+            let left = ws.recv_op("room_left").await;
+            assert_eq!(left["room"], room);
+            assert_eq!(left["reason"], "left");
+        }
+        let ev = next_event(&mut alice_ws, &room, "DM_RECIPIENT_LEFT").await;
+        assert_eq!(id(&ev["data"]["user_id"]), carol);
+
+        // The channel changed: two participants, a newer version.
+        let dms = api.ok(200, "GET", "/dms", &alice_t, None).await;
+        let now = dms
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| id(&c["id"]) == group_id)
+            .unwrap();
+        let mut ids: Vec<i64> = now["recipient_ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(id)
+            .collect();
+        ids.sort();
+        let mut want = vec![alice, bob];
+        want.sort();
+        assert_eq!(ids, want);
+        assert!(now["version"].as_i64() > group["version"].as_i64(), "{now}");
+        let theirs = api.ok(200, "GET", "/dms", &carol_t, None).await;
+        assert!(
+            theirs
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|c| id(&c["id"]) != group_id),
+            "{theirs}"
+        );
+        let voice = api
+            .ok(
+                200,
+                "GET",
+                &format!("/channels/{group_id}/voice"),
+                &alice_t,
+                None,
+            )
+            .await;
+        assert!(voice.as_array().unwrap().is_empty(), "{voice}");
+
+        // Nothing more reaches the leaver; the others go on.
+        let sent = api.send(&bob_t, group_id, "after carol left").await;
+        let ev = next_event(&mut alice_ws, &room, "NEW_DM").await;
+        assert_eq!(ev["data"]["message"]["id"], sent["id"]);
+        for ws in [&mut carol_phone, &mut carol_laptop] {
+            let seen = drain(ws).await;
+            assert!(seen.iter().all(|e| e["room"] != room), "{seen:?}");
+        }
+        let r = api
+            .call(
+                "GET",
+                &format!("/channels/{group_id}/messages"),
+                Some(&carol_t),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 404, "{:?}", r.body);
     })
     .await;
 }

@@ -326,6 +326,7 @@ async fn openapi_lists_every_route() {
         "/messages/{message_id}",
         "/messages/{message_id}/thread",
         "/dms",
+        "/users/@me/dms/{channel_id}",
         "/openapi.json",
     ] {
         assert!(paths.contains_key(path), "{path} missing from openapi.json");

@@ -104,6 +104,35 @@ impl Store {
         self.channel(id).await
     }
 
+    /// Takes `user_id` out of a group DM and bumps the channel's version;
+    /// whether they were in it. A group DM left by everyone stays, with
+    /// its messages, seen by nobody.
+    pub async fn leave_group_dm(&self, channel_id: Id, user_id: Id) -> Result<bool> {
+        let left = with_writer!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let removed = sqlx::query(
+                "DELETE FROM channel_recipients WHERE channel_id = $1 AND user_id = $2
+                   AND EXISTS (SELECT 1 FROM channels WHERE id = $1 AND kind = $3)",
+            )
+            .bind(channel_id.0)
+            .bind(user_id.0)
+            .bind(kind_str(ChannelKind::GroupDm))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+                > 0;
+            if removed {
+                sqlx::query("UPDATE channels SET version = version + 1 WHERE id = $1")
+                    .bind(channel_id.0)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            removed
+        });
+        Ok(left)
+    }
+
     /// A user's DMs and group DMs, most recently active first.
     pub async fn user_dms(&self, user_id: Id) -> Result<Vec<Channel>> {
         let sql = format!(

@@ -212,6 +212,33 @@ impl Store {
         Ok(rows.into_iter().map(Invite::from).collect())
     }
 
+    /// How many of a community's invites still work at `now` (not expired,
+    /// uses left).
+    pub async fn live_invite_count(&self, community_id: Id, now: Timestamp) -> Result<i64> {
+        let (n,): (i64,) = with_pool!(self, pool => sqlx::query_as(
+            "SELECT COUNT(*) FROM invites WHERE community_id = $1
+               AND (expires_at IS NULL OR expires_at > $2)
+               AND (max_uses IS NULL OR uses < max_uses)",
+        )
+        .bind(community_id.0)
+        .bind(now)
+        .fetch_one(pool)
+        .await?);
+        Ok(n)
+    }
+
+    /// Deletes every invite one user created in a community; how many.
+    pub async fn delete_invites_by(&self, community_id: Id, creator_id: Id) -> Result<u64> {
+        Ok(with_writer!(self, pool => sqlx::query(
+            "DELETE FROM invites WHERE community_id = $1 AND creator_id = $2",
+        )
+        .bind(community_id.0)
+        .bind(creator_id.0)
+        .execute(pool)
+        .await?
+        .rows_affected()))
+    }
+
     /// Deletes an invite; returns whether it existed.
     pub async fn delete_invite(&self, code: &str) -> Result<bool> {
         if lookup_key(code).is_err() {

@@ -1,4 +1,4 @@
-//! Channel structure events (invalidate).
+//! Channel structure events (invalidate), and group DM departures.
 
 use serde::{Deserialize, Serialize};
 
@@ -18,4 +18,13 @@ pub struct ChannelRef {
 pub struct ChannelsReordered {
     /// Community id.
     pub community_id: Id,
+}
+
+/// `DM_RECIPIENT_LEFT`: a participant left a group DM.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DmRecipientLeft {
+    /// The group DM's channel id.
+    pub channel_id: Id,
+    /// Who left.
+    pub user_id: Id,
 }

@@ -1,20 +1,33 @@
-//! DMs: `GET /dms` (mine) and `POST /dms` (open a one-to-one DM with
-//! `recipient_id`, or create a group DM with `recipient_ids`).
+//! DMs: `GET /dms` (mine), `POST /dms` (open a one-to-one DM with
+//! `recipient_id`, or create a group DM with `recipient_ids`) and
+//! `DELETE /users/@me/dms/{id}` (leave a group DM).
 
 use axum::Router;
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::Json;
-use axum::routing::get;
+use axum::routing::{delete, get};
 use chinwag_protocol::Id;
 use chinwag_protocol::model::Channel;
 use serde::Deserialize;
 
-use super::extract::{Auth, Body};
+use super::extract::{Auth, Body, Param};
 use crate::{ApiError, AppState};
 
 /// The routes of this area.
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/dms", get(list).post(open))
+    Router::new()
+        .route("/dms", get(list).post(open))
+        .route("/users/@me/dms/{channel_id}", delete(leave))
+}
+
+async fn leave(
+    State(state): State<AppState>,
+    auth: Auth,
+    Param(id): Param<Id>,
+) -> Result<StatusCode, ApiError> {
+    state.chat.leave_group_dm(auth.user, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// `POST /dms` body: exactly one of `recipient_id` and `recipient_ids`.

@@ -1,5 +1,6 @@
-//! Invites: `POST /communities/{id}/invites`, `GET /invites/{code}`
-//! (public preview, no token needed), `POST /invites/{code}/join`.
+//! Invites: `POST` and `GET /communities/{id}/invites` (create, list),
+//! `GET /invites/{code}` (public preview, no token needed),
+//! `DELETE /invites/{code}` (revoke), `POST /invites/{code}/join`.
 
 use axum::Router;
 use axum::extract::State;
@@ -17,8 +18,11 @@ use crate::{ApiError, AppState};
 /// The routes of this area.
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/communities/{community_id}/invites", post(create))
-        .route("/invites/{code}", get(preview))
+        .route(
+            "/communities/{community_id}/invites",
+            post(create).get(list),
+        )
+        .route("/invites/{code}", get(preview).delete(revoke))
         .route("/invites/{code}/join", post(join))
 }
 
@@ -45,6 +49,23 @@ async fn create(
 ) -> Result<(StatusCode, Json<Invite>), ApiError> {
     let invite = state.chat.create_invite(auth.user, id, spec).await?;
     Ok((StatusCode::CREATED, Json(invite)))
+}
+
+async fn list(
+    State(state): State<AppState>,
+    auth: Auth,
+    Param(id): Param<Id>,
+) -> Result<Json<Vec<Invite>>, ApiError> {
+    Ok(Json(state.chat.invites(auth.user, id).await?))
+}
+
+async fn revoke(
+    State(state): State<AppState>,
+    auth: Auth,
+    Param(code): Param<String>,
+) -> Result<StatusCode, ApiError> {
+    state.chat.revoke_invite(auth.user, &code).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn preview(
