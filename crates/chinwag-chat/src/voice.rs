@@ -12,7 +12,8 @@
 use chinwag_protocol::event::voice::{DmVoiceCallStarted, VoiceStateChanged};
 use chinwag_protocol::model::{ChannelKind, VoiceState};
 use chinwag_protocol::{Event, Id};
-use chinwag_realtime::RoomId;
+use chinwag_realtime::engine::PresenceOp;
+use chinwag_realtime::{Engine as _, RoomId};
 
 use crate::chat::Chat;
 use crate::error::{ChatError, Result};
@@ -62,7 +63,9 @@ impl Chat {
     }
 
     /// Joins a community voice channel (`VIEW_CHANNEL`) or a DM's call
-    /// (participants), leaving any other voice channel first.
+    /// (participants), leaving any other voice channel first. The user
+    /// must have a connection to the event stream: voice ends when their
+    /// last connection does, so a state with none would never end.
     pub async fn join_voice(
         &self,
         user: Id,
@@ -73,6 +76,18 @@ impl Chat {
         let (channel, _) = self.visible_channel(user, channel_id).await?;
         if channel.community_id.is_some() && channel.kind != ChannelKind::Voice {
             return Err(ChatError::invalid("not a voice channel"));
+        }
+        if self
+            .hub
+            .engine()
+            .presence(user, PresenceOp::Read)
+            .await?
+            .connections
+            == 0
+        {
+            return Err(ChatError::Conflict(
+                "connect to the event stream before joining voice".into(),
+            ));
         }
         // A DM call starts with the join that finds nobody in it, the
         // joiner included; the channel's turn keeps two first joins on

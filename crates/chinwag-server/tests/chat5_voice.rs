@@ -68,6 +68,29 @@ async fn voice_state_events_and_reaping() {
             )
             .await;
         assert_eq!(r.status, 404);
+        // Voice ends with the user's last connection, so a join needs one.
+        let r = api
+            .call(
+                "PUT",
+                &format!("/channels/{lounge}/voice"),
+                Some(&bob_t),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 409, "{:?}", r.body);
+        assert_eq!(r.code(), "CONFLICT");
+        let _bob_ws = server.client(bob).await;
+        // A body, if any, is JSON.
+        let r = chat_support::raw(
+            server.addr,
+            "PUT",
+            &format!("/api/v1/channels/{lounge}/voice"),
+            Some(&bob_t),
+            Some("text/plain"),
+            br#"{"muted": true}"#,
+        )
+        .await;
+        assert_eq!(r.status, 400, "{:?}", r.body);
 
         let joined = api
             .ok(
@@ -354,10 +377,14 @@ async fn a_starting_node_ends_voice_left_without_a_connection() {
         let code = api.invite(&alice_t, community).await;
         api.join(&bob_t, &code).await;
         // Bob is in voice with no connection, as a node killed under him
-        // leaves him.
-        let path = format!("/channels/{lounge}/voice");
-        api.ok(200, "PUT", &path, &bob_t, None).await;
+        // leaves him: the database says so, and no node will check him.
         let store = server.state.chat.store().clone();
+        let (bob_id, lounge_id) = (chinwag_protocol::Id(bob), chinwag_protocol::Id(lounge));
+        let community_id = Some(chinwag_protocol::Id(community));
+        store
+            .voice_join(bob_id, lounge_id, community_id, false, false)
+            .await
+            .unwrap();
         let dir = support::TempDir::new();
         let config = support::test_config(&dir);
         let state = chinwag_server::AppState::with_store(config.clone(), store.clone())

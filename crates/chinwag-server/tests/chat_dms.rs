@@ -265,6 +265,9 @@ async fn a_participant_leaves_a_group_dm_and_hears_nothing_more() {
         let group_id = id(&group["id"]);
         let room = format!("dm:{group_id}");
         let one_to_one = api.dm(&alice_t, carol).await;
+        let mut alice_ws = server.client(alice).await;
+        let mut carol_phone = server.client(carol).await;
+        let mut carol_laptop = server.client(carol).await;
         api.ok(
             200,
             "PUT",
@@ -273,9 +276,6 @@ async fn a_participant_leaves_a_group_dm_and_hears_nothing_more() {
             None,
         )
         .await;
-        let mut alice_ws = server.client(alice).await;
-        let mut carol_phone = server.client(carol).await;
-        let mut carol_laptop = server.client(carol).await;
 
         // Only a participant may leave, only a group DM, and only once.
         let leave = format!("/users/@me/dms/{group_id}");

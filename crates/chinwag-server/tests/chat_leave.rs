@@ -30,6 +30,13 @@ async fn a_member_leaves_and_hears_nothing_more() {
             .await["id"]);
         let code = api.invite(&alice_t, community).await;
         api.join(&bob_t, &code).await;
+        let croom = format!("community:{community}");
+        let groom = format!("channel:{general}");
+        let lroom = format!("channel:{lounge}");
+
+        let mut alice_ws = server.client(alice).await;
+        let mut bob_phone = server.client(bob).await;
+        let mut bob_laptop = server.client(bob).await;
         api.ok(
             200,
             "PUT",
@@ -38,13 +45,6 @@ async fn a_member_leaves_and_hears_nothing_more() {
             None,
         )
         .await;
-        let croom = format!("community:{community}");
-        let groom = format!("channel:{general}");
-        let lroom = format!("channel:{lounge}");
-
-        let mut alice_ws = server.client(alice).await;
-        let mut bob_phone = server.client(bob).await;
-        let mut bob_laptop = server.client(bob).await;
 
         // A stranger and the owner cannot leave; a member can, once.
         let (_, carol_t) = api.register("carol").await;

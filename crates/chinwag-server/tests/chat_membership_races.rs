@@ -147,6 +147,7 @@ async fn deleting_a_community_ends_its_voice_states_with_events() {
                 Some(json!({"name": "lounge", "kind": "voice"})),
             )
             .await["id"]);
+        let mut ws = server.client(mid).await;
         let joined = api
             .ok(
                 200,
@@ -156,7 +157,6 @@ async fn deleting_a_community_ends_its_voice_states_with_events() {
                 None,
             )
             .await;
-        let mut ws = server.client(mid).await;
         api.ok(
             204,
             "DELETE",

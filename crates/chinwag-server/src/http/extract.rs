@@ -144,7 +144,7 @@ fn has_escaped_nul(json: &[u8]) -> bool {
 }
 
 /// `application/json` or `application/*+json`, as `axum::Json` accepts.
-fn json_content_type(headers: &HeaderMap) -> bool {
+pub fn json_content_type(headers: &HeaderMap) -> bool {
     let Some(value) = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
