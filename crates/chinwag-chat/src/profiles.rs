@@ -43,6 +43,17 @@ impl Chat {
         self.user(user).await
     }
 
+    /// Those of `users` whose profile and presence `viewer` may see:
+    /// themself, and whoever shares a community or a DM with them. The
+    /// rest are left out, whether or not they exist.
+    pub async fn visible_users(&self, viewer: Id, users: &[Id]) -> Result<Vec<Id>> {
+        let mut visible = self.store.acquaintances_among(viewer, users).await?;
+        if users.contains(&viewer) && !visible.contains(&viewer) {
+            visible.push(viewer);
+        }
+        Ok(visible)
+    }
+
     /// Changes the caller's profile; emits `USER_PROFILE_UPDATED`. A
     /// change that sets nothing new (`{}`, or only current values) returns
     /// the profile as it is, bumping no version and emitting nothing.

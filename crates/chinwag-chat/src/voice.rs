@@ -80,7 +80,7 @@ impl Chat {
         if self
             .hub
             .engine()
-            .presence(user, PresenceOp::Read)
+            .presence(user, PresenceOp::Peek)
             .await?
             .connections
             == 0

@@ -123,8 +123,12 @@ pub enum PresenceOp {
     Add(ConnId),
     /// A connection of the user closed.
     Remove(ConnId),
-    /// Read the state (still bumps the version).
+    /// Read the state, bumping the version: for a state that is then
+    /// published (an offline check), so its event has a version of its own.
     Read,
+    /// Read the state without changing anything: for what is not
+    /// published (a status shown in `ready`, a REST read, a check).
+    Peek,
     /// The user set a status (online, idle, dnd).
     SetStatus(PresenceStatus),
 }

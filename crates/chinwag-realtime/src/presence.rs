@@ -199,7 +199,7 @@ impl PresenceTracker {
     pub async fn set_status(&self, user: Id, status: PresenceStatus) -> Result<(), HubError> {
         let _turn = self.serializer.lock(user).await;
         let engine = self.hub.engine();
-        if engine.presence(user, PresenceOp::Read).await?.status == status {
+        if engine.presence(user, PresenceOp::Peek).await?.status == status {
             return Ok(());
         }
         let snap = engine.presence(user, PresenceOp::SetStatus(status)).await?;
@@ -209,9 +209,9 @@ impl PresenceTracker {
         Ok(())
     }
 
-    /// The user's presence now.
+    /// The user's presence now (read only: the version stays).
     pub async fn current(&self, user: Id) -> Result<Presence, HubError> {
-        let snap = self.hub.engine().presence(user, PresenceOp::Read).await?;
+        let snap = self.hub.engine().presence(user, PresenceOp::Peek).await?;
         Ok(presence_of(user, snap, snap.connections == 0))
     }
 

@@ -517,7 +517,23 @@ async fn presence_is_cluster_wide(broker: Broker) {
     assert_eq!(op(2, PresenceOp::Read).await.connections, 2);
     let s = op(2, PresenceOp::SetStatus(PresenceStatus::Dnd)).await;
     assert_eq!((s.connections, s.status), (2, PresenceStatus::Dnd));
-    assert_eq!(op(0, PresenceOp::Read).await.status, PresenceStatus::Dnd);
+    let read = op(0, PresenceOp::Read).await;
+    assert_eq!(read.status, PresenceStatus::Dnd);
+    // A peek from any node sees the same state and bumps nothing.
+    let last = read.version;
+    for hub in &hubs {
+        let peek = hub.engine().presence(user, PresenceOp::Peek).await.unwrap();
+        assert_eq!(
+            (peek.connections, peek.status, peek.version),
+            (2, PresenceStatus::Dnd, last)
+        );
+    }
+    let nobody = hubs[1]
+        .engine()
+        .presence(Id(98), PresenceOp::Peek)
+        .await
+        .unwrap();
+    assert_eq!((nobody.connections, nobody.version), (0, 0));
     assert_eq!(op(1, PresenceOp::Remove(c1.id())).await.connections, 1);
     assert_eq!(op(1, PresenceOp::Remove(c1.id())).await.connections, 1);
     assert_eq!(op(0, PresenceOp::Remove(c0.id())).await.connections, 0);

@@ -310,6 +310,7 @@ async fn openapi_lists_every_route() {
         "/auth/refresh",
         "/auth/logout",
         "/users/@me",
+        "/users/presences",
         "/communities",
         "/communities/{community_id}",
         "/communities/{community_id}/members",

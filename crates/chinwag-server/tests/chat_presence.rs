@@ -1,7 +1,9 @@
 //! Presence in the chat domain over real sockets: a user's first connection
 //! announces USER_ONLINE in each of their communities and DMs (and not in
 //! their channels), the last one leaving announces USER_OFFLINE there after
-//! the grace period. Runs on SQLite and, when configured, PostgreSQL.
+//! the grace period; `GET /users/presences` reads current presence, for the
+//! users the caller may see. Runs on SQLite and, when configured,
+//! PostgreSQL.
 
 #[path = "chat_support.rs"]
 mod chat_support;
@@ -114,6 +116,61 @@ async fn a_url_token_client_resumes_after_ready_past_its_own_online() {
             replayed.iter().any(|e| e["type"] == "COMMUNITY_UPDATED"),
             "{replayed:?}"
         );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn current_presence_is_read_for_visible_users_only() {
+    each_backend(|server| async move {
+        let server = server;
+        let api = Api { addr: server.addr };
+        let (alice, alice_token) = api.register("alice").await;
+        let (bob, bob_token) = api.register("bob").await;
+        let (carol, _) = api.register("carol").await;
+        let community = api.community(&alice_token, "Guild").await;
+        let code = api.invite(&alice_token, community).await;
+        api.join(&bob_token, &code).await;
+        let mut alice_ws = server.client(alice).await;
+        alice_ws
+            .send(json!({"op": "set_status", "status": "dnd"}))
+            .await;
+        let croom = format!("community:{community}");
+        let dnd = loop {
+            let ev = presence_of(&mut alice_ws, &croom, "USER_ONLINE", alice).await;
+            if ev["data"]["presence"]["status"] == "dnd" {
+                break ev;
+            }
+        };
+
+        // Bob (not connected) sees alice and himself, in the order asked;
+        // carol (a stranger) and an unknown id are left out alike.
+        let path = format!("/users/presences?user_ids={carol},{alice},424242,{bob},{alice}");
+        let read = api.ok(200, "GET", &path, &bob_token, None).await;
+        let read = read.as_array().unwrap();
+        assert_eq!(read.len(), 2, "{read:?}");
+        assert_eq!(read[0], dnd["data"]["presence"]);
+        assert_eq!(read[1]["user_id"], bob.to_string());
+        assert_eq!(read[1]["status"], "offline");
+
+        // Bad lists are refused.
+        let many: Vec<String> = (1..=101).map(|n| n.to_string()).collect();
+        for query in [
+            "user_ids=",
+            "user_ids=1,x",
+            "",
+            &format!("user_ids={}", many.join(",")),
+        ] {
+            let r = api
+                .call(
+                    "GET",
+                    &format!("/users/presences?{query}"),
+                    Some(&bob_token),
+                    None,
+                )
+                .await;
+            assert_eq!(r.status, 400, "{query}: {:?}", r.body);
+        }
     })
     .await;
 }

@@ -188,6 +188,31 @@ impl Store {
         Ok(row.is_some())
     }
 
+    /// Those of `others` who share a community or a DM with `user` (see
+    /// [`Store::share_a_space`]), in one query.
+    pub async fn acquaintances_among(&self, user: Id, others: &[Id]) -> Result<Vec<Id>> {
+        if others.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list = crate::store::placeholders(2, others.len());
+        let sql = format!(
+            "SELECT y.user_id FROM members x JOIN members y ON y.community_id = x.community_id
+               WHERE x.user_id = $1 AND y.user_id IN ({list})
+             UNION
+             SELECT y.user_id FROM channel_recipients x
+               JOIN channel_recipients y ON y.channel_id = x.channel_id
+               WHERE x.user_id = $1 AND y.user_id IN ({list})"
+        );
+        let rows: Vec<(i64,)> = with_pool!(self, pool => {
+            let mut q = sqlx::query_as(&sql).bind(user.0);
+            for id in others {
+                q = q.bind(id.0);
+            }
+            q.fetch_all(pool).await?
+        });
+        Ok(rows.into_iter().map(|(id,)| Id(id)).collect())
+    }
+
     /// The role ids a member holds, besides @everyone.
     pub async fn member_role_ids(&self, community_id: Id, user_id: Id) -> Result<Vec<Id>> {
         let rows: Vec<(i64,)> = with_pool!(self, pool => sqlx::query_as(

@@ -237,6 +237,20 @@ impl Engine for MemoryEngine {
             tokio::time::sleep(Duration::from_micros(jitter)).await;
         }
         let mut presence = lock(&self.presence);
+        if let PresenceOp::Peek = op {
+            return Ok(presence.get(&user).map_or(
+                PresenceSnapshot {
+                    connections: 0,
+                    status: PresenceStatus::Online,
+                    version: 0,
+                },
+                |entry| PresenceSnapshot {
+                    connections: entry.conns.len(),
+                    status: entry.status,
+                    version: entry.version,
+                },
+            ));
+        }
         let entry = presence.entry(user).or_insert_with(|| PresenceEntry {
             conns: HashSet::new(),
             status: PresenceStatus::Online,
@@ -250,7 +264,7 @@ impl Engine for MemoryEngine {
                 entry.conns.remove(&conn);
             }
             PresenceOp::SetStatus(status) => entry.status = status,
-            PresenceOp::Read => {}
+            PresenceOp::Read | PresenceOp::Peek => {}
         }
         entry.version += 1;
         Ok(PresenceSnapshot {

@@ -30,6 +30,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .merge(credentials)
         .route("/auth/logout", post(logout))
         .route("/users/@me", get(me).patch(super::profiles::update_me))
+        .route("/users/presences", get(super::profiles::presences))
         .route("/users/{user_id}", get(super::profiles::read))
 }
 

@@ -1,14 +1,15 @@
-//! Profiles: `PATCH /users/@me` and `GET /users/{user_id}` (routed next
-//! to `GET /users/@me` in [`super::auth`]).
+//! Profiles and presence: `PATCH /users/@me`, `GET /users/{user_id}` and
+//! `GET /users/presences` (routed next to `GET /users/@me` in
+//! [`super::auth`]).
 
 use axum::extract::State;
 use axum::response::Json;
 use chinwag_chat::profiles::ProfileChange;
 use chinwag_protocol::Id;
-use chinwag_protocol::model::User;
+use chinwag_protocol::model::{Presence, User};
 use serde::Deserialize;
 
-use super::extract::{Auth, Body, Param, nullable};
+use super::extract::{Auth, Body, Param, Params, nullable};
 use crate::{ApiError, AppState};
 
 /// `PATCH /users/@me` body: absent fields stay, `null` clears.
@@ -46,4 +47,46 @@ pub async fn read(
     Param(user_id): Param<Id>,
 ) -> Result<Json<User>, ApiError> {
     Ok(Json(state.chat.profile(auth.user, user_id).await?))
+}
+
+/// The most users one `GET /users/presences` asks about.
+pub const MAX_PRESENCE_IDS: usize = 100;
+
+/// `GET /users/presences` query.
+#[derive(Debug, Deserialize)]
+pub struct PresencesQuery {
+    /// Comma-separated user ids, 1..=100.
+    pub user_ids: String,
+}
+
+/// The current presence of each listed user the caller may see (themself,
+/// and users sharing a community or a DM with them), in the order asked;
+/// the others are left out. What a client reads once at connect, then
+/// keeps current from `USER_ONLINE` / `USER_OFFLINE`.
+pub async fn presences(
+    State(state): State<AppState>,
+    auth: Auth,
+    Params(query): Params<PresencesQuery>,
+) -> Result<Json<Vec<Presence>>, ApiError> {
+    let mut ids = Vec::new();
+    for part in query.user_ids.split(',') {
+        let id = part
+            .trim()
+            .parse::<Id>()
+            .map_err(|_| ApiError::bad_request(format!("not a user id: {part:?}")))?;
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    if ids.len() > MAX_PRESENCE_IDS {
+        return Err(ApiError::bad_request(format!(
+            "at most {MAX_PRESENCE_IDS} user ids"
+        )));
+    }
+    let visible = state.chat.visible_users(auth.user, &ids).await?;
+    let mut out = Vec::with_capacity(visible.len());
+    for id in ids.into_iter().filter(|id| visible.contains(id)) {
+        out.push(state.presence.current(id).await?);
+    }
+    Ok(Json(out))
 }

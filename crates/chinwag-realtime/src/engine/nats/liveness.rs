@@ -159,6 +159,9 @@ pub(super) async fn presence(
     user: Id,
     op: PresenceOp,
 ) -> Result<PresenceSnapshot, HubError> {
+    if let PresenceOp::Peek = op {
+        return peek(inner, user).await;
+    }
     if let PresenceOp::Add(conn) = op {
         index(inner, user, conn, true).await?;
     }
@@ -172,7 +175,7 @@ pub(super) async fn presence(
             }
             PresenceOp::Remove(conn) => e.conns.retain(|c| *c != conn.to_string()),
             PresenceOp::SetStatus(status) => e.status = status,
-            PresenceOp::Read => {}
+            PresenceOp::Read | PresenceOp::Peek => {}
         }
         e.version += 1;
         Some(e.snapshot())
@@ -183,6 +186,22 @@ pub(super) async fn presence(
         index(inner, user, conn, false).await?;
     }
     Ok(snap)
+}
+
+/// The user's registry entry as it is, written to by nobody.
+async fn peek(inner: &Inner, user: Id) -> Result<PresenceSnapshot, HubError> {
+    let entry = inner
+        .presence
+        .get(user_key(user))
+        .await
+        .map_err(|e| engine_err("nats kv read", e))?;
+    let entry: UserEntry = match entry {
+        Some(bytes) => {
+            serde_json::from_slice(&bytes).map_err(|e| engine_err("nats kv decode", e))?
+        }
+        None => UserEntry::default(),
+    };
+    Ok(entry.snapshot())
 }
 
 trait OrDefault {

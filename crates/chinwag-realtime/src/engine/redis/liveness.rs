@@ -32,6 +32,7 @@ pub(super) async fn presence(
         PresenceOp::Remove(conn) => ("remove", conn.to_string(), conn.node_tag(), Some(conn)),
         PresenceOp::SetStatus(status) => ("status", status_name(status)?, 0, None),
         PresenceOp::Read => ("read", String::new(), 0, None),
+        PresenceOp::Peek => ("peek", String::new(), 0, None),
     };
     let mut conn = inner.conn();
     let (connections, status, version): (usize, String, i64) = scripts::PRESENCE

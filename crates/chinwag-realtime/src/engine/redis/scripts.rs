@@ -133,7 +133,12 @@ elseif op == 'remove' then
 elseif op == 'status' then
   redis.call('HSET', KEYS[1], 'status', ARGV[2])
 end
-local v = redis.call('HINCRBY', KEYS[1], 'v', 1)
+local v
+if op == 'peek' then
+  v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
+else
+  v = redis.call('HINCRBY', KEYS[1], 'v', 1)
+end
 local s = redis.call('HGET', KEYS[1], 'status') or 'online'
 return {redis.call('SCARD', KEYS[2]), s, v}
 ",
