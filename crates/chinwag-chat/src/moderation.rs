@@ -2,7 +2,8 @@
 //!
 //! Each needs its permission (`KICK_MEMBERS`, `BAN_MEMBERS`,
 //! `TIMEOUT_MEMBERS`) and a target ranked strictly below the caller (the
-//! owner outranks everyone; nobody moderates themselves). Events go to
+//! owner outranks everyone; nobody moderates themselves). A ban is changed
+//! or lifted only by its author or someone ranked above them. Events go to
 //! `community:{id}`: `USER_KICKED` / `USER_BANNED` are emitted while the
 //! target is still in the room, so they see it; then they leave voice
 //! there, and every connection of theirs leaves every room of the
@@ -97,14 +98,19 @@ impl Chat {
         target: Id,
         reason: Option<String>,
     ) -> Result<Ban> {
-        self.moderator(user, community_id, target, BAN_MEMBERS)
+        let standing = self
+            .moderator(user, community_id, target, BAN_MEMBERS)
             .await?;
         let reason = crate::validate::text("reason", reason)?;
         if self.store.user(target).await.is_err() {
             return Err(ChatError::NotFound("user"));
         }
         let _turn = self.community_turn(community_id).await;
-        let again = self.store.is_banned(community_id, target).await?;
+        let author = self.store.ban_author(community_id, target).await?;
+        if let Some(author) = author {
+            self.may_change_ban(&standing, author).await?;
+        }
+        let again = author.is_some();
         let ban = self
             .store
             .ban(community_id, target, user, reason.as_deref())
@@ -133,7 +139,22 @@ impl Chat {
     pub async fn unban(&self, user: Id, community_id: Id, target: Id) -> Result<bool> {
         let standing = self.standing(user, community_id).await?;
         standing.require(BAN_MEMBERS)?;
+        let Some(author) = self.store.ban_author(community_id, target).await? else {
+            return Ok(false);
+        };
+        self.may_change_ban(&standing, author).await?;
         Ok(self.store.unban(community_id, target).await?)
+    }
+
+    /// A ban is changed (its reason rewritten, or lifted) only by its
+    /// author or by someone who outranks them, so a moderator cannot undo
+    /// the owner's or an admin's ban.
+    async fn may_change_ban(&self, standing: &Standing, author: Id) -> Result<()> {
+        if author == standing.user {
+            return Ok(());
+        }
+        let rank = self.rank(&standing.community, author).await?;
+        standing.outranks(rank, "bans placed by members")
     }
 
     /// A community's bans (`BAN_MEMBERS`).

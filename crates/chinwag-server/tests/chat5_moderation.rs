@@ -2,7 +2,7 @@
 //! send, react, edit and pin, TIMEOUT_REMOVED), kicks and bans (the target sees the event, then
 //! leaves every room of the community and receives nothing more from it),
 //! unbans, and the role hierarchy (a moderator cannot touch an admin or
-//! the owner). Runs on SQLite and, when configured, PostgreSQL.
+//! the owner, nor rewrite or lift their bans). Runs on SQLite and, when configured, PostgreSQL.
 
 #[path = "chat_support.rs"]
 mod chat_support;
@@ -190,10 +190,28 @@ async fn kick_ban_timeout_and_hierarchy() {
         let seen = drain(&mut alice_ws).await;
         assert!(seen.iter().all(|e| e["type"] != "CHANNEL_UPDATED"), "{seen:?}");
 
+        // A ban by someone ranked above bob (erin, an admin; then the
+        // owner) is not bob's to rewrite or lift.
+        for banner in [&erin_t, &alice_t] {
+            api.ok(200, "PUT", &format!("/communities/{community}/bans/{carol}"), banner,
+                Some(json!({"reason": "by a higher rank"})))
+                .await;
+            for (method, body) in [("PUT", Some(json!({"reason": "mine now"}))), ("DELETE", None)] {
+                let r = api.call(method, &format!("/communities/{community}/bans/{carol}"), Some(&bob_t), body).await;
+                assert_eq!(r.status, 403, "{method}: {:?}", r.body);
+            }
+        }
+        let bans = api.ok(200, "GET", &format!("/communities/{community}/bans"), &bob_t, None).await;
+        assert_eq!(bans[0]["reason"], "by a higher rank");
+        assert_eq!(id(&bans[0]["actor_id"]), alice);
+
         // Unban: carol may rejoin; the kicked dave may rejoin too.
-        api.ok(204, "DELETE", &format!("/communities/{community}/bans/{carol}"), &bob_t, None).await;
+        api.ok(204, "DELETE", &format!("/communities/{community}/bans/{carol}"), &alice_t, None).await;
         api.join(&carol_t, &code).await;
         api.join(&dave_t, &code).await;
+        // Bob lifts a ban he placed himself.
+        api.ok(200, "PUT", &format!("/communities/{community}/bans/{dave}"), &bob_t, None).await;
+        api.ok(204, "DELETE", &format!("/communities/{community}/bans/{dave}"), &bob_t, None).await;
     })
     .await;
 }

@@ -347,6 +347,18 @@ impl Store {
         Ok(row.is_some())
     }
 
+    /// Who placed a user's ban in a community; `None` if not banned.
+    pub async fn ban_author(&self, community_id: Id, user_id: Id) -> Result<Option<Id>> {
+        let row: Option<(i64,)> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT actor_id FROM bans WHERE community_id = $1 AND user_id = $2",
+        )
+        .bind(community_id.0)
+        .bind(user_id.0)
+        .fetch_optional(pool)
+        .await?);
+        Ok(row.map(|(id,)| Id(id)))
+    }
+
     /// A community's bans, oldest first.
     pub async fn bans(&self, community_id: Id) -> Result<Vec<Ban>> {
         self.bans_where(community_id, None).await
