@@ -78,11 +78,16 @@ impl std::fmt::Debug for TokenKeys {
     }
 }
 
+/// How far ahead of this node's clock a token's `iat` may be: nodes'
+/// clocks differ a little.
+const MAX_CLOCK_SKEW_SECS: u64 = 60;
+
 impl TokenKeys {
     /// Keys from a secret; tokens live `ttl_secs`.
     pub fn new(secret: &[u8], ttl_secs: u64) -> TokenKeys {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 0;
+        validation.validate_nbf = true;
         validation.set_required_spec_claims(&["exp", "sub"]);
         TokenKeys {
             inner: std::sync::Arc::new(KeysInner {
@@ -136,8 +141,14 @@ impl TokenKeys {
         // The library accepts a token during the second of its `exp`; a
         // token is expired from `exp` on (RFC 7519 §4.1.4), as the reaper
         // and `ready.token_expires_at` count it.
-        if data.claims.exp <= now_secs() {
+        let now = now_secs();
+        if data.claims.exp <= now {
             return Err(TokenError::Expired);
+        }
+        // Revocations compare `iat` with when a session was signed out, so
+        // a token must not claim to come from the future.
+        if data.claims.iat > now + MAX_CLOCK_SKEW_SECS {
+            return Err(TokenError::Invalid("issued in the future (iat)".into()));
         }
         let user_id = data
             .claims
@@ -257,6 +268,29 @@ mod tests {
         )
         .unwrap();
         assert_eq!(keys.verify(&expired), Err(TokenError::Expired));
+        // Not yet valid (`nbf`), or claiming to be issued in the future.
+        let sign = |claims: &serde_json::Value| {
+            jsonwebtoken::encode(
+                &Header::new(Algorithm::HS256),
+                claims,
+                &EncodingKey::from_secret(b"0123456789abcdef0123456789abcdef"),
+            )
+            .unwrap()
+        };
+        let now = now_secs();
+        let later = serde_json::json!({"sub": "5", "role": "user", "iat": now, "exp": now + 600, "nbf": now + 300});
+        assert_eq!(
+            keys.verify(&sign(&later)),
+            Err(TokenError::Invalid("not valid yet (nbf)".into()))
+        );
+        let future =
+            serde_json::json!({"sub": "5", "role": "user", "iat": now + 3600, "exp": now + 7200});
+        assert_eq!(
+            keys.verify(&sign(&future)),
+            Err(TokenError::Invalid("issued in the future (iat)".into()))
+        );
+        let skewed = serde_json::json!({"sub": "5", "role": "user", "iat": now + 30, "exp": now + 600, "nbf": now});
+        assert_eq!(keys.verify(&sign(&skewed)).unwrap().user_id, Id(5));
         // Expired from the second of `exp` on, not after it.
         let (ends_now, _) = keys.issue_with_ttl(Id(5), UserRole::User, None, 0);
         assert_eq!(keys.verify(&ends_now), Err(TokenError::Expired));
