@@ -165,6 +165,10 @@ pub struct GatewayConfig {
     /// WebSocket connections this node holds at most; an upgrade beyond
     /// it gets HTTP 503. Default 0: the open-file limit less 512.
     pub max_connections: usize,
+    /// Connections one user may hold at once, on all nodes together; an
+    /// identify beyond it is refused (`RATE_LIMITED`, then 4008). Default
+    /// 64.
+    pub max_connections_per_user: usize,
 }
 
 impl Default for GatewayConfig {
@@ -178,6 +182,7 @@ impl Default for GatewayConfig {
             rate_burst: 60,
             max_invalid_frames: 10,
             max_topics: 128,
+            max_connections_per_user: 64,
             outbox_capacity: 1024,
             outbox_ephemeral_headroom: 256,
             write_batch: 128,

@@ -1,5 +1,6 @@
-//! Frame size, UTF-8, unknown JSON and flooding: each answered with its
-//! documented error or close, while everyone else keeps being served.
+//! Frame size, UTF-8, unknown JSON, flooding, topics and connections per
+//! node and per user: each answered with its documented error or close,
+//! while everyone else keeps being served.
 
 #[path = "support/mod.rs"]
 mod support;
@@ -181,4 +182,46 @@ async fn a_connection_holds_at_most_max_topics() {
         .await;
     let resumed = again.recv_op("resumed").await;
     assert_eq!(resumed["denied"].as_array().unwrap().len(), 1, "{resumed}");
+}
+
+/// Connects as `user` and reads `hello`, then returns the next frame:
+/// `ready`, or the refusal.
+async fn connect_as(server: &TestServer, user: i64) -> (support::Client, serde_json::Value) {
+    let url = server.url(&format!("?token={}", server.token(user)));
+    let mut client = support::Client::connect(&url).await;
+    assert_eq!(client.recv().await["op"], "hello");
+    let next = client.recv().await;
+    (client, next)
+}
+
+#[tokio::test]
+async fn a_user_holds_at_most_max_connections_per_user() {
+    let server = TestServer::start_with(|c| c.gateway.max_connections_per_user = 2).await;
+    let _first = server.client(1).await;
+    let mut second = server.client(1).await;
+    let (mut third, refused) = connect_as(&server, 1).await;
+    assert_eq!(
+        (&refused["op"], &refused["code"]),
+        (&json!("error"), &json!("RATE_LIMITED")),
+        "{refused}"
+    );
+    assert_eq!(third.closed().await, CloseCode::RateLimited.code());
+    // Other users are not affected.
+    let mut other = server.client(2).await;
+    other.roundtrip().await;
+
+    // Once a connection ends, its place is free again.
+    second.ws.close(None).await.unwrap();
+    let deadline = tokio::time::Instant::now() + support::WAIT;
+    loop {
+        let (_client, next) = connect_as(&server, 1).await;
+        if next["op"] == "ready" {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no place freed: {next}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }

@@ -44,8 +44,10 @@ impl Config {
                 "gateway.rate_per_sec and gateway.rate_burst must be above 0".into(),
             ),
             (
-                g.write_batch > 0 && g.max_invalid_frames > 0,
-                "gateway.write_batch and gateway.max_invalid_frames must be above 0".into(),
+                g.write_batch > 0 && g.max_invalid_frames > 0 && g.max_connections_per_user > 0,
+                "gateway.write_batch, gateway.max_invalid_frames and \
+                 gateway.max_connections_per_user must be above 0"
+                    .into(),
             ),
             (
                 (1..=MAX_TTL_SECS).contains(&self.auth.access_ttl_secs)

@@ -14,7 +14,8 @@ use chinwag_protocol::model::PresenceStatus;
 use chinwag_protocol::server::{ErrorFrame, Hello, Ready, Reconnect};
 use chinwag_protocol::stream::{ResumeRequest, ResumeSummary, Resync, ResyncReason};
 use chinwag_protocol::{ClientFrame, CloseCode, CodecError, Encoding, ErrorCode, Id, ServerFrame};
-use chinwag_realtime::{ConnHandle, Outbox, Replay, RoomId, RoomKind};
+use chinwag_realtime::engine::PresenceOp;
+use chinwag_realtime::{ConnHandle, Engine as _, Outbox, Replay, RoomId, RoomKind};
 use futures_util::FutureExt;
 use tokio::time::Instant;
 
@@ -34,6 +35,7 @@ static TOKEN_REFUSALS: LogBudget = LogBudget::per_second(10);
 static RATE_CLOSES: LogBudget = LogBudget::per_second(10);
 static INVALID_CLOSES: LogBudget = LogBudget::per_second(10);
 static PROTOCOL_CLOSES: LogBudget = LogBudget::per_second(10);
+static USER_LIMIT_REFUSALS: LogBudget = LogBudget::per_second(10);
 
 /// How a client asked to connect: the `/ws` query and its address.
 pub struct Request {
@@ -106,6 +108,7 @@ async fn open(
     writer.send_frame(&hello).await.ok()?;
     let mut limiter = RateLimiter::new(gateway.rate_per_sec, gateway.rate_burst);
     let (who, identified) = identify(&mut writer, &state, token, &mut limiter).await?;
+    refuse_over_user_limit(&mut writer, &state, &who).await?;
     let (conn, outbox) = state.hub.register(who.user_id, who.role);
     conn.set_expires_at_ms(who.expires_at_ms);
     conn.set_session(who.session);
@@ -229,6 +232,46 @@ async fn identify(
             Read::End => return None,
         }
     }
+}
+
+/// Refuses a connection beyond `gateway.max_connections_per_user` (all
+/// nodes together, as the presence registry counts them): `error`
+/// `RATE_LIMITED`, then 4008. Two identifies racing at the limit may both
+/// pass; the limit bounds what one account can hold, not exactly.
+async fn refuse_over_user_limit(
+    writer: &mut Writer,
+    state: &AppState,
+    who: &Identity,
+) -> Option<()> {
+    let max = state.config.gateway.max_connections_per_user;
+    let held = match state
+        .hub
+        .engine()
+        .presence(who.user_id, PresenceOp::Peek)
+        .await
+    {
+        Ok(snap) => snap.connections,
+        Err(err) => {
+            // Counting failed (the engine is down): the connect itself
+            // will fail or succeed on its own terms.
+            tracing::warn!(%err, "could not count the user's connections");
+            return Some(());
+        }
+    };
+    if held < max {
+        return Some(());
+    }
+    if let Some(left_out) = USER_LIMIT_REFUSALS.take() {
+        tracing::info!(user = %who.user_id, held, max, left_out, "too many connections for one user: refusing");
+    }
+    let frame = ServerFrame::Error(ErrorFrame {
+        code: ErrorCode::RateLimited,
+        message: format!("this user already holds {held} connections (at most {max})"),
+        nonce: None,
+    });
+    let _ = writer.send_frame(&frame).await;
+    writer.close(CloseCode::RateLimited).await;
+    None
 }
 
 /// Verifies a token; on failure answers with an `error` frame and closes
