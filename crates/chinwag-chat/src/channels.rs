@@ -57,6 +57,9 @@ impl ChannelChange {
     }
 }
 
+/// The most channels (text and voice) a community may hold.
+pub const MAX_CHANNELS_PER_COMMUNITY: usize = 500;
+
 impl Chat {
     /// Creates a channel (managers only); emits `CHANNEL_CREATED` to the
     /// community and joins everyone who sees it to its room.
@@ -71,6 +74,8 @@ impl Chat {
             return Err(ChatError::invalid("a community channel is text or voice"));
         }
         let _turn = self.community_turn(community_id).await;
+        let count = self.store.community_channels(community_id).await?.len();
+        validate::room_for_one_more(count, MAX_CHANNELS_PER_COMMUNITY, "channels in a community")?;
         let channel = self
             .store
             .create_channel(NewChannel {

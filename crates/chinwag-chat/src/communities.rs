@@ -13,6 +13,10 @@ use crate::validate;
 /// The reason given to a leaving member's connections leaving the rooms.
 pub const LEFT: &str = "left";
 
+/// The most communities a user may be a member of (owned ones included).
+/// Creating or joining one more is `CONFLICT`.
+pub const MAX_COMMUNITIES_PER_USER: usize = 200;
+
 /// Permission bits of the @everyone role in a new community.
 pub const EVERYONE_PERMISSIONS: u64 = chinwag_protocol::permissions::EVERYONE_DEFAULT;
 /// Permission bits of the Admin role: every defined bit.
@@ -51,11 +55,13 @@ impl CommunityChange {
 
 impl Chat {
     /// Creates a community owned by `user` (who holds its Admin role) and
-    /// joins the owner's connections to its room.
+    /// joins the owner's connections to its room; at most
+    /// [`MAX_COMMUNITIES_PER_USER`] per user.
     pub async fn create_community(&self, user: Id, spec: CommunitySpec) -> Result<Community> {
         let name = validate::name("name", &spec.name)?;
         let description = validate::text("description", spec.description)?;
         let icon_url = validate::text("icon_url", spec.icon_url)?;
+        self.room_for_one_more_community(user).await?;
         let created = self
             .store
             .create_community(NewCommunity {
@@ -71,6 +77,13 @@ impl Chat {
         self.join_user(user, &RoomId::community(community.id))
             .await?;
         Ok(community)
+    }
+
+    /// `CONFLICT` when the user is in [`MAX_COMMUNITIES_PER_USER`]
+    /// communities already.
+    pub(crate) async fn room_for_one_more_community(&self, user: Id) -> Result<()> {
+        let count = self.store.user_communities(user).await?.len();
+        validate::room_for_one_more(count, MAX_COMMUNITIES_PER_USER, "communities per user")
     }
 
     /// A community the caller is a member of.
@@ -212,3 +225,6 @@ impl Chat {
         self.after_removal(community_id, user, LEFT).await
     }
 }
+
+#[cfg(test)]
+mod tests;

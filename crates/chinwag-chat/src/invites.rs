@@ -168,6 +168,7 @@ impl Chat {
     /// the member, joins their connections to the community's rooms, and
     /// emits `MEMBER_ADDED_TO_COMMUNITY`.
     pub async fn join_invite(&self, user: Id, code: &str) -> Result<Joined> {
+        self.room_for_one_more_community(user).await?;
         let now = chinwag_store::id::now_ms();
         let member = self
             .store
