@@ -91,6 +91,23 @@ async fn voice_state_events_and_reaping() {
         )
         .await;
         assert_eq!(r.status, 400, "{:?}", r.body);
+        // An oversized one is refused in the API's JSON, as everywhere.
+        let huge = format!("{{\"muted\": true, \"x\": \"{}\"}}", "z".repeat(70 * 1024));
+        let r = chat_support::raw(
+            server.addr,
+            "PUT",
+            &format!("/api/v1/channels/{lounge}/voice"),
+            Some(&bob_t),
+            Some("application/json"),
+            huge.as_bytes(),
+        )
+        .await;
+        assert_eq!(
+            (r.status, r.code()),
+            (413, "PAYLOAD_TOO_LARGE"),
+            "{:?}",
+            r.body
+        );
 
         let joined = api
             .ok(

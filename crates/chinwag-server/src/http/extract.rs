@@ -80,15 +80,43 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
                 "expected `Content-Type: application/json`",
             ));
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(ErrorCode::PayloadTooLarge, "request body is too large")
-            } else {
-                ApiError::bad_request(format!("invalid body: {}", rejection.body_text()))
-            }
-        })?;
-        json_object(&bytes).map(Body)
+        json_object(&body_bytes(req, state).await?).map(Body)
     }
+}
+
+/// Like [`Body`] where the body may be left out: no body at all reads as
+/// `T::default()`; one that is sent is checked as [`Body`] checks it.
+#[derive(Debug, Clone)]
+pub struct OptionalBody<T>(pub T);
+
+impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let json = json_content_type(req.headers());
+        let bytes = body_bytes(req, state).await?;
+        if bytes.is_empty() {
+            return Ok(OptionalBody(T::default()));
+        }
+        if !json {
+            return Err(ApiError::bad_request(
+                "expected `Content-Type: application/json`",
+            ));
+        }
+        json_object(&bytes).map(OptionalBody)
+    }
+}
+
+/// The whole body, with the JSON errors of the API: `PAYLOAD_TOO_LARGE`
+/// over the limit, `BAD_REQUEST` when it cannot be read.
+async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, state).await.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(ErrorCode::PayloadTooLarge, "request body is too large")
+        } else {
+            ApiError::bad_request(format!("invalid body: {}", rejection.body_text()))
+        }
+    })
 }
 
 /// Decodes a JSON object body: `BAD_REQUEST` unless it is an object, or if
@@ -144,7 +172,7 @@ fn has_escaped_nul(json: &[u8]) -> bool {
 }
 
 /// `application/json` or `application/*+json`, as `axum::Json` accepts.
-pub fn json_content_type(headers: &HeaderMap) -> bool {
+fn json_content_type(headers: &HeaderMap) -> bool {
     let Some(value) = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -10,7 +10,7 @@ use chinwag_protocol::{Id, Timestamp};
 use chinwag_store::Ban;
 use serde::{Deserialize, Serialize};
 
-use super::extract::{Auth, Body, Param};
+use super::extract::{Auth, Body, OptionalBody, Param};
 use crate::{ApiError, AppState};
 
 /// The routes of this area.
@@ -100,14 +100,12 @@ async fn ban(
     State(state): State<AppState>,
     auth: Auth,
     Param((community, user)): Param<(Id, Id)>,
-    body: axum::body::Bytes,
+    OptionalBody(body): OptionalBody<BanBody>,
 ) -> Result<Json<BanView>, ApiError> {
-    let reason = if body.is_empty() {
-        None
-    } else {
-        super::extract::json_object::<BanBody>(&body)?.reason
-    };
-    let ban = state.chat.ban(auth.user, community, user, reason).await?;
+    let ban = state
+        .chat
+        .ban(auth.user, community, user, body.reason)
+        .await?;
     Ok(Json(ban.into()))
 }
 

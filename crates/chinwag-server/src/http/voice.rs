@@ -3,14 +3,14 @@
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Json;
 use axum::routing::{patch, put};
 use chinwag_protocol::Id;
 use chinwag_protocol::model::VoiceState;
 use serde::Deserialize;
 
-use super::extract::{Auth, Body, Param, json_content_type, json_object};
+use super::extract::{Auth, Body, OptionalBody, Param};
 use crate::{ApiError, AppState};
 
 /// The routes of this area.
@@ -31,28 +31,12 @@ pub struct VoiceBody {
     pub deafened: Option<bool>,
 }
 
-/// An optional JSON body: none at all, or a JSON object sent as
-/// `application/json` (checked as [`Body`] checks it).
-fn optional_body(headers: &HeaderMap, bytes: &[u8]) -> Result<VoiceBody, ApiError> {
-    if bytes.is_empty() {
-        return Ok(VoiceBody::default());
-    }
-    if !json_content_type(headers) {
-        return Err(ApiError::bad_request(
-            "expected `Content-Type: application/json`",
-        ));
-    }
-    json_object(bytes)
-}
-
 async fn join(
     State(state): State<AppState>,
     auth: Auth,
     Param(channel): Param<Id>,
-    headers: HeaderMap,
-    bytes: axum::body::Bytes,
+    OptionalBody(b): OptionalBody<VoiceBody>,
 ) -> Result<Json<VoiceState>, ApiError> {
-    let b = optional_body(&headers, &bytes)?;
     Ok(Json(
         state
             .chat
