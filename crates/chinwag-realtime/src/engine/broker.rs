@@ -2,7 +2,7 @@
 //! bytes they put on the wire between nodes, the per-room delivery cursor
 //! that keeps fan-out in offset order across reconnects, the notice a
 //! node's reaper emits when it removes a dead node's connections, and the
-//! heartbeat loop ([`liveness_loop`]).
+//! heartbeat loop (`liveness_loop`).
 //!
 //! # The wire payload
 //! A room event travels as one byte naming the role it is restricted to
