@@ -18,7 +18,7 @@ pub const MAX_INVITE_AGE_SECS: u64 = 30 * 24 * 3600;
 pub const MAX_INVITE_USES: i64 = 100_000;
 /// The most live invites (unexpired, with uses left) a community may
 /// hold. Two creations racing at the limit may both succeed.
-pub const MAX_LIVE_INVITES: i64 = 1000;
+pub const MAX_LIVE_INVITES: usize = 1000;
 
 /// An invite to create.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -87,11 +87,12 @@ impl Chat {
             return Err(ChatError::invalid("max_uses must be 1..=100000"));
         }
         let now = chinwag_store::id::now_ms();
-        if self.store.live_invite_count(community_id, now).await? >= MAX_LIVE_INVITES {
-            return Err(ChatError::Conflict(format!(
-                "the community already has {MAX_LIVE_INVITES} live invites; revoke some first"
-            )));
-        }
+        let live = self.store.live_invite_count(community_id, now).await?;
+        crate::validate::room_for_one_more(
+            usize::try_from(live).unwrap_or(usize::MAX),
+            MAX_LIVE_INVITES,
+            "live invites in a community",
+        )?;
         let expires_at = spec.max_age_secs.map(|s| now + (s as i64) * 1000);
         Ok(self
             .store
