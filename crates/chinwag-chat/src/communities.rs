@@ -1,6 +1,6 @@
 //! Communities: create, get, list, update, delete, leave.
 
-use chinwag_protocol::event::community::{CommunityRef, MemberRef};
+use chinwag_protocol::event::community::CommunityRef;
 use chinwag_protocol::model::{Community, Member};
 use chinwag_protocol::{Event, Id};
 use chinwag_realtime::RoomId;
@@ -208,21 +208,15 @@ impl Chat {
                 "the owner cannot leave the community; delete it instead".into(),
             ));
         }
-        let _turn = self.community_turn(community_id).await;
-        if !self.store.is_member(community_id, user).await? {
-            // Kicked, banned or left between the check and the turn.
-            return Err(ChatError::NotFound("community"));
-        }
-        self.store.remove_member(community_id, user).await?;
-        self.emit(
-            &RoomId::community(community_id),
-            Event::MemberLeftCommunity(MemberRef {
-                community_id,
-                user_id: user,
-            }),
+        // "community": kicked, banned or left between the check and here.
+        self.remove_member(
+            community_id,
+            user,
+            "community",
+            Event::MemberLeftCommunity,
+            LEFT,
         )
-        .await;
-        self.after_removal(community_id, user, LEFT).await
+        .await
     }
 }
 

@@ -71,20 +71,36 @@ impl Chat {
     pub async fn kick(&self, user: Id, community_id: Id, target: Id) -> Result<()> {
         self.moderator(user, community_id, target, KICK_MEMBERS)
             .await?;
+        self.remove_member(community_id, target, "member", Event::UserKicked, KICKED)
+            .await
+    }
+
+    /// In the community's turn: takes `target` out of its members (else
+    /// `NOT_FOUND` naming `missing`: they left meanwhile), emits `event`
+    /// to its room while they are still in it, then runs
+    /// `after_removal` with `reason`. A kick and a leave.
+    pub(crate) async fn remove_member(
+        &self,
+        community_id: Id,
+        target: Id,
+        missing: &'static str,
+        event: fn(MemberRef) -> Event,
+        reason: &str,
+    ) -> Result<()> {
         let _turn = self.community_turn(community_id).await;
         if !self.store.is_member(community_id, target).await? {
-            return Err(ChatError::NotFound("member"));
+            return Err(ChatError::NotFound(missing));
         }
         self.store.remove_member(community_id, target).await?;
         self.emit(
             &RoomId::community(community_id),
-            Event::UserKicked(MemberRef {
+            event(MemberRef {
                 community_id,
                 user_id: target,
             }),
         )
         .await;
-        self.after_removal(community_id, target, KICKED).await
+        self.after_removal(community_id, target, reason).await
     }
 
     /// Bans a user (a member or not); emits `USER_BANNED`, then takes
