@@ -4,9 +4,11 @@
 //! - `USER_ONLINE` goes out when the user's first connection opens, and when
 //!   the status (online, idle, dnd) changes while connected.
 //! - `USER_OFFLINE` goes out when the last connection has been gone for the
-//!   grace period, so a quick reconnect shows no flicker. Only the check of
-//!   the latest disconnect on this node counts: a reconnect cancels the
-//!   pending one, and a later disconnect replaces it.
+//!   grace period, so a quick reconnect shows no flicker. A disconnect's
+//!   check remembers the registry version it left; when it falls due it
+//!   counts only if the version is still that one. Any later change on any
+//!   node (a reconnect, a later disconnect with its own check) makes it a
+//!   no-op, so the grace runs from the user's last disconnect cluster-wide.
 //! - Each user's changes run under a per-user serializer, and each carries
 //!   the registry version taken atomically with the change: the highest
 //!   version always tells the truth, and a client applies only newer ones.
@@ -15,11 +17,9 @@
 //!   it has pending ([`PresenceTracker::finish_pending`]): they would
 //!   otherwise die with the process, and nothing else would send them.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chinwag_protocol::event::presence::PresenceChanged;
@@ -47,11 +47,6 @@ pub struct PresenceTracker {
     serializer: KeyedSerializer<Id>,
     /// The offline checks waiting out their grace period.
     pending: TaskTracker,
-    /// Per user, the offline check that counts (the latest scheduled on
-    /// this node); the entry goes when it runs or the user reconnects.
-    checks: Mutex<HashMap<Id, u64>>,
-    /// Numbers the scheduled checks.
-    next_check: AtomicU64,
 }
 
 impl std::fmt::Debug for PresenceTracker {
@@ -80,8 +75,6 @@ impl PresenceTracker {
             on_offline,
             serializer: KeyedSerializer::new(),
             pending: TaskTracker::new(),
-            checks: Mutex::new(HashMap::new()),
-            next_check: AtomicU64::new(0),
         });
         #[cfg(any(feature = "redis", feature = "nats"))]
         if let Some(mut reaped) = tracker.hub.engine().subscribe_reaped() {
@@ -92,7 +85,7 @@ impl PresenceTracker {
                     match reaped.recv().await {
                         Ok(notice) => match weak.upgrade() {
                             Some(tracker) if notice.snapshot.connections == 0 => {
-                                tracker.check_offline(notice.user);
+                                tracker.check_offline(notice.user, Some(notice.snapshot.version));
                             }
                             Some(_) => {}
                             None => break,
@@ -120,7 +113,6 @@ impl PresenceTracker {
         rooms: Option<Vec<RoomId>>,
     ) -> Result<(), HubError> {
         let _turn = self.serializer.lock(user).await;
-        self.checks().remove(&user);
         let engine = self.hub.engine();
         let mut snap = engine.presence(user, PresenceOp::Add(conn)).await?;
         let first = snap.connections == 1;
@@ -144,26 +136,36 @@ impl PresenceTracker {
             .presence(user, PresenceOp::Remove(conn))
             .await?;
         if snap.connections == 0 {
-            self.check_offline(user);
+            self.check_offline(user, Some(snap.version));
         }
         Ok(())
     }
 
     /// After the grace period, sends `USER_OFFLINE` if the user has no
-    /// connection left anywhere and this is still the check that counts,
-    /// then runs the offline hook. Disconnects schedule it, and so does a
-    /// starting node for the users its store still has in voice (a node
-    /// that died may have left them there).
-    pub fn check_offline(self: &Arc<Self>, user: Id) {
-        let check = self.next_check.fetch_add(1, Ordering::Relaxed);
-        self.checks().insert(user, check);
+    /// connection left anywhere and the registry still holds version `since`
+    /// (nothing happened since the disconnect that scheduled this), then
+    /// runs the offline hook. Disconnects schedule it with the version they
+    /// left, and so does the reaper's notice. A starting node schedules it
+    /// with `None` (the version now) for the users its store still has in
+    /// voice: a node that died may have left them there.
+    pub fn check_offline(self: &Arc<Self>, user: Id, since: Option<i64>) {
         let this = self.clone();
         self.pending.spawn(async move {
-            tokio::time::sleep(this.grace).await;
             // Boxed so the task stays small while it sleeps: a disconnect
             // storm parks one of these per user.
             Box::pin(async move {
-                match this.offline_if_gone(user, check).await {
+                let since = match since {
+                    Some(version) => version,
+                    None => match this.hub.engine().presence(user, PresenceOp::Peek).await {
+                        Ok(snap) => snap.version,
+                        Err(err) => {
+                            tracing::error!(%user, %err, "presence check failed");
+                            return;
+                        }
+                    },
+                };
+                tokio::time::sleep(this.grace).await;
+                match this.offline_if_gone(user, since).await {
                     Ok(true) => {
                         if let Some(hook) = &this.on_offline {
                             hook(user).await;
@@ -175,10 +177,6 @@ impl PresenceTracker {
             })
             .await;
         });
-    }
-
-    fn checks(&self) -> std::sync::MutexGuard<'_, HashMap<Id, u64>> {
-        self.checks.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Waits for the offline checks already scheduled (a stopping node
@@ -215,18 +213,19 @@ impl PresenceTracker {
         Ok(presence_of(user, snap, snap.connections == 0))
     }
 
-    /// Sends `USER_OFFLINE` if `check` is still the user's check that
-    /// counts and the user has no connection anywhere; whether it did.
-    async fn offline_if_gone(&self, user: Id, check: u64) -> Result<bool, HubError> {
+    /// Sends `USER_OFFLINE` if the registry is still at version `since`
+    /// with no connection anywhere; whether it did. The version is peeked
+    /// first, so a check that no longer counts writes nothing; a change
+    /// racing in between is caught by the bumping read, which goes out only
+    /// if the user still has no connection.
+    async fn offline_if_gone(&self, user: Id, since: i64) -> Result<bool, HubError> {
         let _turn = self.serializer.lock(user).await;
-        {
-            let mut checks = self.checks();
-            if checks.get(&user) != Some(&check) {
-                return Ok(false);
-            }
-            checks.remove(&user);
+        let engine = self.hub.engine();
+        let now = engine.presence(user, PresenceOp::Peek).await?;
+        if now.version != since || now.connections > 0 {
+            return Ok(false);
         }
-        let snap = self.hub.engine().presence(user, PresenceOp::Read).await?;
+        let snap = engine.presence(user, PresenceOp::Read).await?;
         let gone = snap.connections == 0;
         if gone {
             self.publish(user, snap, true, None).await;

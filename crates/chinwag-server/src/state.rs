@@ -242,7 +242,7 @@ impl AppState {
             );
         }
         for user in in_voice {
-            presence.check_offline(user);
+            presence.check_offline(user, None);
         }
         let throttle = Throttle::new(
             config.auth.attempts_per_minute,
