@@ -7,6 +7,12 @@
 //! and that no connection is in. Each stream has its own epoch, so a room
 //! made again later never reuses the old one's offsets: a client resuming
 //! from the old stream is told to resync.
+//!
+//! Presence versions come from one counter for every user, so a user's
+//! entry can be forgotten once they went offline with the default status
+//! (the offline check's [`PresenceOp::Read`]) and made again later with a
+//! higher version: the registry holds only users who are online or chose a
+//! status.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -59,8 +65,16 @@ pub struct MemoryEngine {
     streams: Mutex<HashMap<RoomId, Arc<Mutex<RoomStream>>>>,
     /// When the last sweep ran.
     swept: Mutex<Instant>,
-    presence: Mutex<HashMap<Id, PresenceEntry>>,
+    presence: Mutex<Presences>,
     presence_delay: Option<Duration>,
+}
+
+/// The presence registry.
+#[derive(Debug, Default)]
+struct Presences {
+    users: HashMap<Id, PresenceEntry>,
+    /// The last version given to any user.
+    version: i64,
 }
 
 #[derive(Debug)]
@@ -129,6 +143,21 @@ impl MemoryEngine {
     /// The number of rooms with a stream (for tests of the sweep).
     pub fn stream_count(&self) -> usize {
         lock(&self.streams).len()
+    }
+
+    /// The number of users the presence registry holds.
+    pub fn presence_count(&self) -> usize {
+        lock(&self.presence).users.len()
+    }
+}
+
+impl PresenceEntry {
+    fn snapshot(&self) -> PresenceSnapshot {
+        PresenceSnapshot {
+            connections: self.conns.len(),
+            status: self.status,
+            version: self.version,
+        }
     }
 }
 
@@ -237,21 +266,18 @@ impl Engine for MemoryEngine {
             tokio::time::sleep(Duration::from_micros(jitter)).await;
         }
         let mut presence = lock(&self.presence);
+        let Presences { users, version } = &mut *presence;
         if let PresenceOp::Peek = op {
-            return Ok(presence.get(&user).map_or(
+            return Ok(users.get(&user).map_or(
                 PresenceSnapshot {
                     connections: 0,
                     status: PresenceStatus::Online,
                     version: 0,
                 },
-                |entry| PresenceSnapshot {
-                    connections: entry.conns.len(),
-                    status: entry.status,
-                    version: entry.version,
-                },
+                PresenceEntry::snapshot,
             ));
         }
-        let entry = presence.entry(user).or_insert_with(|| PresenceEntry {
+        let entry = users.entry(user).or_insert_with(|| PresenceEntry {
             conns: HashSet::new(),
             status: PresenceStatus::Online,
             version: 0,
@@ -266,12 +292,16 @@ impl Engine for MemoryEngine {
             PresenceOp::SetStatus(status) => entry.status = status,
             PresenceOp::Read | PresenceOp::Peek => {}
         }
-        entry.version += 1;
-        Ok(PresenceSnapshot {
-            connections: entry.conns.len(),
-            status: entry.status,
-            version: entry.version,
-        })
+        *version += 1;
+        entry.version = *version;
+        let snap = entry.snapshot();
+        let forgotten = op == PresenceOp::Read
+            && snap.connections == 0
+            && snap.status == PresenceStatus::Online;
+        if forgotten {
+            users.remove(&user);
+        }
+        Ok(snap)
     }
 
     fn name(&self) -> &'static str {
