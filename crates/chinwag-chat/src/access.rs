@@ -236,8 +236,8 @@ impl Chat {
                 }
             }
         }
-        for dm in self.store.user_dms(user).await? {
-            rooms.push(RoomId::dm(dm.id));
+        for dm in self.store.user_dm_ids(user).await? {
+            rooms.push(RoomId::dm(dm));
         }
         Ok(rooms)
     }
@@ -253,10 +253,10 @@ impl Chat {
             .collect();
         rooms.extend(
             self.store
-                .user_dms(user)
+                .user_dm_ids(user)
                 .await?
                 .into_iter()
-                .map(|c| RoomId::dm(c.id)),
+                .map(RoomId::dm),
         );
         Ok(rooms)
     }

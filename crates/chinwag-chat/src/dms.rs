@@ -6,6 +6,9 @@
 //! community, a DM or a group DM). Anyone else answers as an unknown user
 //! would, so `POST /dms` tells a stranger nothing: not whether an id
 //! exists, nor (through the DM room) its owner's presence.
+//!
+//! A user is in at most [`MAX_GROUP_DMS_PER_USER`] group DMs; a group DM
+//! goes with its last participant.
 
 use chinwag_protocol::event::channel::DmRecipientLeft;
 use chinwag_protocol::model::{Channel, ChannelKind};
@@ -17,6 +20,9 @@ use crate::chat::Chat;
 use crate::communities::LEFT;
 use crate::error::{ChatError, OrNotFound as _, Result};
 use crate::validate;
+
+/// The most group DMs one user may be in.
+pub const MAX_GROUP_DMS_PER_USER: usize = 100;
 
 impl Chat {
     /// The DM between the caller and `other`, created if missing (then
@@ -35,7 +41,8 @@ impl Chat {
     }
 
     /// Creates a group DM of the caller and `recipients` (2..=10 users in
-    /// all, each sharing a space with the caller); every participant's
+    /// all, each sharing a space with the caller and in fewer than
+    /// [`MAX_GROUP_DMS_PER_USER`] group DMs); every participant's
     /// connections join its room.
     pub async fn create_group_dm(
         &self,
@@ -56,8 +63,18 @@ impl Chat {
                 "a group DM has 2..={MAX_GROUP_DM_RECIPIENTS} users"
             )));
         }
-        for other in others {
-            self.require_acquainted(user, other).await?;
+        for other in &others {
+            self.require_acquainted(user, *other).await?;
+        }
+        others.push(user);
+        for (participant, count) in self.store.group_dm_counts(&others).await? {
+            if participant == user {
+                validate::room_for_one_more(count, MAX_GROUP_DMS_PER_USER, "group DMs per user")?;
+            } else if count >= MAX_GROUP_DMS_PER_USER {
+                return Err(ChatError::Conflict(format!(
+                    "a recipient is already in {MAX_GROUP_DMS_PER_USER} group DMs, the most there may be"
+                )));
+            }
         }
         let channel = self.store.create_group_dm(user, recipients, &name).await?;
         self.join_members(&channel).await?;
@@ -67,7 +84,8 @@ impl Chat {
     /// Leaves a group DM: leaves its call if in it, emits
     /// `DM_RECIPIENT_LEFT` while still in its room (so the leaver's other
     /// devices hear it), then every connection of theirs leaves the room
-    /// (reason `left`). A one-to-one DM cannot be left.
+    /// (reason `left`). A one-to-one DM cannot be left; the last one out
+    /// deletes a group DM.
     pub async fn leave_group_dm(&self, user: Id, channel_id: Id) -> Result<()> {
         let (channel, room) = self.visible_channel(user, channel_id).await?;
         if channel.kind != ChannelKind::GroupDm {
@@ -93,9 +111,11 @@ impl Chat {
         Ok(())
     }
 
-    /// The caller's DMs, most recently active first.
-    pub async fn my_dms(&self, user: Id) -> Result<Vec<Channel>> {
-        Ok(self.store.user_dms(user).await?)
+    /// A page of the caller's DMs, most recently active first: `limit`
+    /// (1..=100) after the DM `before`, or the first ones.
+    pub async fn my_dms(&self, user: Id, before: Option<Id>, limit: u32) -> Result<Vec<Channel>> {
+        let limit = validate::limit(limit)?;
+        Ok(self.store.user_dms(user, before, limit).await?)
     }
 
     /// `other` exists and shares a space with `user`; otherwise "user not
@@ -116,3 +136,6 @@ impl Chat {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;

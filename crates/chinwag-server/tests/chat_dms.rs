@@ -1,7 +1,8 @@
 //! Direct messages over real sockets: opening a DM joins both users'
 //! streams to `dm:{id}`, messages arrive as NEW_DM with the channel, edits
 //! and deletes follow, outsiders see nothing; group DMs, and leaving
-//! one; strangers (who share no space) cannot open either. Runs on SQLite and, when
+//! one; strangers (who share no space) cannot open either; the list comes
+//! in pages, most recently active first. Runs on SQLite and, when
 //! configured, PostgreSQL.
 
 #[path = "chat_support.rs"]
@@ -371,6 +372,44 @@ async fn a_participant_leaves_a_group_dm_and_hears_nothing_more() {
             )
             .await;
         assert_eq!(r.status, 404, "{:?}", r.body);
+    })
+    .await;
+}
+
+/// The ids of a page of `GET /dms{query}`.
+async fn dm_page(api: &Api, token: &str, query: &str) -> Vec<i64> {
+    let body = api
+        .ok(200, "GET", &format!("/dms{query}"), token, None)
+        .await;
+    body.as_array()
+        .unwrap()
+        .iter()
+        .map(|c| id(&c["id"]))
+        .collect()
+}
+
+#[tokio::test]
+async fn dms_are_listed_in_pages() {
+    each_backend(|server| async move {
+        let server = server;
+        let api = Api { addr: server.addr };
+        let g = api.guild().await;
+        let alice = &g.alice.1;
+        let with_bob = api.dm(alice, g.bob.0).await;
+        let with_carol = api.dm(alice, g.carol.0).await;
+        assert_eq!(dm_page(&api, alice, "").await, [with_carol, with_bob]);
+        assert_eq!(dm_page(&api, alice, "?limit=1").await, [with_carol]);
+        let next = format!("?limit=1&before={with_carol}");
+        assert_eq!(dm_page(&api, alice, &next).await, [with_bob]);
+        // A message makes the older DM the most recently active.
+        api.send(alice, with_bob, "hello again").await;
+        assert_eq!(dm_page(&api, alice, "").await, [with_bob, with_carol]);
+        for bad in ["?limit=0", "?limit=101", "?limit=x", "?before=x"] {
+            let r = api
+                .call("GET", &format!("/dms{bad}"), Some(alice), None)
+                .await;
+            assert_eq!(r.status, 400, "{bad}: {:?}", r.body);
+        }
     })
     .await;
 }

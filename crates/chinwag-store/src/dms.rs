@@ -1,5 +1,6 @@
 //! Direct messages: one-to-one DMs (one channel per pair of users) and
-//! group DMs (up to [`MAX_GROUP_DM_RECIPIENTS`] users).
+//! group DMs (up to [`MAX_GROUP_DM_RECIPIENTS`] users). A group DM goes
+//! with its last participant.
 
 use chinwag_protocol::Id;
 use chinwag_protocol::model::{Channel, ChannelKind};
@@ -105,11 +106,15 @@ impl Store {
     }
 
     /// Takes `user_id` out of a group DM and bumps the channel's version;
-    /// whether they were in it. A group DM left by everyone stays, with
-    /// its messages, seen by nobody.
+    /// whether they were in it. The last one out deletes the group DM with
+    /// its messages: nobody could see them any more.
     pub async fn leave_group_dm(&self, channel_id: Id, user_id: Id) -> Result<bool> {
+        let lock = format!("SELECT id FROM channels WHERE id = $1{}", self.row_lock());
         let left = with_writer!(self, pool => {
             let mut tx = pool.begin_write().await?;
+            // Two last participants leaving at once: the second waits here,
+            // then sees the first one gone and deletes the channel.
+            sqlx::query(&lock).bind(channel_id.0).fetch_optional(&mut *tx).await?;
             let removed = sqlx::query(
                 "DELETE FROM channel_recipients WHERE channel_id = $1 AND user_id = $2
                    AND EXISTS (SELECT 1 FROM channels WHERE id = $1 AND kind = $3)",
@@ -126,6 +131,13 @@ impl Store {
                     .bind(channel_id.0)
                     .execute(&mut *tx)
                     .await?;
+                sqlx::query(
+                    "DELETE FROM channels WHERE id = $1
+                       AND NOT EXISTS (SELECT 1 FROM channel_recipients WHERE channel_id = $1)",
+                )
+                .bind(channel_id.0)
+                .execute(&mut *tx)
+                .await?;
             }
             tx.commit().await?;
             removed
@@ -133,17 +145,72 @@ impl Store {
         Ok(left)
     }
 
-    /// A user's DMs and group DMs, most recently active first.
-    pub async fn user_dms(&self, user_id: Id) -> Result<Vec<Channel>> {
+    /// A page of a user's DMs and group DMs, most recently active first
+    /// (by their last message, else their creation): the `limit` next after
+    /// the DM `before`, or the first ones. A `before` the user is not in
+    /// gives an empty page.
+    pub async fn user_dms(
+        &self,
+        user_id: Id,
+        before: Option<Id>,
+        limit: u32,
+    ) -> Result<Vec<Channel>> {
+        let limit = crate::store::check_limit(limit)?;
         let sql = format!(
-            "SELECT {CHANNEL_COLUMNS} FROM channels c
-             JOIN channel_recipients r ON r.channel_id = c.id
-             WHERE r.user_id = $1
-             ORDER BY COALESCE((SELECT MAX(m.id) FROM messages m WHERE m.channel_id = c.id), c.id) DESC"
+            "WITH mine AS (
+               SELECT r.channel_id AS id,
+                      COALESCE((SELECT MAX(m.id) FROM messages m WHERE m.channel_id = r.channel_id),
+                               r.channel_id) AS active
+                 FROM channel_recipients r WHERE r.user_id = $1)
+             SELECT {CHANNEL_COLUMNS} FROM channels c JOIN mine ON mine.id = c.id
+             WHERE $2 = 0 OR mine.active < (SELECT b.active FROM mine b WHERE b.id = $2)
+             ORDER BY mine.active DESC
+             LIMIT $3"
         );
-        let rows: Vec<ChannelRow> =
-            with_pool!(self, pool => sqlx::query_as(&sql).bind(user_id.0).fetch_all(pool).await?);
+        let rows: Vec<ChannelRow> = with_pool!(self, pool => sqlx::query_as(&sql)
+            .bind(user_id.0)
+            .bind(before.map_or(0, |id| id.0))
+            .bind(limit)
+            .fetch_all(pool)
+            .await?);
         self.attach_recipients(rows).await
+    }
+
+    /// The ids of every DM and group DM a user is in.
+    pub async fn user_dm_ids(&self, user_id: Id) -> Result<Vec<Id>> {
+        let rows: Vec<(i64,)> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT channel_id FROM channel_recipients WHERE user_id = $1",
+        )
+        .bind(user_id.0)
+        .fetch_all(pool)
+        .await?);
+        Ok(rows.into_iter().map(|(id,)| Id(id)).collect())
+    }
+
+    /// How many group DMs each of `users` is in (users in none are left
+    /// out).
+    pub async fn group_dm_counts(&self, users: &[Id]) -> Result<Vec<(Id, usize)>> {
+        if users.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list = crate::store::placeholders(2, users.len());
+        let sql = format!(
+            "SELECT r.user_id, COUNT(*) FROM channel_recipients r
+               JOIN channels c ON c.id = r.channel_id AND c.kind = $1
+             WHERE r.user_id IN ({list})
+             GROUP BY r.user_id"
+        );
+        let rows: Vec<(i64, i64)> = with_pool!(self, pool => {
+            let mut q = sqlx::query_as(&sql).bind(kind_str(ChannelKind::GroupDm));
+            for user in users {
+                q = q.bind(user.0);
+            }
+            q.fetch_all(pool).await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(user, count)| (Id(user), count as usize))
+            .collect())
     }
 
     /// The users in a DM or group DM.

@@ -3,7 +3,7 @@
 use chinwag_protocol::Id;
 use chinwag_protocol::model::ChannelKind;
 use chinwag_store::dms::MAX_GROUP_DM_RECIPIENTS;
-use chinwag_store::testing::{community, each_backend, text_channel, user};
+use chinwag_store::testing::{community, each_backend, post, text_channel, user};
 use chinwag_store::{ChannelUpdate, NewChannel, Store, StoreError};
 
 #[tokio::test]
@@ -274,7 +274,7 @@ async fn one_dm_per_pair_of_users() {
             store.open_dm(a.id, Id(5)).await,
             Err(StoreError::NotFound)
         ));
-        let dms = store.user_dms(a.id).await.unwrap();
+        let dms = store.user_dms(a.id, None, 100).await.unwrap();
         assert_eq!(dms.len(), 2);
         assert!(store.is_dm_recipient(dm.id, a.id).await.unwrap());
         assert!(!store.is_dm_recipient(dm.id, c.id).await.unwrap());
@@ -316,7 +316,88 @@ async fn group_dms_hold_two_to_ten_users() {
             store.create_group_dm(owner, &[Id(4)], "ghost").await,
             Err(StoreError::NotFound)
         ));
-        assert_eq!(store.user_dms(users[1]).await.unwrap().len(), 2);
+        assert_eq!(store.user_dms(users[1], None, 100).await.unwrap().len(), 2);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn dms_page_by_last_activity() {
+    each_backend(|store: Store| async move {
+        let me = user(&store, "me").await.id;
+        let mut dms = Vec::new();
+        for i in 0..4 {
+            let other = user(&store, &format!("o{i}")).await.id;
+            dms.push(store.open_dm(me, other).await.unwrap().0.id);
+        }
+        // Newest first by creation, until a message makes the oldest the
+        // most recently active.
+        post(&store, dms[0], me, "hi").await;
+        let ids = |page: Vec<chinwag_protocol::model::Channel>| {
+            page.into_iter().map(|c| c.id).collect::<Vec<_>>()
+        };
+        let first = ids(store.user_dms(me, None, 2).await.unwrap());
+        assert_eq!(first, [dms[0], dms[3]]);
+        let second = ids(store.user_dms(me, Some(first[1]), 2).await.unwrap());
+        assert_eq!(second, [dms[2], dms[1]]);
+        assert!(
+            store
+                .user_dms(me, Some(dms[1]), 2)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let stranger = user(&store, "stranger").await.id;
+        assert!(
+            store
+                .user_dms(stranger, Some(dms[0]), 2)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(matches!(
+            store.user_dms(me, None, 0).await,
+            Err(StoreError::Invalid(_))
+        ));
+        let mut all = store.user_dm_ids(me).await.unwrap();
+        all.sort_unstable();
+        let mut want = dms.clone();
+        want.sort_unstable();
+        assert_eq!(all, want);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_last_one_out_deletes_a_group_dm() {
+    each_backend(|store: Store| async move {
+        let users = [
+            user(&store, "a").await.id,
+            user(&store, "b").await.id,
+            user(&store, "c").await.id,
+        ];
+        let group = store
+            .create_group_dm(users[0], &users[1..], "")
+            .await
+            .unwrap();
+        post(&store, group.id, users[0], "kept until the last one leaves").await;
+        let counts = store.group_dm_counts(&users).await.unwrap();
+        assert_eq!(counts.len(), 3);
+        assert!(counts.iter().all(|(_, n)| *n == 1));
+
+        assert!(store.leave_group_dm(group.id, users[0]).await.unwrap());
+        assert!(!store.leave_group_dm(group.id, users[0]).await.unwrap());
+        assert!(store.leave_group_dm(group.id, users[1]).await.unwrap());
+        assert_eq!(
+            store.channel(group.id).await.unwrap().recipient_ids,
+            [users[2]]
+        );
+        assert!(store.leave_group_dm(group.id, users[2]).await.unwrap());
+        assert!(matches!(
+            store.channel(group.id).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(store.group_dm_counts(&users).await.unwrap().is_empty());
     })
     .await;
 }

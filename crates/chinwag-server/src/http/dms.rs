@@ -1,4 +1,4 @@
-//! DMs: `GET /dms` (mine), `POST /dms` (open a one-to-one DM with
+//! DMs: `GET /dms` (mine, paged), `POST /dms` (open a one-to-one DM with
 //! `recipient_id`, or create a group DM with `recipient_ids`) and
 //! `DELETE /users/@me/dms/{id}` (leave a group DM).
 
@@ -11,7 +11,7 @@ use chinwag_protocol::Id;
 use chinwag_protocol::model::Channel;
 use serde::Deserialize;
 
-use super::extract::{Auth, Body, Param};
+use super::extract::{Auth, Body, Param, Params};
 use crate::{ApiError, AppState};
 
 /// The routes of this area.
@@ -44,8 +44,26 @@ pub struct OpenBody {
     pub name: Option<String>,
 }
 
-async fn list(State(state): State<AppState>, auth: Auth) -> Result<Json<Vec<Channel>>, ApiError> {
-    Ok(Json(state.chat.my_dms(auth.user).await?))
+/// `GET /dms` query.
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    /// The last DM of the previous page.
+    #[serde(default)]
+    pub before: Option<Id>,
+    /// Page size, 1..=100 (default 100).
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    auth: Auth,
+    Params(query): Params<ListQuery>,
+) -> Result<Json<Vec<Channel>>, ApiError> {
+    let limit = query.limit.unwrap_or(100);
+    Ok(Json(
+        state.chat.my_dms(auth.user, query.before, limit).await?,
+    ))
 }
 
 async fn open(
