@@ -90,14 +90,12 @@ impl Chat {
             ));
         }
         // A DM call starts with the join that finds nobody in it, the
-        // joiner included; the channel's turn keeps two first joins on
-        // this node from both finding it empty.
+        // joiner included (the store decides, on every node at once); the
+        // channel's turn keeps this node's joins emitting in their order.
         let _turn = match channel.community_id {
             None => Some(self.channel_writes.lock(channel_id).await),
             Some(_) => None,
         };
-        let call_was_empty =
-            channel.community_id.is_none() && self.store.voice_states(channel_id).await?.is_empty();
         let joined = self
             .store
             .voice_join(user, channel_id, channel.community_id, muted, deafened)
@@ -105,7 +103,7 @@ impl Chat {
         if let Some(left) = joined.left {
             self.emit_voice(left, Change::Left).await;
         }
-        if call_was_empty {
+        if joined.call_started {
             self.emit(
                 &RoomId::dm(channel_id),
                 Event::DmVoiceCallStarted(DmVoiceCallStarted {

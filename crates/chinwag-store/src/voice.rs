@@ -85,6 +85,10 @@ pub struct VoiceJoin {
     /// The state the user left to join (another channel), with its
     /// leaving version.
     pub left: Option<VoiceState>,
+    /// Whether this join started a DM call: nobody else was in it. Decided
+    /// in the join's transaction under the DM channel's row lock, so of two
+    /// first joins on two nodes exactly one starts the call.
+    pub call_started: bool,
 }
 
 impl Store {
@@ -143,8 +147,24 @@ impl Store {
                 joined_at = $6, version = version + $7
              WHERE user_id = $1 RETURNING {COLUMNS}"
         );
-        let (before, after): (Row, Row) = with_writer!(self, pool => {
+        let lock_call = format!("SELECT id FROM channels WHERE id = $1{}", self.row_lock());
+        let (before, after, call_started): (Row, Row, bool) = with_writer!(self, pool => {
             let mut tx = pool.begin_write().await?;
+            // A DM call's joins one at a time, the channel locked before
+            // the user's row as a channel deletion locks them.
+            let call_started = if community_id.is_none() {
+                sqlx::query(&lock_call).bind(channel_id.0).fetch_optional(&mut *tx).await?;
+                let (others,): (i64,) = sqlx::query_as(
+                    "SELECT COUNT(*) FROM voice_states WHERE channel_id = $1 AND user_id <> $2",
+                )
+                .bind(channel_id.0)
+                .bind(user_id.0)
+                .fetch_one(&mut *tx)
+                .await?;
+                others == 0
+            } else {
+                false
+            };
             // A row to lock: users who never joined voice have none.
             sqlx::query(
                 "INSERT INTO voice_states (user_id, channel_id, community_id, joined_at, version)
@@ -171,7 +191,8 @@ impl Store {
                 .fetch_one(&mut *tx)
                 .await?;
             tx.commit().await?;
-            (before, after)
+            let staying_in_call = call_started && before.1 == Some(channel_id.0);
+            (before, after, call_started && !staying_in_call)
         });
         let left = state(before).filter(|b| b.channel_id != channel_id);
         let state = state(after).ok_or(crate::StoreError::NotFound)?;
@@ -179,7 +200,11 @@ impl Store {
             b.version = state.version - 1;
             b
         });
-        Ok(VoiceJoin { state, left })
+        Ok(VoiceJoin {
+            state,
+            left,
+            call_started,
+        })
     }
 
     /// Changes mute and deafen; `None` if the user is in no channel.
