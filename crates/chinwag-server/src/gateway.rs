@@ -22,12 +22,13 @@ pub mod session;
 pub mod writer;
 pub mod ws;
 
-use axum::extract::{Query, Request, State};
+use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use chinwag_protocol::{Encoding, ErrorCode};
 use hyper_util::rt::TokioIo;
 use serde::Deserialize;
 
+use crate::http::extract::Params;
 use crate::{ApiError, AppState};
 
 /// Query parameters of the WebSocket endpoint.
@@ -42,7 +43,7 @@ pub struct WsParams {
 /// Upgrades to a WebSocket and runs a [`session`].
 pub async fn ws_handler(
     State(state): State<AppState>,
-    Query(params): Query<WsParams>,
+    Params(params): Params<WsParams>,
     mut request: Request,
 ) -> Response {
     let encoding = match params.encoding.as_deref() {

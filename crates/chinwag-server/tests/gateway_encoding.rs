@@ -1,5 +1,6 @@
 //! MessagePack negotiated with `?encoding=msgpack`: binary frames both ways,
-//! the same frames as JSON.
+//! the same frames as JSON; an unknown encoding, or any malformed query, is
+//! refused before the upgrade with the JSON error.
 
 #[path = "support/mod.rs"]
 mod support;
@@ -70,10 +71,19 @@ async fn msgpack_connection_speaks_binary_frames() {
 }
 
 #[tokio::test]
-async fn an_unknown_encoding_is_refused_before_upgrade() {
+async fn a_malformed_query_is_refused_with_the_json_error() {
     let server = TestServer::start().await;
-    let err = tokio_tungstenite::connect_async(server.url("?encoding=xml"))
-        .await
-        .unwrap_err();
-    assert!(err.to_string().contains("400"), "{err}");
+    for query in ["?encoding=xml", "?token=a&token=b"] {
+        let err = tokio_tungstenite::connect_async(server.url(query))
+            .await
+            .unwrap_err();
+        let tokio_tungstenite::tungstenite::Error::Http(response) = err else {
+            panic!("{query}: expected an HTTP refusal, got {err}");
+        };
+        assert_eq!(response.status(), 400, "{query}");
+        let body: serde_json::Value =
+            serde_json::from_slice(response.body().as_deref().unwrap_or_default())
+                .unwrap_or_else(|e| panic!("{query}: not JSON: {e}"));
+        assert_eq!(body["error"]["code"], "BAD_REQUEST", "{query}: {body}");
+    }
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chinwag_protocol::Id;
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnection, SqlitePool};
 use sqlx::{Connection as _, Pool, Postgres, Sqlite, Transaction};
 
@@ -121,11 +121,30 @@ impl Store {
             // No ping before each acquire: it is a round trip per query
             // (seen in a profile of the chat bench). A connection that has
             // died fails its query and sqlx drops it from the pool.
+            let connect: PgConnectOptions = url_or_path.parse()?;
+            // One connection first: a refused or failing one ends the open
+            // at once with its cause, where the pool would retry it until
+            // the acquire timeout and then report only that it timed out.
+            let first = tokio::time::timeout(
+                options.acquire_timeout,
+                PgConnection::connect_with(&connect),
+            )
+            .await
+            .map_err(|_| {
+                sqlx::Error::Io(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!(
+                        "no answer from PostgreSQL within {:?}",
+                        options.acquire_timeout
+                    ),
+                ))
+            })??;
+            first.close().await?;
             let pool = PgPoolOptions::new()
                 .test_before_acquire(false)
                 .max_connections(options.max_connections.max(1))
                 .acquire_timeout(options.acquire_timeout)
-                .connect(url_or_path)
+                .connect_with(connect)
                 .await?;
             return Self::from_postgres_pool(pool, options.node_id).await;
         }

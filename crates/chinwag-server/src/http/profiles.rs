@@ -84,9 +84,10 @@ pub async fn presences(
         )));
     }
     let visible = state.chat.visible_users(auth.user, &ids).await?;
-    let mut out = Vec::with_capacity(visible.len());
-    for id in ids.into_iter().filter(|id| visible.contains(id)) {
-        out.push(state.presence.current(id).await?);
-    }
-    Ok(Json(out))
+    // The reads go out together: on a broker, one round trip's wait.
+    let reads = ids
+        .into_iter()
+        .filter(|id| visible.contains(id))
+        .map(|id| state.presence.current(id));
+    Ok(Json(futures_util::future::try_join_all(reads).await?))
 }
