@@ -18,10 +18,21 @@ use crate::{ConnId, NodeId, Outbox, RoomId, SharedFrame};
 
 type Members = Arc<Mutex<HashMap<ConnId, Arc<ConnHandle>>>>;
 
+/// Counts of this node's fan-out since it started, for metrics. One
+/// addition per frame, not per delivery: the hot path stays uncontended.
+#[derive(Debug, Default)]
+pub struct FanoutStats {
+    /// Frames fanned out to this node's connections.
+    pub frames: AtomicU64,
+    /// Deliveries: each frame once per local recipient.
+    pub deliveries: AtomicU64,
+}
+
 /// This node's live state.
 #[derive(Debug)]
 pub struct Local {
     node: NodeId,
+    stats: FanoutStats,
     outbox: OutboxConfig,
     next_seq: AtomicU64,
     conns: Mutex<HashMap<ConnId, Arc<ConnHandle>>>,
@@ -35,6 +46,7 @@ impl Local {
     pub fn new(node: NodeId, outbox: OutboxConfig) -> Local {
         Local {
             node,
+            stats: FanoutStats::default(),
             outbox,
             next_seq: AtomicU64::new(1),
             conns: Mutex::default(),
@@ -171,10 +183,15 @@ impl Local {
     pub fn deliver(&self, frame: &Arc<SharedFrame>) {
         let members = lock(&self.rooms).get(frame.room()).cloned();
         if let Some(members) = members {
-            for conn in lock(&members).values() {
+            let members = lock(&members);
+            for conn in members.values() {
                 conn.push_event(frame);
             }
+            self.stats
+                .deliveries
+                .fetch_add(members.len() as u64, Ordering::Relaxed);
         }
+        self.stats.frames.fetch_add(1, Ordering::Relaxed);
         if frame.room().kind() == crate::RoomKind::Topic {
             let bus = lock(&self.bus).get(frame.room()).cloned();
             if let Some(tx) = bus {
@@ -185,7 +202,12 @@ impl Local {
 
     /// Delivers a frame to one local connection.
     pub fn deliver_to_conn(&self, id: ConnId, frame: &Arc<SharedFrame>) -> bool {
-        self.conn(id).is_some_and(|c| c.push_event(frame))
+        let Some(conn) = self.conn(id) else {
+            return false;
+        };
+        self.stats.frames.fetch_add(1, Ordering::Relaxed);
+        self.stats.deliveries.fetch_add(1, Ordering::Relaxed);
+        conn.push_event(frame)
     }
 
     /// Delivers an event without an offset (a `to_conn` push) to one local
@@ -202,6 +224,16 @@ impl Local {
         } else {
             Err(crate::HubError::UnknownConn)
         }
+    }
+
+    /// This node's fan-out counts.
+    pub fn stats(&self) -> &FanoutStats {
+        &self.stats
+    }
+
+    /// How many rooms have members on this node.
+    pub fn room_count(&self) -> usize {
+        lock(&self.rooms).len()
     }
 
     /// How many connections this node holds.

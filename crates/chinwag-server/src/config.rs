@@ -61,6 +61,10 @@ pub struct Config {
     pub history: HistorySettings,
     /// Presence.
     pub presence: PresenceConfig,
+    /// Serve `GET /metrics` (Prometheus text format) on the listen
+    /// address. Default true; block the path at the proxy, or turn it off,
+    /// where it should not be public.
+    pub metrics: bool,
 }
 
 impl Default for Config {
@@ -80,6 +84,7 @@ impl Default for Config {
             gateway: GatewayConfig::default(),
             history: HistorySettings::default(),
             presence: PresenceConfig::default(),
+            metrics: true,
         }
     }
 }

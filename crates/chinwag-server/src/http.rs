@@ -1,5 +1,5 @@
 //! The HTTP router: the REST API under `/api/v1`, the WebSocket endpoint,
-//! health and readiness.
+//! health, readiness and metrics ([`crate::metrics`]).
 //!
 //! Every HTTP error, including an unknown path (404) and a known path with
 //! the wrong method (405), is a JSON body `{"error": {"code", "message"}}` (see
@@ -55,13 +55,21 @@ pub const OPENAPI_JSON: &str = include_str!("../../../docs/openapi.json");
 
 /// The full router for a state.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let mut router = Router::new()
         .route("/ws", get(ws_handler))
         .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+        .route("/readyz", get(readyz));
+    if state.config.metrics {
+        router = router.route("/metrics", get(crate::metrics::metrics));
+    }
+    router
         .nest("/api/v1", api(&state))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::metrics::count_responses,
+        ))
         .with_state(state)
 }
 

@@ -19,6 +19,7 @@ pub mod config;
 pub mod error;
 pub mod gateway;
 pub mod http;
+pub mod metrics;
 pub mod policy;
 pub mod server;
 pub mod state;

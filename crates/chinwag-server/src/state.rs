@@ -19,6 +19,7 @@ use crate::auth::{Identity, TokenError, TokenKeys, load_or_create_secret};
 use crate::config::Config;
 use crate::gateway::capacity::Capacity;
 use crate::http::throttle::{Buckets, Throttle, Verdict};
+use crate::metrics::Metrics;
 use crate::policy::{BoxFuture, Policy, is_public_topic};
 
 /// How long startup waits for the engine's broker (Redis retries an
@@ -62,6 +63,8 @@ pub struct SharedState {
     pub throttle: Throttle,
     /// Limits authenticated REST writes per user.
     pub writes: Buckets<Id>,
+    /// The counts behind `GET /metrics`.
+    pub metrics: Arc<Metrics>,
 }
 
 impl AppState {
@@ -264,6 +267,7 @@ impl AppState {
             capacity,
             throttle,
             writes: Buckets::new(config_writes.0, config_writes.1),
+            metrics: Arc::default(),
         })))
     }
 }

@@ -51,6 +51,11 @@ impl Capacity {
         self.max
     }
 
+    /// The slots taken now: upgraded connections, identified or not.
+    pub fn in_use(&self) -> usize {
+        self.max - self.slots.available_permits()
+    }
+
     /// A free slot, or `None` when the node is full.
     pub fn try_take(&self) -> Option<Slot> {
         match self.slots.clone().try_acquire_owned() {

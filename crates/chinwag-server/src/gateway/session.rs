@@ -97,6 +97,7 @@ async fn open(
         close_timeout,
         stall_timeout,
         request.client,
+        state.metrics.clone(),
     );
     let token = request.token;
     let hello = ServerFrame::Hello(Hello {
@@ -110,6 +111,7 @@ async fn open(
     let (who, identified) = identify(&mut writer, &state, token, &mut limiter).await?;
     refuse_over_user_limit(&mut writer, &state, &who).await?;
     let (conn, outbox) = state.hub.register(who.user_id, who.role);
+    state.metrics.session_opened();
     conn.set_expires_at_ms(who.expires_at_ms);
     conn.set_session(who.session);
     // Shutdown asks every registered connection to close; one that

@@ -15,6 +15,7 @@ use chinwag_realtime::{Outgoing, RoomId, SharedFrame};
 
 use super::cursor::{Cursor, Cursors};
 use super::ws::{OpCode, Socket, Upgraded};
+use crate::metrics::Metrics;
 
 /// What the session loop should do after a write.
 #[derive(Debug, PartialEq, Eq)]
@@ -68,6 +69,8 @@ pub struct Writer {
     stall_timeout: Duration,
     /// The client's address, for the log lines about this connection.
     client: Option<IpAddr>,
+    /// Counts the closes.
+    metrics: Arc<Metrics>,
 }
 
 /// A client's address in a log line: the address, or `unknown`.
@@ -86,13 +89,15 @@ impl std::fmt::Display for ClientAddr {
 impl Writer {
     /// A writer for a socket in an encoding, whose close waits at most
     /// `close_timeout` for the client's, and whose flushes fail after
-    /// `stall_timeout`. `client` is the client's address.
+    /// `stall_timeout`. `client` is the client's address; `metrics` counts
+    /// the closes.
     pub fn new(
         socket: WireSocket,
         encoding: Encoding,
         close_timeout: Duration,
         stall_timeout: Duration,
         client: Option<IpAddr>,
+        metrics: Arc<Metrics>,
     ) -> Writer {
         Writer {
             socket,
@@ -101,6 +106,7 @@ impl Writer {
             close_timeout_ms: u32::try_from(close_timeout.as_millis()).unwrap_or(u32::MAX),
             stall_timeout,
             client,
+            metrics,
         }
     }
 
@@ -283,6 +289,7 @@ impl Writer {
     /// does not reset it ([`Socket::linger`]). Errors are ignored: the peer
     /// may be gone.
     pub async fn close(&mut self, code: CloseCode) {
+        self.metrics.session_closed(code.code());
         let linger = Duration::from_millis(u64::from(self.close_timeout_ms));
         let closing = self.socket.close(code.code(), code.reason());
         if tokio::time::timeout(linger, closing).await.is_ok() {
