@@ -177,3 +177,127 @@ fn refuses_protocol_violations() {
         Err(FrameError::Protocol(_))
     ));
 }
+
+/// A small deterministic generator (xorshift64*), so a failing case can
+/// be replayed from its seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    fn bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n).map(|_| self.next() as u8).collect()
+    }
+}
+
+/// A random stream of valid client frames: messages (some fragmented,
+/// with pings between fragments), pings, pongs, and perhaps a close.
+fn valid_stream(rng: &mut Rng) -> Vec<u8> {
+    let mut out = Vec::new();
+    for _ in 0..1 + rng.below(12) {
+        let len = [0, 1, 5, 125, 126, 300][rng.below(6)];
+        match rng.below(5) {
+            0 => {
+                let ping = rng.bytes(len.min(125));
+                out.extend(client_frame(true, 9, &ping));
+            }
+            1 => out.extend(client_frame(true, 10, b"")),
+            2 => out.extend(client_frame(true, 2, &rng.bytes(len))),
+            3 => {
+                let text: Vec<u8> = (0..len).map(|_| b'a' + rng.below(26) as u8).collect();
+                out.extend(client_frame(true, 1, &text));
+            }
+            _ => {
+                out.extend(client_frame(false, 2, &rng.bytes(len)));
+                out.extend(client_frame(true, 9, b"between"));
+                out.extend(client_frame(true, 0, &rng.bytes(len)));
+            }
+        }
+    }
+    if rng.below(4) == 0 {
+        out.extend(client_frame(true, 8, &[0x03, 0xe8, b'o', b'k']));
+    }
+    out
+}
+
+/// Decodes `bytes` fed in random slices, as a socket reads them, until the
+/// end or the first error.
+fn decode_in_pieces(rng: &mut Rng, max: usize, bytes: &[u8]) -> Result<Vec<Incoming>, FrameError> {
+    let mut decoder = Decoder::new(max);
+    let mut buf = BytesMut::new();
+    let mut out = Vec::new();
+    let mut rest = bytes;
+    loop {
+        while let Some(item) = decoder.decode(&mut buf)? {
+            if let Incoming::Text(t) | Incoming::Binary(t) = &item {
+                assert!(t.len() <= max, "a message over the limit got through");
+            }
+            if let Incoming::Text(t) = &item {
+                assert!(std::str::from_utf8(t).is_ok(), "text that is not UTF-8");
+            }
+            out.push(item);
+        }
+        if rest.is_empty() {
+            return Ok(out);
+        }
+        let take = (1 + rng.below(64)).min(rest.len());
+        buf.extend_from_slice(&rest[..take]);
+        rest = &rest[take..];
+    }
+}
+
+#[test]
+fn how_a_stream_is_cut_into_reads_never_changes_what_it_decodes_to() {
+    for seed in 1..2000u64 {
+        let mut rng = Rng(seed);
+        let stream = valid_stream(&mut rng);
+        let whole = decode_all(&mut Decoder::new(1000), &stream);
+        assert!(whole.is_ok(), "seed {seed}: {whole:?}");
+        assert_eq!(
+            decode_in_pieces(&mut rng, 1000, &stream),
+            whole,
+            "seed {seed}"
+        );
+    }
+}
+
+#[test]
+fn damaged_streams_fail_cleanly() {
+    for seed in 1..3000u64 {
+        let mut rng = Rng(seed);
+        let mut stream = valid_stream(&mut rng);
+        match rng.below(3) {
+            // Bytes flipped anywhere, headers included.
+            0 => {
+                for _ in 0..1 + rng.below(4) {
+                    let at = rng.below(stream.len());
+                    stream[at] ^= 1 << rng.below(8);
+                }
+            }
+            // Random bytes spliced in.
+            1 => {
+                let at = rng.below(stream.len());
+                let len = 1 + rng.below(16);
+                let junk = rng.bytes(len);
+                stream.splice(at..at, junk);
+            }
+            // Nothing but noise.
+            _ => {
+                let len = 1 + rng.below(200);
+                stream = rng.bytes(len);
+            }
+        }
+        // No panic, no oversized or non-UTF-8 message: either it decodes
+        // or it stops at an error.
+        let _ = decode_in_pieces(&mut rng, 200, &stream);
+    }
+}
