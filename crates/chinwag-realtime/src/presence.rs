@@ -142,29 +142,20 @@ impl PresenceTracker {
     }
 
     /// After the grace period, sends `USER_OFFLINE` if the user has no
-    /// connection left anywhere and the registry still holds version `since`
-    /// (nothing happened since the disconnect that scheduled this), then
-    /// runs the offline hook. Disconnects schedule it with the version they
-    /// left, and so does the reaper's notice. A starting node schedules it
-    /// with `None` (the version now) for the users its store still has in
-    /// voice: a node that died may have left them there.
+    /// connection left anywhere and, given `since`, the registry still holds
+    /// that version (nothing happened since the disconnect that scheduled
+    /// this), then runs the offline hook. Disconnects schedule it with the
+    /// version they left, and so does the reaper's notice. A starting node
+    /// schedules it with `None` for the users its store still has in voice
+    /// (a node that died may have left them there): then no connection is
+    /// enough.
     pub fn check_offline(self: &Arc<Self>, user: Id, since: Option<i64>) {
         let this = self.clone();
         self.pending.spawn(async move {
+            tokio::time::sleep(this.grace).await;
             // Boxed so the task stays small while it sleeps: a disconnect
             // storm parks one of these per user.
             Box::pin(async move {
-                let since = match since {
-                    Some(version) => version,
-                    None => match this.hub.engine().presence(user, PresenceOp::Peek).await {
-                        Ok(snap) => snap.version,
-                        Err(err) => {
-                            tracing::error!(%user, %err, "presence check failed");
-                            return;
-                        }
-                    },
-                };
-                tokio::time::sleep(this.grace).await;
                 match this.offline_if_gone(user, since).await {
                     Ok(true) => {
                         if let Some(hook) = &this.on_offline {
@@ -213,16 +204,16 @@ impl PresenceTracker {
         Ok(presence_of(user, snap, snap.connections == 0))
     }
 
-    /// Sends `USER_OFFLINE` if the registry is still at version `since`
-    /// with no connection anywhere; whether it did. The version is peeked
-    /// first, so a check that no longer counts writes nothing; a change
-    /// racing in between is caught by the bumping read, which goes out only
-    /// if the user still has no connection.
-    async fn offline_if_gone(&self, user: Id, since: i64) -> Result<bool, HubError> {
+    /// Sends `USER_OFFLINE` if the user has no connection anywhere and the
+    /// registry is still at version `since` (if given); whether it did. The
+    /// state is peeked first, so a check that no longer counts writes
+    /// nothing; a connection racing in between is caught by the bumping
+    /// read, which goes out only if the user still has none.
+    async fn offline_if_gone(&self, user: Id, since: Option<i64>) -> Result<bool, HubError> {
         let _turn = self.serializer.lock(user).await;
         let engine = self.hub.engine();
         let now = engine.presence(user, PresenceOp::Peek).await?;
-        if now.version != since || now.connections > 0 {
+        if now.connections > 0 || since.is_some_and(|v| v != now.version) {
             return Ok(false);
         }
         let snap = engine.presence(user, PresenceOp::Read).await?;

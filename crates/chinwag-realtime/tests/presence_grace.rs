@@ -143,6 +143,7 @@ async fn the_memory_registry_forgets_users_gone_offline() {
     assert_eq!(registered(&hub), 0, "the user is forgotten");
     let current = tracker.current(USER).await.unwrap();
     assert_eq!(current.status, PresenceStatus::Offline);
+    assert!(current.version >= gone, "a read never goes back in version");
 
     // Made again, the user's versions keep rising.
     let (conn, _conn_outbox) = hub.register(USER, UserRole::User);

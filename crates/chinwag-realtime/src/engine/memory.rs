@@ -11,7 +11,8 @@
 //! Presence versions come from one counter for every user, so a user's
 //! entry can be forgotten once they went offline with the default status
 //! (the offline check's [`PresenceOp::Read`]) and made again later with a
-//! higher version: the registry holds only users who are online or chose a
+//! higher version; meanwhile a peek reads them offline at the latest version
+//! given out. The registry holds only users who are online or chose a
 //! status.
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -268,11 +269,13 @@ impl Engine for MemoryEngine {
         let mut presence = lock(&self.presence);
         let Presences { users, version } = &mut *presence;
         if let PresenceOp::Peek = op {
+            // A forgotten user reads as offline at the latest version
+            // given out, which is at least any version they ever had.
             return Ok(users.get(&user).map_or(
                 PresenceSnapshot {
                     connections: 0,
                     status: PresenceStatus::Online,
-                    version: 0,
+                    version: *version,
                 },
                 PresenceEntry::snapshot,
             ));
