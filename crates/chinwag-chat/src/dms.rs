@@ -14,7 +14,7 @@ use chinwag_protocol::event::channel::DmRecipientLeft;
 use chinwag_protocol::model::{Channel, ChannelKind};
 use chinwag_protocol::{Event, Id};
 use chinwag_realtime::RoomId;
-use chinwag_store::dms::MAX_GROUP_DM_RECIPIENTS;
+use chinwag_store::dms::{DmPage, MAX_GROUP_DM_RECIPIENTS};
 
 use crate::chat::Chat;
 use crate::communities::LEFT;
@@ -112,8 +112,9 @@ impl Chat {
     }
 
     /// A page of the caller's DMs, most recently active first: `limit`
-    /// (1..=100) after the DM `before`, or the first ones.
-    pub async fn my_dms(&self, user: Id, before: Option<Id>, limit: u32) -> Result<Vec<Channel>> {
+    /// (1..=100) after the cursor `before` (the previous page's `next`), or
+    /// the first ones.
+    pub async fn my_dms(&self, user: Id, before: Option<Id>, limit: u32) -> Result<DmPage> {
         let limit = validate::limit(limit)?;
         Ok(self.store.user_dms(user, before, limit).await?)
     }

@@ -376,16 +376,20 @@ async fn a_participant_leaves_a_group_dm_and_hears_nothing_more() {
     .await;
 }
 
-/// The ids of a page of `GET /dms{query}`.
-async fn dm_page(api: &Api, token: &str, query: &str) -> Vec<i64> {
-    let body = api
-        .ok(200, "GET", &format!("/dms{query}"), token, None)
+/// The ids of a page of `GET /dms{query}`, and its `Link` to the next.
+async fn dm_page(api: &Api, token: &str, query: &str) -> (Vec<i64>, Option<String>) {
+    let r = api
+        .call("GET", &format!("/dms{query}"), Some(token), None)
         .await;
-    body.as_array()
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let ids = r
+        .body
+        .as_array()
         .unwrap()
         .iter()
         .map(|c| id(&c["id"]))
-        .collect()
+        .collect();
+    (ids, r.header("link").map(str::to_owned))
 }
 
 #[tokio::test]
@@ -397,13 +401,23 @@ async fn dms_are_listed_in_pages() {
         let alice = &g.alice.1;
         let with_bob = api.dm(alice, g.bob.0).await;
         let with_carol = api.dm(alice, g.carol.0).await;
-        assert_eq!(dm_page(&api, alice, "").await, [with_carol, with_bob]);
-        assert_eq!(dm_page(&api, alice, "?limit=1").await, [with_carol]);
-        let next = format!("?limit=1&before={with_carol}");
-        assert_eq!(dm_page(&api, alice, &next).await, [with_bob]);
+        assert_eq!(
+            dm_page(&api, alice, "").await,
+            (vec![with_carol, with_bob], None)
+        );
+        // A full page links to the next one.
+        let (first, link) = dm_page(&api, alice, "?limit=1").await;
+        assert_eq!(first, [with_carol]);
+        let link = link.expect("a Link to the next page");
+        let next = link
+            .strip_prefix("</api/v1")
+            .and_then(|l| l.strip_suffix(">; rel=\"next\""))
+            .unwrap_or_else(|| panic!("{link}"));
+        let (second, _) = dm_page(&api, alice, next.strip_prefix("/dms").unwrap()).await;
+        assert_eq!(second, [with_bob]);
         // A message makes the older DM the most recently active.
         api.send(alice, with_bob, "hello again").await;
-        assert_eq!(dm_page(&api, alice, "").await, [with_bob, with_carol]);
+        assert_eq!(dm_page(&api, alice, "").await.0, [with_bob, with_carol]);
         for bad in ["?limit=0", "?limit=101", "?limit=x", "?before=x"] {
             let r = api
                 .call("GET", &format!("/dms{bad}"), Some(alice), None)

@@ -13,6 +13,23 @@ use crate::store::{BeginWrite as _, Store, with_pool, with_writer};
 /// The most users a group DM may have, its creator included.
 pub const MAX_GROUP_DM_RECIPIENTS: usize = 10;
 
+/// A page of a user's DMs.
+#[derive(Debug, Clone)]
+pub struct DmPage {
+    /// The DMs, most recently active first.
+    pub channels: Vec<Channel>,
+    /// The cursor of the next page (`before`), when this one is full.
+    pub next: Option<Id>,
+}
+
+/// A DM with its last activity: its last message's id, else its own.
+#[derive(Debug, sqlx::FromRow)]
+struct ActiveRow {
+    #[sqlx(flatten)]
+    channel: ChannelRow,
+    active: i64,
+}
+
 /// The unique key of the DM between two users, independent of order.
 fn dm_key(a: Id, b: Id) -> String {
     let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
@@ -146,15 +163,11 @@ impl Store {
     }
 
     /// A page of a user's DMs and group DMs, most recently active first
-    /// (by their last message, else their creation): the `limit` next after
-    /// the DM `before`, or the first ones. A `before` the user is not in
-    /// gives an empty page.
-    pub async fn user_dms(
-        &self,
-        user_id: Id,
-        before: Option<Id>,
-        limit: u32,
-    ) -> Result<Vec<Channel>> {
+    /// (by their last message, else their creation): at most `limit`, each
+    /// less recently active than the cursor `before` if given. A DM that
+    /// becomes active meanwhile moves above the cursor, so paging neither
+    /// repeats nor loops.
+    pub async fn user_dms(&self, user_id: Id, before: Option<Id>, limit: u32) -> Result<DmPage> {
         let limit = crate::store::check_limit(limit)?;
         let sql = format!(
             "WITH mine AS (
@@ -162,18 +175,25 @@ impl Store {
                       COALESCE((SELECT MAX(m.id) FROM messages m WHERE m.channel_id = r.channel_id),
                                r.channel_id) AS active
                  FROM channel_recipients r WHERE r.user_id = $1)
-             SELECT {CHANNEL_COLUMNS} FROM channels c JOIN mine ON mine.id = c.id
-             WHERE $2 = 0 OR mine.active < (SELECT b.active FROM mine b WHERE b.id = $2)
+             SELECT {CHANNEL_COLUMNS}, mine.active FROM channels c JOIN mine ON mine.id = c.id
+             WHERE $2 = 0 OR mine.active < $2
              ORDER BY mine.active DESC
              LIMIT $3"
         );
-        let rows: Vec<ChannelRow> = with_pool!(self, pool => sqlx::query_as(&sql)
+        let rows: Vec<ActiveRow> = with_pool!(self, pool => sqlx::query_as(&sql)
             .bind(user_id.0)
             .bind(before.map_or(0, |id| id.0))
             .bind(limit)
             .fetch_all(pool)
             .await?);
-        self.attach_recipients(rows).await
+        let next = match rows.last() {
+            Some(last) if rows.len() as i64 == limit => Some(Id(last.active)),
+            _ => None,
+        };
+        let channels = self
+            .attach_recipients(rows.into_iter().map(|r| r.channel).collect())
+            .await?;
+        Ok(DmPage { channels, next })
     }
 
     /// The ids of every DM and group DM a user is in.

@@ -275,7 +275,7 @@ async fn one_dm_per_pair_of_users() {
             Err(StoreError::NotFound)
         ));
         let dms = store.user_dms(a.id, None, 100).await.unwrap();
-        assert_eq!(dms.len(), 2);
+        assert_eq!(dms.channels.len(), 2);
         assert!(store.is_dm_recipient(dm.id, a.id).await.unwrap());
         assert!(!store.is_dm_recipient(dm.id, c.id).await.unwrap());
         assert_eq!(store.dm_recipients(dm.id).await.unwrap(), pair);
@@ -316,7 +316,15 @@ async fn group_dms_hold_two_to_ten_users() {
             store.create_group_dm(owner, &[Id(4)], "ghost").await,
             Err(StoreError::NotFound)
         ));
-        assert_eq!(store.user_dms(users[1], None, 100).await.unwrap().len(), 2);
+        assert_eq!(
+            store
+                .user_dms(users[1], None, 100)
+                .await
+                .unwrap()
+                .channels
+                .len(),
+            2
+        );
     })
     .await;
 }
@@ -333,26 +341,27 @@ async fn dms_page_by_last_activity() {
         // Newest first by creation, until a message makes the oldest the
         // most recently active.
         post(&store, dms[0], me, "hi").await;
-        let ids = |page: Vec<chinwag_protocol::model::Channel>| {
-            page.into_iter().map(|c| c.id).collect::<Vec<_>>()
+        let ids = |page: &chinwag_store::dms::DmPage| {
+            page.channels.iter().map(|c| c.id).collect::<Vec<_>>()
         };
-        let first = ids(store.user_dms(me, None, 2).await.unwrap());
-        assert_eq!(first, [dms[0], dms[3]]);
-        let second = ids(store.user_dms(me, Some(first[1]), 2).await.unwrap());
-        assert_eq!(second, [dms[2], dms[1]]);
-        assert!(
-            store
-                .user_dms(me, Some(dms[1]), 2)
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        let first = store.user_dms(me, None, 2).await.unwrap();
+        assert_eq!(ids(&first), [dms[0], dms[3]]);
+        // A DM of the next page becoming active moves above the cursor: it
+        // is not repeated, and the page goes on from where it was.
+        post(&store, dms[1], me, "now the most active").await;
+        let second = store.user_dms(me, first.next, 2).await.unwrap();
+        assert_eq!(ids(&second), [dms[2]]);
+        assert_eq!(second.next, None, "the last page");
+        let all = store.user_dms(me, None, 100).await.unwrap();
+        assert_eq!(ids(&all), [dms[1], dms[0], dms[3], dms[2]]);
+        assert_eq!(all.next, None);
         let stranger = user(&store, "stranger").await.id;
         assert!(
             store
-                .user_dms(stranger, Some(dms[0]), 2)
+                .user_dms(stranger, None, 2)
                 .await
                 .unwrap()
+                .channels
                 .is_empty()
         );
         assert!(matches!(

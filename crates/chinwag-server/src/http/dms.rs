@@ -5,7 +5,8 @@
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::Json;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{delete, get};
 use chinwag_protocol::Id;
 use chinwag_protocol::model::Channel;
@@ -47,7 +48,7 @@ pub struct OpenBody {
 /// `GET /dms` query.
 #[derive(Debug, Deserialize)]
 pub struct ListQuery {
-    /// The last DM of the previous page.
+    /// The cursor of the page: the `before` of the previous page's `Link`.
     #[serde(default)]
     pub before: Option<Id>,
     /// Page size, 1..=100 (default 100).
@@ -55,15 +56,23 @@ pub struct ListQuery {
     pub limit: Option<u32>,
 }
 
+/// A page of the caller's DMs; when the page is full, a `Link` header
+/// (`rel="next"`) gives the next one's address.
 async fn list(
     State(state): State<AppState>,
     auth: Auth,
     Params(query): Params<ListQuery>,
-) -> Result<Json<Vec<Channel>>, ApiError> {
+) -> Result<Response, ApiError> {
     let limit = query.limit.unwrap_or(100);
-    Ok(Json(
-        state.chat.my_dms(auth.user, query.before, limit).await?,
-    ))
+    let page = state.chat.my_dms(auth.user, query.before, limit).await?;
+    let mut response = Json(page.channels).into_response();
+    if let Some(next) = page.next {
+        let link = format!("</api/v1/dms?before={next}&limit={limit}>; rel=\"next\"");
+        if let Ok(value) = HeaderValue::from_str(&link) {
+            response.headers_mut().insert(header::LINK, value);
+        }
+    }
+    Ok(response)
 }
 
 async fn open(
