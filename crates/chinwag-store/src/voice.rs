@@ -5,7 +5,7 @@
 use chinwag_protocol::Id;
 use chinwag_protocol::model::VoiceState;
 
-use crate::error::Result;
+use crate::error::{Result, StoreError};
 use crate::id::now_ms;
 use crate::store::{BeginWrite as _, Store, with_pool, with_writer};
 
@@ -128,7 +128,9 @@ impl Store {
     /// move from another channel takes two versions: one for leaving it
     /// (`left`), the next for the join. The user's row is read and written
     /// in one transaction (locked on PostgreSQL), so concurrent changes of
-    /// one user's voice state queue instead of sharing a version.
+    /// one user's voice state queue instead of sharing a version. A DM
+    /// call takes only its participants ([`StoreError::NotFound`] for
+    /// anyone else), checked under the DM's lock.
     pub async fn voice_join(
         &self,
         user_id: Id,
@@ -154,6 +156,19 @@ impl Store {
             // the user's row as a channel deletion locks them.
             let call_started = if community_id.is_none() {
                 sqlx::query(&lock_call).bind(channel_id.0).fetch_optional(&mut *tx).await?;
+                // Still a participant: a leave on another node may have
+                // committed since the caller checked.
+                let participant: Option<(i64,)> = sqlx::query_as(
+                    "SELECT CAST(1 AS BIGINT) FROM channel_recipients
+                     WHERE channel_id = $1 AND user_id = $2",
+                )
+                .bind(channel_id.0)
+                .bind(user_id.0)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if participant.is_none() {
+                    return Err(StoreError::NotFound);
+                }
                 let (others,): (i64,) = sqlx::query_as(
                     "SELECT COUNT(*) FROM voice_states WHERE channel_id = $1 AND user_id <> $2",
                 )

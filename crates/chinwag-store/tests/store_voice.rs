@@ -1,9 +1,9 @@
 //! Voice joins on every backend: the join that finds a DM call empty
 //! starts it, a re-join (mute change) does not; two first joins from two
-//! nodes at once start it exactly once.
+//! nodes at once start it exactly once; only a participant joins.
 
-use chinwag_store::Store;
 use chinwag_store::testing::{each_backend, each_backend_pair, user};
+use chinwag_store::{Store, StoreError};
 
 #[tokio::test]
 async fn the_first_join_starts_a_dm_call() {
@@ -40,6 +40,12 @@ async fn the_first_join_starts_a_dm_call() {
                 .unwrap()
                 .call_started
         );
+        // Only a participant joins a DM's call.
+        let outsider = user(&store, "outsider").await.id;
+        assert!(matches!(
+            store.voice_join(outsider, dm, None, false, false).await,
+            Err(StoreError::NotFound)
+        ));
     })
     .await;
 }
