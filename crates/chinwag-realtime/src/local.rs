@@ -18,13 +18,13 @@ use crate::{ConnId, NodeId, Outbox, RoomId, SharedFrame};
 
 type Members = Arc<Mutex<HashMap<ConnId, Arc<ConnHandle>>>>;
 
-/// Counts of this node's fan-out since it started, for metrics. One
-/// addition per frame, not per delivery: the hot path stays uncontended.
+/// Counts of this node's fan-out since it started, for metrics: one
+/// addition per frame, not one per recipient.
 #[derive(Debug, Default)]
 pub struct FanoutStats {
     /// Frames fanned out to this node's connections.
     pub frames: AtomicU64,
-    /// Deliveries: each frame once per local recipient.
+    /// Deliveries offered: each frame once per local recipient.
     pub deliveries: AtomicU64,
 }
 

@@ -5,7 +5,8 @@
 //! Everything here is read at scrape time from state the node keeps anyway
 //! (connection slots, the hub's rooms and fan-out counts, pending presence
 //! checks, `/proc/self`), or counted where it is rare (a session opened or
-//! closed, an HTTP response): nothing is added per delivery.
+//! closed, an HTTP response). The fan-out adds once per frame, not once per
+//! recipient.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -161,13 +162,13 @@ fn render(state: &AppState) -> String {
     m.one(
         "chinwag_frames_fanned_out_total",
         "counter",
-        "Event frames fanned out to this node's connections (each counted once).",
+        "Event frames this node fanned out to its connections (each once, local recipients or not).",
         stats.frames.load(Ordering::Relaxed),
     );
     m.one(
         "chinwag_deliveries_total",
         "counter",
-        "Event deliveries queued to this node's connections (a frame once per recipient).",
+        "Event deliveries offered to this node's connections (a frame once per recipient; an overflowing outbox drops some, see chinwag_ws_closes_total 4010).",
         stats.deliveries.load(Ordering::Relaxed),
     );
     m.one(
