@@ -4,6 +4,7 @@
 
 use chinwag_protocol::Encoding;
 use chinwag_protocol::client::ClientFrame;
+use chinwag_testkit::Rng;
 
 /// One command of each kind, as docs/protocol.md shows them.
 const COMMANDS: &[&str] = &[
@@ -18,22 +19,6 @@ const COMMANDS: &[&str] = &[
     r#"{"op":"set_status","status":"dnd"}"#,
     r#"{"op":"send_message","channel_id":"5","content":"hello ünïcødé","nonce":"c-42"}"#,
 ];
-
-/// xorshift64*: deterministic, so a failure names its seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
 
 /// A command decoded from damaged bytes must survive a round trip.
 fn check(encoding: Encoding, bytes: &[u8], seed: u64) {
@@ -59,7 +44,7 @@ fn every_documented_command_decodes_in_both_encodings() {
 #[test]
 fn damaged_commands_are_refused_cleanly() {
     for seed in 1..20_000u64 {
-        let mut rng = Rng(seed);
+        let mut rng = Rng::new(seed);
         let json = COMMANDS[rng.below(COMMANDS.len())];
         let command = Encoding::Json.decode_command(json.as_bytes()).unwrap();
         for encoding in [Encoding::Json, Encoding::MsgPack] {
@@ -68,7 +53,7 @@ fn damaged_commands_are_refused_cleanly() {
                 0 => {
                     for _ in 0..1 + rng.below(3) {
                         let at = rng.below(bytes.len());
-                        bytes[at] = rng.next() as u8;
+                        bytes[at] = rng.next_u64() as u8;
                     }
                 }
                 1 => bytes.truncate(rng.below(bytes.len())),

@@ -1,5 +1,5 @@
 //! Test support shared by every crate's integration tests: which real
-//! backends a run uses.
+//! backends a run uses, and a seeded random generator ([`Rng`]).
 //!
 //! The rule (also in `README.md`):
 //! - a backend test runs when its variable names the service
@@ -69,4 +69,34 @@ impl Backend {
 /// Whether this is a CI run (`CI=true`).
 pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// A small deterministic generator (xorshift64*) for seeded random tests:
+/// a failure names its seed, and the seed replays it.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// The generator for `seed` (any value but 0).
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.max(1))
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// A number in `0..n` (`n` > 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+
+    /// `n` random bytes.
+    pub fn bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n).map(|_| self.next_u64() as u8).collect()
+    }
 }
