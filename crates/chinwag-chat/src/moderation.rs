@@ -22,6 +22,7 @@ use chinwag_store::members::Ban;
 use crate::chat::Chat;
 use crate::error::{ChatError, Result};
 use crate::permissions::Standing;
+use crate::validate;
 
 /// The reason given to a kicked user's connections leaving the rooms.
 pub const KICKED: &str = "kicked";
@@ -173,11 +174,19 @@ impl Chat {
         standing.outranks(rank, "bans placed by members")
     }
 
-    /// A community's bans (`BAN_MEMBERS`).
-    pub async fn bans(&self, user: Id, community_id: Id) -> Result<Vec<Ban>> {
+    /// A page of a community's bans by banned user id (`BAN_MEMBERS`):
+    /// `limit` (1..=100) after the user `after`, or the first ones.
+    pub async fn bans(
+        &self,
+        user: Id,
+        community_id: Id,
+        after: Option<Id>,
+        limit: u32,
+    ) -> Result<Vec<Ban>> {
         let standing = self.standing(user, community_id).await?;
         standing.require(BAN_MEMBERS)?;
-        Ok(self.store.bans(community_id).await?)
+        let limit = validate::limit(limit)?;
+        Ok(self.store.bans(community_id, after, limit).await?)
     }
 
     /// Times a member out until `until` (at most 28 days ahead); emits

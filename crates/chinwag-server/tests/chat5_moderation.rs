@@ -176,6 +176,10 @@ async fn kick_ban_timeout_and_hierarchy() {
         assert_eq!(r.status, 403, "{:?}", r.body);
         let bans = api.ok(200, "GET", &format!("/communities/{community}/bans"), &bob_t, None).await;
         assert_eq!(bans.as_array().unwrap().len(), 1);
+        let paged = format!("/communities/{community}/bans?after={carol}&limit=10");
+        assert!(api.ok(200, "GET", &paged, &bob_t, None).await.as_array().unwrap().is_empty());
+        let bad = format!("/communities/{community}/bans?limit=0");
+        assert_eq!(api.call("GET", &bad, Some(&bob_t), None).await.status, 400);
         // Banning her again only changes the reason: no second USER_BANNED.
         drain(&mut alice_ws).await;
         let again = api

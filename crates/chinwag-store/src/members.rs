@@ -316,7 +316,7 @@ impl Store {
             .await?;
             tx.commit().await?;
         });
-        self.bans_where(community_id, Some(user_id))
+        self.bans_where(community_id, "b.user_id = $2", user_id.0, 1)
             .await?
             .pop()
             .ok_or(StoreError::NotFound)
@@ -359,21 +359,34 @@ impl Store {
         Ok(row.map(|(id,)| Id(id)))
     }
 
-    /// A community's bans, oldest first.
-    pub async fn bans(&self, community_id: Id) -> Result<Vec<Ban>> {
-        self.bans_where(community_id, None).await
+    /// A page of a community's bans by banned user id: `limit` (1..=100)
+    /// after the user `after`, or the first ones.
+    pub async fn bans(&self, community_id: Id, after: Option<Id>, limit: u32) -> Result<Vec<Ban>> {
+        let limit = check_limit(limit)?;
+        let after = after.map_or(i64::MIN, |a| a.0);
+        self.bans_where(community_id, "b.user_id > $2", after, limit)
+            .await
     }
 
-    async fn bans_where(&self, community_id: Id, user_id: Option<Id>) -> Result<Vec<Ban>> {
+    /// The bans of a community matching `filter` (on `$2` = `arg`), by
+    /// banned user id, at most `limit`.
+    async fn bans_where(
+        &self,
+        community_id: Id,
+        filter: &str,
+        arg: i64,
+        limit: i64,
+    ) -> Result<Vec<Ban>> {
         let sql = format!(
             "SELECT {USER_COLUMNS}, b.community_id, b.actor_id, b.reason, b.created_at AS banned_at
              FROM bans b JOIN users u ON u.id = b.user_id
-             WHERE b.community_id = $1 AND ($2 IS NULL OR b.user_id = $2)
-             ORDER BY b.created_at, b.user_id"
+             WHERE b.community_id = $1 AND {filter}
+             ORDER BY b.user_id LIMIT $3"
         );
         let rows: Vec<BanRow> = with_pool!(self, pool => sqlx::query_as(&sql)
             .bind(community_id.0)
-            .bind(user_id.map(|u| u.0))
+            .bind(arg)
+            .bind(limit)
             .fetch_all(pool)
             .await?);
         Ok(rows

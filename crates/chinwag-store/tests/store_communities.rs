@@ -245,7 +245,7 @@ async fn a_ban_removes_membership_and_blocks_rejoining() {
         // Banning again replaces the reason.
         let again = store.ban(c.id, eve.id, owner.id, None).await.unwrap();
         assert_eq!(again.reason, None);
-        assert_eq!(store.bans(c.id).await.unwrap().len(), 1);
+        assert_eq!(store.bans(c.id, None, 100).await.unwrap().len(), 1);
 
         assert!(store.unban(c.id, eve.id).await.unwrap());
         assert!(!store.unban(c.id, eve.id).await.unwrap());
@@ -448,6 +448,31 @@ async fn undefined_override_bits_are_dropped_on_read() {
             .unwrap();
         let read = store.channel_overrides(ch.id).await.unwrap();
         assert_eq!((read[0].allow, read[0].deny), (0b1, ALL));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn bans_come_in_pages_by_user_id() {
+    each_backend(|store: Store| async move {
+        let owner = user(&store, "owner").await;
+        let c = community(&store, owner.id).await.community;
+        let mut banned = Vec::new();
+        for name in ["b1", "b2", "b3"] {
+            let u = user(&store, name).await.id;
+            store.ban(c.id, u, owner.id, None).await.unwrap();
+            banned.push(u);
+        }
+        let ids =
+            |bans: Vec<chinwag_store::Ban>| bans.into_iter().map(|b| b.user.id).collect::<Vec<_>>();
+        let first = ids(store.bans(c.id, None, 2).await.unwrap());
+        assert_eq!(first, banned[..2]);
+        let rest = ids(store.bans(c.id, Some(first[1]), 2).await.unwrap());
+        assert_eq!(rest, banned[2..]);
+        assert!(matches!(
+            store.bans(c.id, None, 101).await,
+            Err(StoreError::Invalid(_))
+        ));
     })
     .await;
 }
