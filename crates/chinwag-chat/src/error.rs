@@ -109,3 +109,9 @@ impl<T> OrNotFound<T> for std::result::Result<T, StoreError> {
         })
     }
 }
+
+/// Asserts that `result` is `CONFLICT` (the tests of the caps).
+#[cfg(test)]
+pub(crate) fn assert_conflict<T: std::fmt::Debug>(result: Result<T>) {
+    assert!(matches!(result, Err(ChatError::Conflict(_))), "{result:?}");
+}

@@ -9,12 +9,8 @@ use chinwag_store::{NewInvite, NewRole};
 use crate::channels::{ChannelSpec, MAX_CHANNELS_PER_COMMUNITY};
 use crate::chat::Chat;
 use crate::communities::{CommunitySpec, MAX_COMMUNITIES_PER_USER};
-use crate::error::ChatError;
+use crate::error::assert_conflict as conflict;
 use crate::roles::{MAX_ROLES_PER_COMMUNITY, RoleSpec};
-
-fn conflict<T: std::fmt::Debug>(result: Result<T, ChatError>) {
-    assert!(matches!(result, Err(ChatError::Conflict(_))), "{result:?}");
-}
 
 #[tokio::test]
 async fn a_user_is_in_at_most_max_communities() {

@@ -6,11 +6,7 @@ use chinwag_store::testing::{each_backend, user};
 
 use crate::chat::Chat;
 use crate::dms::MAX_GROUP_DMS_PER_USER;
-use crate::error::ChatError;
-
-fn conflict<T: std::fmt::Debug>(result: Result<T, ChatError>) {
-    assert!(matches!(result, Err(ChatError::Conflict(_))), "{result:?}");
-}
+use crate::error::assert_conflict as conflict;
 
 #[tokio::test]
 async fn a_user_is_in_at_most_max_group_dms() {

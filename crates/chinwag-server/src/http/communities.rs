@@ -11,7 +11,7 @@ use chinwag_protocol::Id;
 use chinwag_protocol::model::{Community, Member};
 use serde::Deserialize;
 
-use super::extract::{Auth, Body, Param, Params, nullable};
+use super::extract::{Auth, Body, PageAfter, Param, Params, nullable};
 use crate::{ApiError, AppState};
 
 /// The routes of this area.
@@ -51,17 +51,6 @@ pub struct UpdateBody {
     /// New icon URL.
     #[serde(default, deserialize_with = "nullable")]
     pub icon_url: Option<Option<String>>,
-}
-
-/// `GET /communities/{id}/members` query.
-#[derive(Debug, Deserialize)]
-pub struct MembersQuery {
-    /// Members with larger user ids than this.
-    #[serde(default)]
-    pub after: Option<Id>,
-    /// Page size, 1..=100 (default 100).
-    #[serde(default)]
-    pub limit: Option<u32>,
 }
 
 async fn create(
@@ -128,13 +117,12 @@ async fn members(
     State(state): State<AppState>,
     auth: Auth,
     Param(id): Param<Id>,
-    Params(query): Params<MembersQuery>,
+    Params(page): Params<PageAfter>,
 ) -> Result<Json<Vec<Member>>, ApiError> {
-    let limit = query.limit.unwrap_or(100);
     Ok(Json(
         state
             .chat
-            .members(auth.user, id, query.after, limit)
+            .members(auth.user, id, page.after, page.limit())
             .await?,
     ))
 }

@@ -211,6 +211,24 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Param<T
 #[derive(Debug, Clone)]
 pub struct Params<T>(pub T);
 
+/// The query of a list paged by id (members, bans): `?after=&limit=`.
+#[derive(Debug, Deserialize)]
+pub struct PageAfter {
+    /// Items of larger ids than this.
+    #[serde(default)]
+    pub after: Option<Id>,
+    /// Page size, 1..=100 (default 100).
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+impl PageAfter {
+    /// The page size asked for, or the default 100.
+    pub fn limit(&self) -> u32 {
+        self.limit.unwrap_or(100)
+    }
+}
+
 impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Params<T> {
     type Rejection = ApiError;
 

@@ -10,7 +10,7 @@ use chinwag_protocol::{Id, Timestamp};
 use chinwag_store::Ban;
 use serde::{Deserialize, Serialize};
 
-use super::extract::{Auth, Body, OptionalBody, Param, Params};
+use super::extract::{Auth, Body, OptionalBody, PageAfter, Param, Params};
 use crate::{ApiError, AppState};
 
 /// The routes of this area.
@@ -87,27 +87,15 @@ async fn kick(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `GET /communities/{id}/bans` query.
-#[derive(Debug, Deserialize)]
-pub struct BansQuery {
-    /// Bans of larger user ids than this.
-    #[serde(default)]
-    pub after: Option<Id>,
-    /// Page size, 1..=100 (default 100).
-    #[serde(default)]
-    pub limit: Option<u32>,
-}
-
 async fn bans(
     State(state): State<AppState>,
     auth: Auth,
     Param(community): Param<Id>,
-    Params(query): Params<BansQuery>,
+    Params(page): Params<PageAfter>,
 ) -> Result<Json<Vec<BanView>>, ApiError> {
-    let limit = query.limit.unwrap_or(100);
     let bans = state
         .chat
-        .bans(auth.user, community, query.after, limit)
+        .bans(auth.user, community, page.after, page.limit())
         .await?;
     Ok(Json(bans.into_iter().map(BanView::from).collect()))
 }
