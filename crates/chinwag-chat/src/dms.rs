@@ -99,6 +99,11 @@ impl Chat {
         if !self.store.leave_group_dm(channel_id, user).await? {
             return Err(ChatError::NotFound("channel"));
         }
+        // A join from another node may have slipped in before the leave
+        // committed (joins check membership under the DM's lock, so none
+        // can follow it): end that one too.
+        self.leave_voice_if(user, |state| state.channel_id == channel_id)
+            .await;
         self.emit(
             &room,
             Event::DmRecipientLeft(DmRecipientLeft {
