@@ -57,8 +57,9 @@ impl ChannelChange {
     }
 }
 
-/// The most channels (text and voice) a community may hold.
-pub const MAX_CHANNELS_PER_COMMUNITY: usize = 500;
+/// The most channels (text and voice) a community may hold; one more is
+/// `CONFLICT` (the store counts under the community's lock).
+pub use chinwag_store::channels::MAX_CHANNELS_PER_COMMUNITY;
 
 impl Chat {
     /// Creates a channel (managers only); emits `CHANNEL_CREATED` to the
@@ -74,8 +75,6 @@ impl Chat {
             return Err(ChatError::invalid("a community channel is text or voice"));
         }
         let _turn = self.community_turn(community_id).await;
-        let count = self.store.community_channels(community_id).await?.len();
-        validate::room_for_one_more(count, MAX_CHANNELS_PER_COMMUNITY, "channels in a community")?;
         let channel = self
             .store
             .create_channel(NewChannel {

@@ -14,8 +14,9 @@ use crate::validate;
 pub const LEFT: &str = "left";
 
 /// The most communities a user may be a member of (owned ones included).
-/// Creating or joining one more is `CONFLICT`.
-pub const MAX_COMMUNITIES_PER_USER: usize = 200;
+/// Creating or joining one more is `CONFLICT` (the store counts under the
+/// user's lock).
+pub use chinwag_store::communities::MAX_COMMUNITIES_PER_USER;
 
 /// Permission bits of the @everyone role in a new community.
 pub const EVERYONE_PERMISSIONS: u64 = chinwag_protocol::permissions::EVERYONE_DEFAULT;
@@ -61,7 +62,6 @@ impl Chat {
         let name = validate::name("name", &spec.name)?;
         let description = validate::text("description", spec.description)?;
         let icon_url = validate::text("icon_url", spec.icon_url)?;
-        self.room_for_one_more_community(user).await?;
         let created = self
             .store
             .create_community(NewCommunity {
@@ -77,13 +77,6 @@ impl Chat {
         self.join_user(user, &RoomId::community(community.id))
             .await?;
         Ok(community)
-    }
-
-    /// `CONFLICT` when the user is in [`MAX_COMMUNITIES_PER_USER`]
-    /// communities already.
-    pub(crate) async fn room_for_one_more_community(&self, user: Id) -> Result<()> {
-        let count = self.store.user_communities(user).await?.len();
-        validate::room_for_one_more(count, MAX_COMMUNITIES_PER_USER, "communities per user")
     }
 
     /// A community the caller is a member of.

@@ -21,8 +21,9 @@ use crate::communities::LEFT;
 use crate::error::{ChatError, OrNotFound as _, Result};
 use crate::validate;
 
-/// The most group DMs one user may be in.
-pub const MAX_GROUP_DMS_PER_USER: usize = 100;
+/// The most group DMs one user may be in; one more is `CONFLICT` for the
+/// caller or a recipient (the store counts under the users' locks).
+pub use chinwag_store::dms::MAX_GROUP_DMS_PER_USER;
 
 impl Chat {
     /// The DM between the caller and `other`, created if missing (then
@@ -63,18 +64,8 @@ impl Chat {
                 "a group DM has 2..={MAX_GROUP_DM_RECIPIENTS} users"
             )));
         }
-        for other in &others {
-            self.require_acquainted(user, *other).await?;
-        }
-        others.push(user);
-        for (participant, count) in self.store.group_dm_counts(&others).await? {
-            if participant == user {
-                validate::room_for_one_more(count, MAX_GROUP_DMS_PER_USER, "group DMs per user")?;
-            } else if count >= MAX_GROUP_DMS_PER_USER {
-                return Err(ChatError::Conflict(format!(
-                    "a recipient is already in {MAX_GROUP_DMS_PER_USER} group DMs, the most there may be"
-                )));
-            }
+        for other in others {
+            self.require_acquainted(user, other).await?;
         }
         let channel = self.store.create_group_dm(user, recipients, &name).await?;
         self.join_members(&channel).await?;

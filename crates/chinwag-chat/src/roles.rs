@@ -73,8 +73,9 @@ pub enum OverrideKind {
     User,
 }
 
-/// The most roles a community may hold, @everyone and Admin included.
-pub const MAX_ROLES_PER_COMMUNITY: usize = 250;
+/// The most roles a community may hold, @everyone and Admin included; one
+/// more is `CONFLICT` (the store counts under the community's lock).
+pub use chinwag_store::roles::MAX_ROLES_PER_COMMUNITY;
 
 impl Chat {
     /// A community's roles, lowest position first (members only).
@@ -128,8 +129,6 @@ impl Chat {
         }
         standing.outranks(i64::from(position), "roles")?;
         Self::grantable(&standing, spec.permissions)?;
-        let count = self.store.community_roles(community_id).await?.len();
-        validate::room_for_one_more(count, MAX_ROLES_PER_COMMUNITY, "roles in a community")?;
         let role = self
             .store
             .create_role(NewRole {

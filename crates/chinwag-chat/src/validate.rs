@@ -172,17 +172,6 @@ pub fn color(color: Option<u32>) -> Result<()> {
     }
 }
 
-/// `CONFLICT` when `count` things already reach `max`, the most there may
-/// be of `what` (e.g. "channels in a community").
-pub fn room_for_one_more(count: usize, max: usize, what: &str) -> Result<()> {
-    if count >= max {
-        return Err(ChatError::Conflict(format!(
-            "at most {max} {what}: remove one first"
-        )));
-    }
-    Ok(())
-}
-
 /// Checks a history page size.
 pub fn limit(limit: u32) -> Result<u32> {
     if HISTORY_LIMIT.contains(&limit) {

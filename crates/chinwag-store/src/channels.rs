@@ -9,7 +9,9 @@ use chinwag_protocol::model::{Channel, ChannelKind, VoiceState};
 use crate::communities::BUMP_PERMISSION_VERSION;
 use crate::error::{Result, StoreError};
 use crate::id::now_ms;
-use crate::store::{BeginWrite as _, Store, placeholders, with_pool, with_writer};
+use crate::store::{
+    BeginWrite as _, Store, placeholders, room_for_one_more, with_pool, with_writer,
+};
 use crate::voice;
 
 /// A deleted channel, and the voice states its deletion ended.
@@ -99,8 +101,13 @@ pub struct ChannelUpdate {
     pub private: Option<bool>,
 }
 
+/// The most channels one community holds.
+pub const MAX_CHANNELS_PER_COMMUNITY: usize = 500;
+
 impl Store {
-    /// Creates a text or voice channel at the end of a community's list.
+    /// Creates a text or voice channel at the end of a community's list;
+    /// [`StoreError::Limit`] when the community holds
+    /// [`MAX_CHANNELS_PER_COMMUNITY`].
     pub async fn create_channel(&self, new: NewChannel) -> Result<Channel> {
         if !matches!(new.kind, ChannelKind::Text | ChannelKind::Voice) {
             return Err(StoreError::invalid("community channels are text or voice"));
@@ -111,6 +118,12 @@ impl Store {
         let id = self.next_id();
         with_writer!(self, pool => {
             let mut tx = pool.begin_write().await?;
+            room_for_one_more!(
+                self, tx, "SELECT id FROM communities WHERE id = $1", new.community_id.0,
+                "SELECT COUNT(*) FROM channels WHERE community_id = $1";
+                MAX_CHANNELS_PER_COMMUNITY,
+                format!("at most {MAX_CHANNELS_PER_COMMUNITY} channels in a community: remove one first")
+            );
             sqlx::query(
                 "INSERT INTO channels (id, community_id, kind, name, topic, position, private, created_at)
                  VALUES ($1, $2, $3, $4, $5,

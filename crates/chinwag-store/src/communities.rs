@@ -6,7 +6,7 @@ use chinwag_protocol::model::{Community, Role, VoiceState};
 
 use crate::error::{Result, StoreError};
 use crate::id::now_ms;
-use crate::store::{BeginWrite as _, Store, with_pool, with_writer};
+use crate::store::{BeginWrite as _, Store, room_for_one_more, with_pool, with_writer};
 use crate::voice;
 
 /// Name of the role every member implicitly holds; its id is the
@@ -16,6 +16,20 @@ pub const EVERYONE_ROLE_NAME: &str = "@everyone";
 pub const ADMIN_ROLE_NAME: &str = "Admin";
 /// Position of the Admin role, above any role created later by default.
 pub const ADMIN_ROLE_POSITION: i32 = 1_000_000;
+
+/// The most communities one user is in, owned ones included.
+pub const MAX_COMMUNITIES_PER_USER: usize = 200;
+
+/// Locks a user's row for a capped create (see [`room_for_one_more`]).
+pub(crate) const LOCK_USER: &str = "SELECT id FROM users WHERE id = $1";
+
+/// Counts a user's communities: `$1` the user.
+pub(crate) const USER_COMMUNITIES: &str = "SELECT COUNT(*) FROM members WHERE user_id = $1";
+
+/// What a join or create past [`MAX_COMMUNITIES_PER_USER`] is told.
+pub(crate) fn communities_full() -> String {
+    format!("at most {MAX_COMMUNITIES_PER_USER} communities per user: leave one first")
+}
 
 pub(crate) const COMMUNITY_COLUMNS: &str = "c.id, c.name, c.description, c.icon_url, c.owner_id, c.created_at, c.version, c.permission_version";
 
@@ -93,6 +107,8 @@ impl Store {
     /// Creates a community in one transaction: the community, its @everyone
     /// role (id = community id, position 0), an Admin role at
     /// [`ADMIN_ROLE_POSITION`], and the owner's membership holding Admin.
+    /// [`StoreError::Limit`] when the owner is in
+    /// [`MAX_COMMUNITIES_PER_USER`] communities already.
     pub async fn create_community(&self, new: NewCommunity) -> Result<CreatedCommunity> {
         if new.name.trim().is_empty() {
             return Err(StoreError::invalid("community name must not be empty"));
@@ -102,6 +118,10 @@ impl Store {
         let now = now_ms();
         with_writer!(self, pool => {
             let mut tx = pool.begin_write().await?;
+            room_for_one_more!(
+                self, tx, LOCK_USER, new.owner_id.0, USER_COMMUNITIES;
+                MAX_COMMUNITIES_PER_USER, communities_full()
+            );
             sqlx::query(
                 "INSERT INTO communities (id, name, description, icon_url, owner_id, created_at)
                  VALUES ($1, $2, $3, $4, $5, $6)",

@@ -6,12 +6,21 @@ use chinwag_protocol::Id;
 use chinwag_protocol::model::{Channel, ChannelKind};
 
 use crate::channels::{CHANNEL_COLUMNS, ChannelRow, kind_str};
+use crate::communities::LOCK_USER;
 use crate::error::{Result, StoreError};
 use crate::id::now_ms;
-use crate::store::{BeginWrite as _, Store, with_pool, with_writer};
+use crate::store::{BeginWrite as _, Store, room_for_one_more, with_pool, with_writer};
 
 /// The most users a group DM may have, its creator included.
 pub const MAX_GROUP_DM_RECIPIENTS: usize = 10;
+
+/// The most group DMs one user is in.
+pub const MAX_GROUP_DMS_PER_USER: usize = 100;
+
+/// Counts a user's group DMs: `$1` the user, `$2` the group DM kind.
+const USER_GROUP_DMS: &str = "SELECT COUNT(*) FROM channel_recipients r
+   JOIN channels c ON c.id = r.channel_id AND c.kind = $2
+ WHERE r.user_id = $1";
 
 /// A page of a user's DMs.
 #[derive(Debug, Clone)]
@@ -80,6 +89,8 @@ impl Store {
 
     /// Creates a group DM of `owner` and `recipients` (duplicates ignored),
     /// at most [`MAX_GROUP_DM_RECIPIENTS`] users in all and at least two.
+    /// [`StoreError::Limit`] when one of them is in
+    /// [`MAX_GROUP_DMS_PER_USER`] group DMs already.
     pub async fn create_group_dm(
         &self,
         owner: Id,
@@ -98,8 +109,20 @@ impl Store {
             )));
         }
         let id = self.next_id();
+        // Locked in id order, so two creates sharing users cannot deadlock.
+        let mut by_id = users.clone();
+        by_id.sort_unstable();
+        let kind = kind_str(ChannelKind::GroupDm);
         with_writer!(self, pool => {
             let mut tx = pool.begin_write().await?;
+            for user in &by_id {
+                let whose = if *user == owner { "you are" } else { "a recipient is" };
+                room_for_one_more!(
+                    self, tx, LOCK_USER, user.0, USER_GROUP_DMS, kind;
+                    MAX_GROUP_DMS_PER_USER,
+                    format!("{whose} in {MAX_GROUP_DMS_PER_USER} group DMs, the most there may be")
+                );
+            }
             sqlx::query(
                 "INSERT INTO channels (id, community_id, kind, name, created_at)
                  VALUES ($1, NULL, $2, $3, $4)",
@@ -205,32 +228,6 @@ impl Store {
         .fetch_all(pool)
         .await?);
         Ok(rows.into_iter().map(|(id,)| Id(id)).collect())
-    }
-
-    /// How many group DMs each of `users` is in (users in none are left
-    /// out).
-    pub async fn group_dm_counts(&self, users: &[Id]) -> Result<Vec<(Id, usize)>> {
-        if users.is_empty() {
-            return Ok(Vec::new());
-        }
-        let list = crate::store::placeholders(2, users.len());
-        let sql = format!(
-            "SELECT r.user_id, COUNT(*) FROM channel_recipients r
-               JOIN channels c ON c.id = r.channel_id AND c.kind = $1
-             WHERE r.user_id IN ({list})
-             GROUP BY r.user_id"
-        );
-        let rows: Vec<(i64, i64)> = with_pool!(self, pool => {
-            let mut q = sqlx::query_as(&sql).bind(kind_str(ChannelKind::GroupDm));
-            for user in users {
-                q = q.bind(user.0);
-            }
-            q.fetch_all(pool).await?
-        });
-        Ok(rows
-            .into_iter()
-            .map(|(user, count)| (Id(user), count as usize))
-            .collect())
     }
 
     /// The users in a DM or group DM.

@@ -6,9 +6,10 @@ use rand::Rng as _;
 use rand::distributions::Alphanumeric;
 
 use crate::communities::BUMP_PERMISSION_VERSION;
+use crate::communities::{LOCK_USER, MAX_COMMUNITIES_PER_USER, USER_COMMUNITIES, communities_full};
 use crate::error::{Result, StoreError, lookup_key};
 use crate::id::now_ms;
-use crate::store::{BeginWrite as _, Store, with_pool, with_writer};
+use crate::store::{BeginWrite as _, Store, room_for_one_more, with_pool, with_writer};
 
 /// Length of generated invite codes.
 pub const INVITE_CODE_LEN: usize = 10;
@@ -69,8 +70,17 @@ fn dead_invite_error(row: Option<InviteRow>, now: Timestamp) -> StoreError {
     }
 }
 
+/// The most live invites (neither expired nor used up) one community holds.
+pub const MAX_LIVE_INVITES: usize = 1000;
+
+/// Counts a community's live invites: `$1` the community, `$2` now.
+const LIVE_INVITES: &str = "SELECT COUNT(*) FROM invites WHERE community_id = $1
+   AND (expires_at IS NULL OR expires_at > $2)
+   AND (max_uses IS NULL OR uses < max_uses)";
+
 impl Store {
-    /// Creates an invite with a random code.
+    /// Creates an invite with a random code; [`StoreError::Limit`] when
+    /// its community holds [`MAX_LIVE_INVITES`].
     pub async fn create_invite(&self, new: NewInvite) -> Result<Invite> {
         if new.max_uses.is_some_and(|m| m < 1) {
             return Err(StoreError::invalid("max_uses must be at least 1"));
@@ -82,19 +92,32 @@ impl Store {
                 .take(INVITE_CODE_LEN)
                 .map(char::from)
                 .collect();
-            let res = with_writer!(self, pool => sqlx::query(
-                "INSERT INTO invites (code, community_id, creator_id, expires_at, max_uses, uses, created_at)
-                 VALUES ($1, $2, $3, $4, $5, 0, $6)",
-            )
-            .bind(&code)
-            .bind(new.community_id.0)
-            .bind(new.creator_id.0)
-            .bind(new.expires_at)
-            .bind(new.max_uses)
-            .bind(now_ms())
-            .execute(pool)
-            .await
-            .map(drop));
+            let now = now_ms();
+            let res = with_writer!(self, pool => {
+                let mut tx = pool.begin_write().await?;
+                room_for_one_more!(
+                    self, tx, "SELECT id FROM communities WHERE id = $1", new.community_id.0,
+                    LIVE_INVITES, now;
+                    MAX_LIVE_INVITES,
+                    format!("at most {MAX_LIVE_INVITES} live invites in a community: revoke one first")
+                );
+                let inserted = sqlx::query(
+                    "INSERT INTO invites (code, community_id, creator_id, expires_at, max_uses, uses, created_at)
+                     VALUES ($1, $2, $3, $4, $5, 0, $6)",
+                )
+                .bind(&code)
+                .bind(new.community_id.0)
+                .bind(new.creator_id.0)
+                .bind(new.expires_at)
+                .bind(new.max_uses)
+                .bind(now)
+                .execute(&mut *tx)
+                .await;
+                match inserted {
+                    Ok(_) => tx.commit().await,
+                    Err(err) => Err(err),
+                }
+            });
             match res.map_err(StoreError::from) {
                 Ok(_) => return self.invite(&code).await,
                 Err(StoreError::Conflict(_)) if attempts < 3 => attempts += 1,
@@ -183,6 +206,10 @@ impl Store {
             if member.is_some() {
                 return Err(StoreError::Conflict("already a member".into()));
             }
+            room_for_one_more!(
+                self, tx, LOCK_USER, user_id.0, USER_COMMUNITIES;
+                MAX_COMMUNITIES_PER_USER, communities_full()
+            );
             let used: Option<InviteRow> =
                 sqlx::query_as(CONSUME).bind(code).bind(now).fetch_optional(&mut *tx).await?;
             if used.is_none() {
@@ -210,21 +237,6 @@ impl Store {
             .fetch_all(pool)
             .await?);
         Ok(rows.into_iter().map(Invite::from).collect())
-    }
-
-    /// How many of a community's invites still work at `now` (not expired,
-    /// uses left).
-    pub async fn live_invite_count(&self, community_id: Id, now: Timestamp) -> Result<i64> {
-        let (n,): (i64,) = with_pool!(self, pool => sqlx::query_as(
-            "SELECT COUNT(*) FROM invites WHERE community_id = $1
-               AND (expires_at IS NULL OR expires_at > $2)
-               AND (max_uses IS NULL OR uses < max_uses)",
-        )
-        .bind(community_id.0)
-        .bind(now)
-        .fetch_one(pool)
-        .await?);
-        Ok(n)
     }
 
     /// Deletes every invite one user created in a community; how many.

@@ -9,7 +9,7 @@ use chinwag_protocol::permissions::ALL;
 
 use crate::communities::BUMP_PERMISSION_VERSION;
 use crate::error::{Result, StoreError};
-use crate::store::{BeginWrite as _, Store, with_pool, with_writer};
+use crate::store::{BeginWrite as _, Store, room_for_one_more, with_pool, with_writer};
 
 const ROLE_COLUMNS: &str = "id, community_id, name, permissions, position, color, version";
 
@@ -99,8 +99,12 @@ pub struct PermissionOverride {
     pub deny: u64,
 }
 
+/// The most roles one community holds, @everyone and Admin included.
+pub const MAX_ROLES_PER_COMMUNITY: usize = 250;
+
 impl Store {
-    /// Creates a role in a community.
+    /// Creates a role in a community; [`StoreError::Limit`] when it holds
+    /// [`MAX_ROLES_PER_COMMUNITY`].
     pub async fn create_role(&self, new: NewRole) -> Result<Role> {
         if new.position <= 0 {
             return Err(StoreError::invalid("role position must be above 0"));
@@ -111,6 +115,12 @@ impl Store {
         let id = self.next_id();
         with_writer!(self, pool => {
             let mut tx = pool.begin_write().await?;
+            room_for_one_more!(
+                self, tx, "SELECT id FROM communities WHERE id = $1", new.community_id.0,
+                "SELECT COUNT(*) FROM roles WHERE community_id = $1";
+                MAX_ROLES_PER_COMMUNITY,
+                format!("at most {MAX_ROLES_PER_COMMUNITY} roles in a community: remove one first")
+            );
             sqlx::query(
                 "INSERT INTO roles (id, community_id, name, permissions, position, color)
                  VALUES ($1, $2, $3, $4, $5, $6)",

@@ -223,6 +223,17 @@ impl Store {
         }
     }
 
+    /// The lock a capped create takes on the row that owns the count (a
+    /// community, a user): `FOR NO KEY UPDATE` on PostgreSQL, so creates
+    /// against one owner queue while inserts that only reference the row
+    /// (a message by that user, say) do not wait; nothing on SQLite.
+    pub(crate) fn cap_lock(&self) -> &'static str {
+        match self.backend() {
+            BackendKind::Postgres => " FOR NO KEY UPDATE",
+            BackendKind::Sqlite => "",
+        }
+    }
+
     /// On SQLite, the lock a message write to `channel` holds from taking
     /// its id to committing; `None` on PostgreSQL, whose nodes take ids
     /// independently anyway.
@@ -294,6 +305,29 @@ macro_rules! with_writer {
     };
 }
 pub(crate) use with_writer;
+
+/// Inside a write transaction `$tx`: locks the owner row `$lock` selects
+/// (binding `$key` as `$1`, see [`Store::cap_lock`]), then fails with
+/// [`StoreError::Limit`](crate::StoreError::Limit) and `$message` when the
+/// `COUNT(*)` of `$count` (binding `$key`, then any `$extra`) already
+/// reaches `$max`. Counting under the lock, in the transaction that
+/// creates, keeps concurrent creates on any node from passing a cap
+/// together.
+macro_rules! room_for_one_more {
+    ($store:expr, $tx:expr, $lock:expr, $key:expr, $count:expr $(, $extra:expr)*; $max:expr, $message:expr) => {{
+        let lock = format!("{}{}", $lock, $store.cap_lock());
+        sqlx::query(&lock).bind($key).fetch_optional(&mut *$tx).await?;
+        let (held,): (i64,) = sqlx::query_as($count)
+            .bind($key)
+            $(.bind($extra))*
+            .fetch_one(&mut *$tx)
+            .await?;
+        if held >= $max as i64 {
+            return Err($crate::StoreError::Limit($message));
+        }
+    }};
+}
+pub(crate) use room_for_one_more;
 
 /// Starting a write transaction the way each backend wants it.
 pub(crate) trait BeginWrite<'c> {

@@ -2,8 +2,11 @@
 
 use chinwag_protocol::Id;
 use chinwag_protocol::model::ChannelKind;
+use chinwag_store::channels::MAX_CHANNELS_PER_COMMUNITY;
 use chinwag_store::dms::MAX_GROUP_DM_RECIPIENTS;
-use chinwag_store::testing::{community, each_backend, post, text_channel, user};
+use chinwag_store::testing::{
+    community, each_backend, each_backend_pair, post, text_channel, user,
+};
 use chinwag_store::{ChannelUpdate, NewChannel, Store, StoreError};
 
 #[tokio::test]
@@ -390,9 +393,9 @@ async fn the_last_one_out_deletes_a_group_dm() {
             .await
             .unwrap();
         post(&store, group.id, users[0], "kept until the last one leaves").await;
-        let counts = store.group_dm_counts(&users).await.unwrap();
-        assert_eq!(counts.len(), 3);
-        assert!(counts.iter().all(|(_, n)| *n == 1));
+        for u in users {
+            assert_eq!(store.user_dm_ids(u).await.unwrap(), [group.id]);
+        }
 
         assert!(store.leave_group_dm(group.id, users[0]).await.unwrap());
         assert!(!store.leave_group_dm(group.id, users[0]).await.unwrap());
@@ -406,7 +409,46 @@ async fn the_last_one_out_deletes_a_group_dm() {
             store.channel(group.id).await,
             Err(StoreError::NotFound)
         ));
-        assert!(store.group_dm_counts(&users).await.unwrap().is_empty());
+        for u in users {
+            assert!(store.user_dm_ids(u).await.unwrap().is_empty());
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn two_nodes_creating_the_last_channel_pass_the_cap_once() {
+    each_backend_pair(|one: Store, two: Store| async move {
+        let owner = user(&one, "owner").await;
+        let c = community(&one, owner.id).await.community;
+        let held = one.community_channels(c.id).await.unwrap().len();
+        for n in held..MAX_CHANNELS_PER_COMMUNITY - 1 {
+            text_channel(&one, c.id, &format!("c{n}")).await;
+        }
+        let new = |name: &str| NewChannel {
+            community_id: c.id,
+            kind: ChannelKind::Text,
+            name: name.into(),
+            topic: None,
+            private: false,
+        };
+        for round in 0..10 {
+            let (a, b) = tokio::join!(
+                one.create_channel(new("last on one")),
+                two.create_channel(new("last on two")),
+            );
+            let made: Vec<_> = [a, b].into_iter().filter_map(Result::ok).collect();
+            assert_eq!(made.len(), 1, "round {round}: one passes the cap");
+            if round < 9 {
+                one.delete_channel(made[0].id).await.unwrap();
+            }
+        }
+        let channels = one.community_channels(c.id).await.unwrap();
+        assert_eq!(channels.len(), MAX_CHANNELS_PER_COMMUNITY);
+        // One position each: the create counted and placed under the lock.
+        let mut positions: Vec<_> = channels.iter().map(|ch| ch.position).collect();
+        positions.dedup();
+        assert_eq!(positions.len(), MAX_CHANNELS_PER_COMMUNITY);
     })
     .await;
 }
