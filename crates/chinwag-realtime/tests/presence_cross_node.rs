@@ -9,13 +9,17 @@
 #[path = "support/cluster.rs"]
 mod support;
 
+#[path = "support/presence.rs"]
+mod presence;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use chinwag_protocol::Id;
 use chinwag_protocol::model::UserRole;
-use chinwag_protocol::{Event, Id};
-use chinwag_realtime::{HistoryConfig, Hub, Outbox, Outgoing, PresenceTracker, RoomId};
+use chinwag_realtime::{HistoryConfig, Hub, PresenceTracker, RoomId};
+use presence::offlines;
 use support::{Broker, WAIT};
 
 broker_suite!(offline_waits_for_the_last_disconnect_on_any_node);
@@ -38,19 +42,6 @@ fn tracker(hub: &Hub, room: &RoomId, hooked: &Arc<AtomicUsize>) -> Arc<PresenceT
             Box::pin(async {})
         })),
     )
-}
-
-/// The `USER_OFFLINE` events waiting in `outbox` (others are dropped).
-fn offlines(outbox: &mut Outbox) -> usize {
-    let mut count = 0;
-    while let Some(item) = outbox.try_recv() {
-        if let Outgoing::Event(frame) = item
-            && matches!(frame.event(), Event::UserOffline(_))
-        {
-            count += 1;
-        }
-    }
-    count
 }
 
 async fn offline_waits_for_the_last_disconnect_on_any_node(broker: Broker) {

@@ -4,6 +4,9 @@
 //! `USER_OFFLINE` and runs the offline hook once. The memory engine then
 //! forgets the user, unless they chose a status.
 
+#[path = "support/presence.rs"]
+mod presence;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -12,22 +15,10 @@ use chinwag_protocol::model::{PresenceStatus, UserRole};
 use chinwag_protocol::{Event, Id};
 use chinwag_realtime::engine::{AnyEngine, HistoryConfig};
 use chinwag_realtime::{Hub, NodeId, Outbox, OutboxConfig, Outgoing, PresenceTracker, RoomId};
+use presence::offlines;
 
 const USER: Id = Id(42);
 const GRACE: Duration = Duration::from_secs(5);
-
-/// The `USER_OFFLINE` events waiting in `outbox`.
-fn offlines(outbox: &mut Outbox) -> usize {
-    let mut count = 0;
-    while let Some(item) = outbox.try_recv() {
-        if let Outgoing::Event(frame) = item
-            && matches!(frame.event(), Event::UserOffline(_))
-        {
-            count += 1;
-        }
-    }
-    count
-}
 
 #[tokio::test(start_paused = true)]
 async fn only_the_last_disconnect_starts_the_grace_period() {
