@@ -116,11 +116,14 @@ impl Store {
         with_writer!(self, pool => {
             let mut tx = pool.begin_write().await?;
             for user in &by_id {
-                let whose = if *user == owner { "you are" } else { "a recipient is" };
+                let full = if *user == owner {
+                    format!("at most {MAX_GROUP_DMS_PER_USER} group DMs per user: leave one first")
+                } else {
+                    format!("a recipient is in {MAX_GROUP_DMS_PER_USER} group DMs, the most there may be")
+                };
                 room_for_one_more!(
                     self, tx, LOCK_USER, user.0, USER_GROUP_DMS, kind;
-                    MAX_GROUP_DMS_PER_USER,
-                    format!("{whose} in {MAX_GROUP_DMS_PER_USER} group DMs, the most there may be")
+                    MAX_GROUP_DMS_PER_USER, full
                 );
             }
             sqlx::query(

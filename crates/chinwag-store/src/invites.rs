@@ -163,7 +163,8 @@ impl Store {
     /// Joins `user_id` to the invite's community in one transaction: checks
     /// the ban list and membership (neither consumes a use), consumes a use,
     /// and adds the member. Errors: [`StoreError::Banned`],
-    /// [`StoreError::Conflict`] (already a member), and those of
+    /// [`StoreError::Conflict`] (already a member), [`StoreError::Limit`]
+    /// (in [`MAX_COMMUNITIES_PER_USER`] communities already), and those of
     /// [`Store::use_invite`].
     pub async fn accept_invite(&self, code: &str, user_id: Id, now: Timestamp) -> Result<Member> {
         lookup_key(code)?;

@@ -9,10 +9,15 @@ use chinwag_protocol::model::{Member, User};
 use chinwag_protocol::{Id, Timestamp};
 
 use crate::accounts::{USER_COLUMNS, UserRow};
-use crate::communities::BUMP_PERMISSION_VERSION;
+use crate::communities::{
+    BUMP_PERMISSION_VERSION, LOCK_USER, MAX_COMMUNITIES_PER_USER, USER_COMMUNITIES,
+    communities_full,
+};
 use crate::error::{Result, StoreError};
 use crate::id::now_ms;
-use crate::store::{BeginWrite as _, Store, check_limit, placeholders, with_pool, with_writer};
+use crate::store::{
+    BeginWrite as _, Store, check_limit, placeholders, room_for_one_more, with_pool, with_writer,
+};
 
 #[derive(Debug, sqlx::FromRow)]
 struct MemberRow {
@@ -56,10 +61,18 @@ const DELETE_PRIVATE_ACCESS: &str = "DELETE FROM private_channel_members
 
 impl Store {
     /// Adds a user to a community. [`StoreError::Banned`] if banned,
-    /// [`StoreError::Conflict`] if already a member.
+    /// [`StoreError::Conflict`] if already a member, [`StoreError::Limit`]
+    /// if in [`MAX_COMMUNITIES_PER_USER`] communities already.
     pub async fn add_member(&self, community_id: Id, user_id: Id) -> Result<Member> {
         with_writer!(self, pool => {
             let mut tx = pool.begin_write().await?;
+            // The community's row, then the user's: the order an invite's
+            // join takes them in.
+            sqlx::query(BUMP_PERMISSION_VERSION).bind(community_id.0).execute(&mut *tx).await?;
+            room_for_one_more!(
+                self, tx, LOCK_USER, user_id.0, USER_COMMUNITIES;
+                MAX_COMMUNITIES_PER_USER, communities_full()
+            );
             let banned: Option<(i64,)> =
                 sqlx::query_as("SELECT CAST(1 AS BIGINT) FROM bans WHERE community_id = $1 AND user_id = $2")
                     .bind(community_id.0)
@@ -75,7 +88,6 @@ impl Store {
                 .bind(now_ms())
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query(BUMP_PERMISSION_VERSION).bind(community_id.0).execute(&mut *tx).await?;
             tx.commit().await?;
         });
         self.member(community_id, user_id).await

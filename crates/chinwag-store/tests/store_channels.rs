@@ -437,8 +437,13 @@ async fn two_nodes_creating_the_last_channel_pass_the_cap_once() {
                 one.create_channel(new("last on one")),
                 two.create_channel(new("last on two")),
             );
-            let made: Vec<_> = [a, b].into_iter().filter_map(Result::ok).collect();
+            let (made, refused): (Vec<_>, Vec<_>) = [a, b].into_iter().partition(Result::is_ok);
             assert_eq!(made.len(), 1, "round {round}: one passes the cap");
+            assert!(
+                matches!(refused[0], Err(StoreError::Limit(_))),
+                "round {round}: the other is refused by the cap: {refused:?}"
+            );
+            let made: Vec<_> = made.into_iter().map(Result::unwrap).collect();
             if round < 9 {
                 one.delete_channel(made[0].id).await.unwrap();
             }

@@ -129,3 +129,46 @@ async fn expired_invites_fail_and_accepting_joins_once() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_community_holds_at_most_max_live_invites() {
+    use chinwag_store::invites::MAX_LIVE_INVITES;
+    each_backend(|store: Store| async move {
+        let owner = user(&store, "owner").await;
+        let joiner = user(&store, "joiner").await;
+        let c = community(&store, owner.id).await.community;
+        let invite = |max_uses: Option<i64>, expires_at: Option<i64>| NewInvite {
+            community_id: c.id,
+            creator_id: owner.id,
+            expires_at,
+            max_uses,
+        };
+        // Neither a used-up nor an expired invite counts.
+        let once = store.create_invite(invite(Some(1), None)).await.unwrap();
+        let now = chinwag_store::id::now_ms();
+        store
+            .accept_invite(&once.code, joiner.id, now)
+            .await
+            .unwrap();
+        store
+            .create_invite(invite(None, Some(now - 1000)))
+            .await
+            .unwrap();
+        let mut last = None;
+        for _ in 0..MAX_LIVE_INVITES {
+            last = Some(store.create_invite(invite(None, None)).await.unwrap());
+        }
+        match store.create_invite(invite(None, None)).await {
+            Err(StoreError::Limit(why)) => assert!(why.contains("1000"), "{why}"),
+            other => panic!("expected the cap, got {other:?}"),
+        }
+        // Revoking one makes room for one.
+        assert!(store.delete_invite(&last.unwrap().code).await.unwrap());
+        store.create_invite(invite(None, None)).await.unwrap();
+        assert!(matches!(
+            store.create_invite(invite(None, None)).await,
+            Err(StoreError::Limit(_))
+        ));
+    })
+    .await;
+}
