@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use chinwag_protocol::Id;
 use chinwag_protocol::model::UserRole;
-use chinwag_realtime::{HistoryConfig, Hub, PresenceTracker, RoomId};
-use presence::offlines;
+use chinwag_realtime::{HistoryConfig, RoomId};
+use presence::{offlines, tracker};
 use support::{Broker, WAIT};
 
 broker_suite!(offline_waits_for_the_last_disconnect_on_any_node);
@@ -27,30 +27,13 @@ broker_suite!(offline_waits_for_the_last_disconnect_on_any_node);
 const USER: Id = Id(42);
 const GRACE: Duration = Duration::from_millis(1000);
 
-/// A tracker on `hub` publishing to `room` and counting its offline hooks.
-fn tracker(hub: &Hub, room: &RoomId, hooked: &Arc<AtomicUsize>) -> Arc<PresenceTracker> {
-    let (room, hooked) = (room.clone(), hooked.clone());
-    PresenceTracker::new(
-        hub.clone(),
-        GRACE,
-        Arc::new(move |_| {
-            let room = room.clone();
-            Box::pin(async move { vec![room] })
-        }),
-        Some(Arc::new(move |_| {
-            hooked.fetch_add(1, Ordering::SeqCst);
-            Box::pin(async {})
-        })),
-    )
-}
-
 async fn offline_waits_for_the_last_disconnect_on_any_node(broker: Broker) {
     let hubs = broker.nodes(2, HistoryConfig::default()).await;
     let room = RoomId::community(Id(1));
     let hooked = Arc::new(AtomicUsize::new(0));
     let trackers = [
-        tracker(&hubs[0], &room, &hooked),
-        tracker(&hubs[1], &room, &hooked),
+        tracker(&hubs[0], GRACE, &room, &hooked),
+        tracker(&hubs[1], GRACE, &room, &hooked),
     ];
     let (observer, mut outbox) = hubs[0].register(Id(7), UserRole::User);
     hubs[0].join(&observer, &room).await.unwrap();

@@ -29,19 +29,7 @@ async fn only_the_last_disconnect_starts_the_grace_period() {
         HistoryConfig::default(),
     );
     let hooked = Arc::new(AtomicUsize::new(0));
-    let counter = hooked.clone();
-    let tracker = PresenceTracker::new(
-        hub.clone(),
-        GRACE,
-        Arc::new(move |_| {
-            let room = room.clone();
-            Box::pin(async move { vec![room] })
-        }),
-        Some(Arc::new(move |_| {
-            counter.fetch_add(1, Ordering::SeqCst);
-            Box::pin(async {})
-        })),
-    );
+    let tracker = presence::tracker(&hub, GRACE, &room, &hooked);
     let (observer, mut outbox) = hub.register(Id(7), UserRole::User);
     hub.join(&observer, &RoomId::community(Id(1)))
         .await
