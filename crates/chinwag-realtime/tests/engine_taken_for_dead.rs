@@ -63,10 +63,16 @@ async fn a_node_taken_for_dead_makes_its_connections_reconnect(kind: Kind) {
     );
 
     proxy.heal();
-    eventually(WAIT, "the reaped connection is asked to reconnect", || {
-        let asked = conn.close_requested();
-        async move { asked == Some(CloseCode::Rejoin) }
-    })
+    // The broker client retries with a growing back-off while cut off, so
+    // its first try after the heal may be seconds away (seen on NATS).
+    eventually(
+        WAIT * 3,
+        "the reaped connection is asked to reconnect",
+        || {
+            let asked = conn.close_requested();
+            async move { asked == Some(CloseCode::Rejoin) }
+        },
+    )
     .await;
 }
 

@@ -119,8 +119,14 @@ pub(crate) const REAPED_MARK_TTL: Duration = Duration::from_secs(24 * 3600);
 /// (and out of voice), though their connections are still here: every
 /// local connection then reconnects ([`ControlMsg::Lost`]), which puts
 /// them back in the registry, online.
+///
+/// Each beat and each reap may take at most `limit` (the node TTL): one
+/// stuck on a connection the broker client lost (a key listing, say) is
+/// given up and tried again at the next tick, so the node's heartbeat
+/// resumes as soon as the broker is back.
 pub(crate) async fn liveness_loop<B, R>(
     heartbeat: Duration,
+    limit: Duration,
     control: &crate::engine::ControlSender,
     mut beat: impl FnMut() -> B,
     mut reap: impl FnMut() -> R,
@@ -132,7 +138,10 @@ pub(crate) async fn liveness_loop<B, R>(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        match beat().await {
+        let beaten = tokio::time::timeout(limit, beat())
+            .await
+            .unwrap_or_else(|_| Err(HubError::Engine("heartbeat timed out".into())));
+        match beaten {
             Ok(false) => {}
             Ok(true) => {
                 tracing::error!(
@@ -146,8 +155,10 @@ pub(crate) async fn liveness_loop<B, R>(
                 continue;
             }
         }
-        if let Err(err) = reap().await {
-            tracing::warn!(%err, "reaper failed");
+        match tokio::time::timeout(limit, reap()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => tracing::warn!(%err, "reaper failed"),
+            Err(_) => tracing::warn!("reaper timed out"),
         }
     }
 }

@@ -9,8 +9,8 @@
 //!   unindexed after it is removed, so the index never misses one.
 //! - `alive`: key = node tag, refreshed every heartbeat; the bucket's
 //!   `max_age` is the node TTL, so a dead node's entry vanishes.
-//! - `reaped`: key = node tag, put by a reaper that removed any of that
-//!   node's connections; entries expire after a day.
+//! - `reaped`: key = node tag, put by a reaper that found any of that
+//!   node's connections indexed; entries expire after a day.
 //!
 //! Each heartbeat, every node reaps the indexed nodes with no liveness
 //! entry. Removing a connection is itself a compare-and-set, so each one is
@@ -264,6 +264,7 @@ pub(super) async fn beat(inner: &Inner) -> Result<bool, HubError> {
 pub(super) async fn run(inner: Arc<Inner>) {
     liveness_loop(
         inner.opts.heartbeat,
+        inner.opts.node_ttl,
         &inner.control,
         || beat(&inner),
         || reap_dead(&inner),
@@ -311,6 +312,7 @@ pub(super) async fn reap(inner: &Inner, key: &str) -> Result<Vec<Reaped>, HubErr
     };
     let list: Vec<(Id, ConnHex)> =
         serde_json::from_slice(&bytes).map_err(|e| engine_err("nats reap", e))?;
+    let list_was_empty = list.is_empty();
     let mut reaped = Vec::new();
     for (user, hex) in list {
         let Some(conn) = ConnId::parse(&hex) else {
@@ -341,7 +343,10 @@ pub(super) async fn reap(inner: &Inner, key: &str) -> Result<Vec<Reaped>, HubErr
         .delete(key)
         .await
         .map_err(|e| engine_err("nats reap", e))?;
-    if !reaped.is_empty() {
+    // Marked whenever the node had connections indexed, not only when this
+    // call removed some: a reap given up half-way (see `liveness_loop`)
+    // may have removed them, and the node must still learn of it.
+    if !list_was_empty {
         inner
             .reaped_marks
             .put(key, "1".into())

@@ -95,6 +95,7 @@ pub(super) async fn beat(inner: &Inner) -> Result<bool, HubError> {
 pub(super) async fn run(inner: Arc<Inner>) {
     liveness_loop(
         inner.opts.heartbeat,
+        inner.opts.node_ttl,
         &inner.control,
         || beat(&inner),
         || reap_dead(&inner),
